@@ -1,0 +1,33 @@
+import { test, expect } from '@playwright/test';
+
+test('status page hydrates and its server function round-trips to SQLite', async ({ page }) => {
+  const problems: string[] = [];
+  page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') problems.push(`console: ${msg.text()}`);
+  });
+  page.on('response', (response) => {
+    if (response.status() >= 400) problems.push(`${response.status()} ${response.url()}`);
+  });
+
+  await page.goto('/');
+  // Server-rendered content is there before any script runs...
+  await expect(page.getByRole('heading', { name: 'System status' })).toBeVisible();
+  await expect(page.getByTestId('database-path')).toContainText('target/e2e/classpoints.db');
+  // ...and the WASM bundle takes over the page.
+  await expect(page.locator('main[data-hydrated="true"]')).toBeAttached();
+
+  const before = await page.getByTestId('checked-at').textContent();
+  const rpc = page.waitForResponse(
+    (response) => response.url().includes('/rpc/') && response.request().method() === 'POST',
+  );
+  await page.getByTestId('refresh').click();
+  const response = await rpc;
+  expect(response.status()).toBe(200);
+  const body = await response.json();
+  expect(body.journal_mode).toBe('wal');
+
+  await expect(page.getByTestId('checked-at')).not.toHaveText(before ?? '');
+  await expect(page.locator('tr[data-table="settings"] td.num')).toHaveText('1');
+  expect(problems).toEqual([]);
+});

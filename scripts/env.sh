@@ -1,0 +1,10 @@
+# Sourced by the other scripts: tool locations shared by setup, run and test.
+# shellcheck shell=bash
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export ROOT
+# wasm-opt comes from the npm package `binaryen` installed in end2end/. It must come before any
+# system wasm-opt: Debian's binaryen (wasm-opt 108) produces release bundles that fail to hydrate.
+export PATH="$ROOT/end2end/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+# Playwright drives Debian's Chromium; it must never try to download a browser of its own.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+export CHROMIUM_PATH="${CHROMIUM_PATH:-/usr/bin/chromium}"

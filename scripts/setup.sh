@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs what this machine lacks to build, run and test classpoints, and nothing it already
+# has, so re-running it on a ready machine takes a second. Works offline except for crates.io,
+# npm and Debian's package archive.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$ROOT"
+
+CARGO_LEPTOS_VERSION=0.3.6 # newer releases need a rustc newer than this machine's 1.95
+# The wasm-bindgen CLI must equal the wasm-bindgen crate pinned in Cargo.toml.
+WASM_BINDGEN_VERSION="$(sed -nE 's/^wasm-bindgen = "=([0-9.]+)"/\1/p' Cargo.toml)"
+[ -n "$WASM_BINDGEN_VERSION" ] || { echo "setup: Cargo.toml must pin wasm-bindgen with '='" >&2; exit 1; }
+
+step() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  step "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if [ "$(cargo leptos --version 2>/dev/null || true)" != "cargo-leptos $CARGO_LEPTOS_VERSION" ]; then
+  step "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 11 minutes on 2 cores)"
+  cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
+fi
+
+if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
+  step "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 2 minutes)"
+  # Not --locked: its lockfile pins a webpki-roots release the registry no longer serves.
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+fi
+
+if [ ! -x "$CHROMIUM_PATH" ]; then
+  step "installing Debian's chromium"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+fi
+
+# npm packages (Playwright, binaryen's wasm-opt) from the committed lockfile; skipped when
+# node_modules already matches it.
+if ! cmp -s end2end/package-lock.json end2end/node_modules/.package-lock.json.installed 2>/dev/null; then
+  step "installing end2end npm packages"
+  (cd end2end && npm ci --no-audit --no-fund)
+  cp end2end/package-lock.json end2end/node_modules/.package-lock.json.installed
+fi
+
+case "$(command -v wasm-opt)" in
+  "$ROOT/end2end/node_modules/.bin/wasm-opt") ;;
+  *) echo "setup: wasm-opt resolves to $(command -v wasm-opt), expected end2end's binaryen" >&2; exit 1 ;;
+esac

@@ -1,0 +1,3 @@
+//! Adapters over the core: server functions for the web UI (and, later, REST handlers).
+
+pub mod status;

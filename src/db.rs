@@ -1,0 +1,197 @@
+//! Opening the SQLite database (server only): pragmas, migrations, and read-only queries that
+//! are not part of the ledger.
+
+use crate::{
+    error::AppError,
+    model::{SystemStatus, TableRows},
+};
+use sqlx::{
+    Row, SqlitePool,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+use std::{path::PathBuf, str::FromStr, time::Duration};
+
+/// How long a connection waits for another process's lock before SQLite reports SQLITE_BUSY.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("DATABASE_URL {url:?} is not a valid SQLite URL: {reason}")]
+    InvalidUrl { url: String, reason: String },
+    #[error("cannot create the database directory {dir}: {source}")]
+    CreateDir {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot open the database {path}: {source}")]
+    Connect { path: PathBuf, source: sqlx::Error },
+    #[error("cannot migrate the database {path}: {source}")]
+    Migrate {
+        path: PathBuf,
+        source: sqlx::migrate::MigrateError,
+    },
+}
+
+/// The application's SQLite database.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: SqlitePool,
+    path: PathBuf,
+}
+
+/// Connection settings every connection shares: WAL so readers never block the writer,
+/// `synchronous=FULL` so a committed transaction survives power loss, foreign keys enforced.
+pub fn connect_options(url: &str) -> Result<SqliteConnectOptions, OpenError> {
+    let invalid = |reason: String| OpenError::InvalidUrl {
+        url: url.to_owned(),
+        reason,
+    };
+    // sqlx would read any other scheme as a relative file name; refuse it instead.
+    if !url.starts_with("sqlite:") {
+        return Err(invalid(
+            "it must start with sqlite: (e.g. sqlite://data/classpoints.db)".into(),
+        ));
+    }
+    let options = SqliteConnectOptions::from_str(url).map_err(|e| invalid(e.to_string()))?;
+    Ok(options
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(BUSY_TIMEOUT))
+}
+
+impl Db {
+    /// Opens (creating if needed) the database at `url` and applies pending migrations.
+    pub async fn open(url: &str) -> Result<Self, OpenError> {
+        let options = connect_options(url)?;
+        let path = options.get_filename().to_path_buf();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| OpenError::CreateDir {
+                dir: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|source| OpenError::Connect {
+                path: path.clone(),
+                source,
+            })?;
+        sqlx::migrate!()
+            .run(&pool)
+            .await
+            .map_err(|source| OpenError::Migrate {
+                path: path.clone(),
+                source,
+            })?;
+        Ok(Self { pool, path })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    pub async fn status(&self) -> Result<SystemStatus, AppError> {
+        let mut conn = self.pool.acquire().await?;
+        let (sqlite_version, checked_at): (String, String) =
+            sqlx::query_as("SELECT sqlite_version(), strftime('%Y-%m-%dT%H:%M:%fZ', 'now')")
+                .fetch_one(&mut *conn)
+                .await?;
+        let journal_mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&mut *conn)
+            .await?;
+        let applied_migrations: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&mut *conn)
+                .await?;
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_schema WHERE type = 'table' \
+             AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '\\_sqlx%' ESCAPE '\\' ORDER BY name",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut tables = Vec::with_capacity(names.len());
+        for table in names {
+            // Names come from sqlite_schema, not from a client; quoting keeps odd names valid.
+            let sql = format!("SELECT count(*) FROM \"{}\"", table.replace('"', "\"\""));
+            let rows: i64 = sqlx::query(&sql).fetch_one(&mut *conn).await?.get(0);
+            tables.push(TableRows { table, rows });
+        }
+        Ok(SystemStatus {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            database_path: self.path.display().to_string(),
+            sqlite_version,
+            journal_mode,
+            applied_migrations,
+            tables,
+            checked_at,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn open_creates_directory_migrates_and_uses_wal() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/nested/dir/test.db", dir.path().display());
+        let db = Db::open(&url).await.unwrap();
+        assert!(db.path().exists(), "database file created");
+
+        let status = db.status().await.unwrap();
+        assert_eq!(status.journal_mode, "wal");
+        assert!(status.applied_migrations >= 1);
+        let settings = status
+            .tables
+            .iter()
+            .find(|t| t.table == "settings")
+            .unwrap();
+        assert_eq!(settings.rows, 1, "migration seeds database_created_at");
+        assert!(
+            !status.tables.iter().any(|t| t.table.starts_with("_sqlx")),
+            "bookkeeping tables are not listed"
+        );
+
+        let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(synchronous, 2, "synchronous=FULL");
+        let foreign_keys: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(foreign_keys, 1);
+    }
+
+    #[tokio::test]
+    async fn reopening_is_idempotent() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/test.db", dir.path().display());
+        let first = Db::open(&url).await.unwrap().status().await.unwrap();
+        let second = Db::open(&url).await.unwrap().status().await.unwrap();
+        assert_eq!(first.applied_migrations, second.applied_migrations);
+        assert_eq!(first.tables, second.tables);
+    }
+
+    #[tokio::test]
+    async fn invalid_url_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("postgres://{}/x", dir.path().display());
+        let error = Db::open(&url).await.unwrap_err();
+        assert!(error.to_string().contains("DATABASE_URL"), "{error}");
+        assert!(
+            std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+            "nothing was created"
+        );
+    }
+}

@@ -1,0 +1,3 @@
+//! Pages and components.
+
+pub mod status;

@@ -1,0 +1,103 @@
+//! The server over real HTTP with a real SQLite file: pages render, the server function
+//! round-trips, and the health endpoint answers.
+#![cfg(feature = "ssr")]
+
+use classpoints::{
+    api::status::GetSystemStatus,
+    config::{DatabaseArgs, ServeArgs},
+    model::SystemStatus,
+    server::Server,
+};
+use leptos::server_fn::ServerFn;
+
+struct Running {
+    base: String,
+    _dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+async fn start() -> Running {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ServeArgs {
+        database: DatabaseArgs {
+            database_url: format!("sqlite://{}/classpoints.db", dir.path().display()),
+        },
+        addr: "127.0.0.1:0".parse().unwrap(),
+        site_root: dir.path().display().to_string(),
+    };
+    let server = Server::bind(&args).await.unwrap();
+    let base = format!("http://{}", server.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+    Running {
+        base,
+        _dir: dir,
+        stop: Some(stop),
+        task,
+    }
+}
+
+impl Running {
+    async fn shutdown(mut self) {
+        self.stop.take().unwrap().send(()).unwrap();
+        (&mut self.task).await.unwrap().unwrap();
+    }
+}
+
+#[tokio::test]
+async fn home_page_is_server_rendered_with_hydration_scripts() {
+    let server = start().await;
+    let response = reqwest::get(format!("{}/", server.base)).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("System status"), "{html}");
+    assert!(
+        html.contains("/pkg/classpoints.js"),
+        "hydration script linked"
+    );
+    assert!(
+        html.contains("data-hydrated=\"false\""),
+        "not hydrated until the browser runs"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn status_server_function_reads_the_database() {
+    let server = start().await;
+    let response = reqwest::Client::new()
+        .post(format!("{}{}", server.base, GetSystemStatus::PATH))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let status: SystemStatus = response.json().await.unwrap();
+    assert_eq!(status.journal_mode, "wal");
+    assert!(status.database_path.ends_with("classpoints.db"));
+    assert!(
+        status
+            .tables
+            .iter()
+            .any(|t| t.table == "settings" && t.rows == 1)
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn health_endpoint_and_unknown_paths() {
+    let server = start().await;
+    let health = reqwest::get(format!("{}/healthz", server.base))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let missing = reqwest::get(format!("{}/no/such/page", server.base))
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    server.shutdown().await;
+}
