@@ -6,13 +6,16 @@ use crate::{
     model::{SystemStatus, TableRows},
 };
 use sqlx::{
-    Row, SqlitePool,
+    ConnectOptions, Connection, Row, SqliteConnection, SqlitePool,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 use std::{path::PathBuf, str::FromStr, time::Duration};
 
 /// How long a connection waits for another process's lock before SQLite reports SQLITE_BUSY.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// The writer waits less per attempt: it retries with backoff itself (see `ledger::writer`), and
+/// every request queued behind it waits too.
+const WRITER_BUSY_TIMEOUT: Duration = Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
@@ -32,11 +35,13 @@ pub enum OpenError {
     },
 }
 
-/// The application's SQLite database.
+/// The application's SQLite database: a pool of read-only connections for queries. Writes go
+/// through one dedicated connection ([`Db::connect_writer`]) owned by the ledger's writer task.
 #[derive(Debug, Clone)]
 pub struct Db {
     pool: SqlitePool,
     path: PathBuf,
+    write_options: SqliteConnectOptions,
 }
 
 /// Connection settings every connection shares: WAL so readers never block the writer,
@@ -64,30 +69,51 @@ pub fn connect_options(url: &str) -> Result<SqliteConnectOptions, OpenError> {
 impl Db {
     /// Opens (creating if needed) the database at `url` and applies pending migrations.
     pub async fn open(url: &str) -> Result<Self, OpenError> {
-        let options = connect_options(url)?;
-        let path = options.get_filename().to_path_buf();
+        let write_options = connect_options(url)?;
+        let path = write_options.get_filename().to_path_buf();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| OpenError::CreateDir {
                 dir: dir.to_path_buf(),
                 source,
             })?;
         }
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await
-            .map_err(|source| OpenError::Connect {
-                path: path.clone(),
-                source,
-            })?;
+        let connect_error = |source| OpenError::Connect {
+            path: path.clone(),
+            source,
+        };
+        let mut migrator = write_options.connect().await.map_err(connect_error)?;
         sqlx::migrate!()
-            .run(&pool)
+            .run(&mut migrator)
             .await
             .map_err(|source| OpenError::Migrate {
                 path: path.clone(),
                 source,
             })?;
-        Ok(Self { pool, path })
+        migrator.close().await.map_err(connect_error)?;
+        // Read-only at the SQLite level, so no query path can write behind the writer's back.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(write_options.clone().read_only(true))
+            .await
+            .map_err(connect_error)?;
+        Ok(Self {
+            pool,
+            path,
+            write_options,
+        })
+    }
+
+    /// Opens the single read-write connection; the ledger's writer task owns it.
+    pub async fn connect_writer(&self) -> Result<SqliteConnection, OpenError> {
+        self.write_options
+            .clone()
+            .busy_timeout(WRITER_BUSY_TIMEOUT)
+            .connect()
+            .await
+            .map_err(|source| OpenError::Connect {
+                path: self.path.clone(),
+                source,
+            })
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -161,16 +187,21 @@ mod tests {
             "bookkeeping tables are not listed"
         );
 
+        let mut writer = db.connect_writer().await.unwrap();
         let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
-            .fetch_one(db.pool())
+            .fetch_one(&mut writer)
             .await
             .unwrap();
         assert_eq!(synchronous, 2, "synchronous=FULL");
         let foreign_keys: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
-            .fetch_one(db.pool())
+            .fetch_one(&mut writer)
             .await
             .unwrap();
         assert_eq!(foreign_keys, 1);
+        let refused = sqlx::query("INSERT INTO settings (key, value) VALUES ('x', 'y')")
+            .execute(db.pool())
+            .await;
+        assert!(refused.is_err(), "the query pool is read-only");
     }
 
     #[tokio::test]

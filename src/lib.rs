@@ -7,12 +7,15 @@ pub mod api;
 pub mod app;
 pub mod error;
 pub mod model;
+pub mod rules;
 pub mod ui;
 
 #[cfg(feature = "ssr")]
 pub mod config;
 #[cfg(feature = "ssr")]
 pub mod db;
+#[cfg(feature = "ssr")]
+pub mod ledger;
 #[cfg(feature = "ssr")]
 pub mod server;
 

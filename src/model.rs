@@ -19,3 +19,213 @@ pub struct TableRows {
     pub table: String,
     pub rows: i64,
 }
+
+/// Validates an opaque record id: 15 lowercase ASCII letters or digits, like the old system's.
+pub fn validate_id(field: &str, value: &str) -> Result<(), crate::error::AppError> {
+    if value.len() == ID_LEN
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    {
+        Ok(())
+    } else {
+        Err(crate::error::AppError::validation(
+            field,
+            format!("must be a {ID_LEN}-character id of lowercase letters and digits"),
+        ))
+    }
+}
+
+pub const ID_LEN: usize = 15;
+
+/// Who may do what. Stored as `users.role`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Teacher,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Teacher => "teacher",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "teacher" => Some(Role::Teacher),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// Kinds of ledger rows (`point_transactions.transaction_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransactionType {
+    /// Points given; `points_change` > 0.
+    AddPoints,
+    /// Points taken away (e.g. homework missing); `points_change` < 0.
+    DeductPoints,
+    /// Points spent on a reward; `points_change` < 0.
+    Redeem,
+    /// Undo of an earlier row; the exact opposite of the row it reverses.
+    Reversal,
+    /// A row imported from the old system as it was.
+    Legacy,
+}
+
+impl TransactionType {
+    pub const ALL: [TransactionType; 5] = [
+        TransactionType::AddPoints,
+        TransactionType::DeductPoints,
+        TransactionType::Redeem,
+        TransactionType::Reversal,
+        TransactionType::Legacy,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransactionType::AddPoints => "add_points",
+            TransactionType::DeductPoints => "deduct_points",
+            TransactionType::Redeem => "redeem",
+            TransactionType::Reversal => "reversal",
+            TransactionType::Legacy => "legacy",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == value)
+    }
+
+    /// Types a client may request directly; reversals come from undo, legacy rows from import.
+    pub fn is_direct(self) -> bool {
+        matches!(
+            self,
+            TransactionType::AddPoints | TransactionType::DeductPoints | TransactionType::Redeem
+        )
+    }
+}
+
+/// One ledger row as clients see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PointTransaction {
+    pub id: String,
+    pub student_id: String,
+    pub teacher_id: String,
+    pub points_change: i64,
+    pub transaction_type: TransactionType,
+    pub reason: String,
+    pub batch_id: Option<String>,
+    pub reverses_id: Option<String>,
+    pub created_at: String,
+}
+
+/// A student's balance after a change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StudentBalance {
+    pub student_id: String,
+    pub points: i64,
+}
+
+/// Overall verdict of a consistency check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthStatus {
+    /// Every balance equals its ledger and the hash chain is intact.
+    Healthy,
+    /// Some balances drifted, but at least 99 % are consistent.
+    Degraded,
+    /// The hash chain is broken or fewer than 99 % of balances are consistent.
+    Unhealthy,
+}
+
+impl HealthStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthStatus::Healthy => "healthy",
+            HealthStatus::Degraded => "degraded",
+            HealthStatus::Unhealthy => "unhealthy",
+        }
+    }
+
+    /// The verdict for a check's findings. The 99 % line is the specification's
+    /// "数据一致性 > 99%" target.
+    pub fn from_findings(total_students: i64, inconsistent: i64, chain_ok: bool) -> Self {
+        if !chain_ok {
+            return HealthStatus::Unhealthy;
+        }
+        if inconsistent == 0 {
+            return HealthStatus::Healthy;
+        }
+        if consistency_rate(total_students, inconsistent) >= 99.0 {
+            HealthStatus::Degraded
+        } else {
+            HealthStatus::Unhealthy
+        }
+    }
+}
+
+/// Percentage (0–100) of students whose balance equals their ledger; 100 with no students.
+pub fn consistency_rate(total_students: i64, inconsistent: i64) -> f64 {
+    if total_students <= 0 {
+        100.0
+    } else {
+        let consistent = (total_students - inconsistent).max(0);
+        (consistent as f64) * 100.0 / (total_students as f64)
+    }
+}
+
+/// A balance that disagrees with its ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inconsistency {
+    pub student_id: String,
+    /// Sum of the student's ledger rows.
+    pub expected: i64,
+    /// Stored balance; `None` when the balance row is missing.
+    pub actual: Option<i64>,
+    /// `actual - expected` (a missing balance counts as 0).
+    pub difference: i64,
+}
+
+/// Result of verifying the ledger's hash chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainStatus {
+    pub ok: bool,
+    /// Rows hashed by this verification (only rows added since the last one, unless full).
+    pub verified_rows: i64,
+    pub full: bool,
+    /// First row (by ledger order) whose hash does not match, if any.
+    pub first_broken_seq: Option<i64>,
+    pub message: Option<String>,
+}
+
+/// Everything a consistency check found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConsistencyReport {
+    pub status: HealthStatus,
+    pub total_students: i64,
+    pub consistent_students: i64,
+    pub inconsistent_students: i64,
+    /// Percent, 0–100.
+    pub consistency_rate: f64,
+    pub total_transactions: i64,
+    pub inconsistencies: Vec<Inconsistency>,
+    /// Balance rows whose student does not exist.
+    pub orphan_balances: Vec<String>,
+    pub chain: ChainStatus,
+    pub checked_at: String,
+    pub duration_ms: f64,
+}
+
+/// One balance the repair changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepairedBalance {
+    pub student_id: String,
+    pub old_points: Option<i64>,
+    pub new_points: i64,
+}

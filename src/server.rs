@@ -5,6 +5,7 @@ use crate::{
     config::ServeArgs,
     db::Db,
     error::AppError,
+    ledger::Ledger,
 };
 use axum::{Router, extract::FromRef, routing::get};
 use leptos::prelude::*;
@@ -17,7 +18,7 @@ use tower_http::{compression::CompressionLayer, trace::TraceLayer};
 #[derive(Clone, FromRef)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
-    pub db: Db,
+    pub ledger: Ledger,
 }
 
 /// The state inside a server function (provided as context by the Leptos routes).
@@ -64,7 +65,7 @@ impl Server {
         let db = Db::open(&args.database.database_url).await?;
         let state = AppState {
             leptos_options: leptos_options(args),
-            db,
+            ledger: Ledger::start(db).await?,
         };
         let listener = TcpListener::bind(args.addr).await?;
         Ok(Self {

@@ -5,5 +5,5 @@ use leptos::prelude::*;
 #[server(prefix = "/rpc")]
 pub async fn get_system_status() -> Result<SystemStatus, AppError> {
     let state = crate::server::app_state()?;
-    state.db.status().await
+    state.ledger.db().status().await
 }

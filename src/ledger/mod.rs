@@ -1,0 +1,341 @@
+//! The domain core (server only, no HTTP here): an append-only points ledger with one writer
+//! task and group commit, rules, exactly-once requests, consistency check and audited repair.
+//!
+//! Every write is a [`Request`] sent to the writer through [`Ledger::execute`]; it answers only
+//! after the transaction holding the write has committed. Reads go straight to the read-only
+//! pool. The invariants this module keeps are listed in DESIGN.md and asserted by the tests in
+//! `tests/ledger_*.rs`.
+
+mod chain;
+mod check;
+pub mod clock;
+pub mod ids;
+mod ops;
+mod queries;
+mod roster;
+mod writer;
+
+use crate::{
+    db::{Db, OpenError},
+    error::AppError,
+    model::{
+        ChainStatus, ConsistencyReport, PointTransaction, RepairedBalance, Role, StudentBalance,
+        TransactionType,
+    },
+    rules::Rules,
+};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+pub use chain::GENESIS_HASH;
+pub use roster::{NewClass, NewGroup, NewStudent, NewUser};
+
+/// Who asks for a write. Adapters authenticate; the core authorises.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Actor {
+    User {
+        id: String,
+        role: Role,
+    },
+    /// The server itself: the background monitor, the demo seeder, the CLI's maintenance.
+    System,
+}
+
+impl Actor {
+    pub fn teacher(id: impl Into<String>) -> Self {
+        Actor::User {
+            id: id.into(),
+            role: Role::Teacher,
+        }
+    }
+
+    pub fn admin(id: impl Into<String>) -> Self {
+        Actor::User {
+            id: id.into(),
+            role: Role::Admin,
+        }
+    }
+
+    /// Key under which this actor's idempotency keys are kept.
+    fn scope(&self) -> &str {
+        match self {
+            Actor::User { id, .. } => id,
+            Actor::System => "system",
+        }
+    }
+
+    fn label(&self) -> String {
+        match self {
+            Actor::User { id, .. } => id.clone(),
+            Actor::System => "system".to_owned(),
+        }
+    }
+}
+
+/// One write, with the request id that makes it safe to retry.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub actor: Actor,
+    /// Client-chosen id (the `Idempotency-Key`). A repeat with the same command replays the
+    /// original outcome; the same id with another command is a conflict.
+    pub idempotency_key: Option<String>,
+    pub command: Command,
+}
+
+impl Request {
+    pub fn new(actor: Actor, command: Command) -> Self {
+        Self {
+            actor,
+            idempotency_key: None,
+            command,
+        }
+    }
+
+    pub fn with_key(mut self, key: impl Into<String>) -> Self {
+        self.idempotency_key = Some(key.into());
+        self
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Command {
+    /// Award, deduct or redeem for one student.
+    Change(PointChange),
+    /// The same change for several students, all or nothing.
+    ChangeMany(BatchChange),
+    /// Undo a row, or every row of a batch, by appending reversals.
+    Reverse(Reversal),
+    /// Set every drifted balance to its ledger sum, with an audit row per change.
+    Repair(RepairScope),
+    SetRules(Rules),
+    CreateUser(NewUser),
+    CreateClass(NewClass),
+    AddClassTeacher {
+        class_id: String,
+        teacher_id: String,
+    },
+    CreateStudent(NewStudent),
+    CreateGroup(NewGroup),
+    SetGroupMembers {
+        group_id: String,
+        student_ids: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PointChange {
+    pub student_id: String,
+    pub points_change: i64,
+    pub transaction_type: TransactionType,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum BatchTarget {
+    Students {
+        student_ids: Vec<String>,
+    },
+    /// Every active student of the class.
+    Class {
+        class_id: String,
+    },
+    Group {
+        group_id: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchChange {
+    pub target: BatchTarget,
+    pub points_change: i64,
+    pub transaction_type: TransactionType,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum ReversalTarget {
+    Transaction { transaction_id: String },
+    Batch { batch_id: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reversal {
+    pub target: ReversalTarget,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepairScope {
+    /// Only this student, or everyone.
+    pub student_id: Option<String>,
+    pub reason: String,
+}
+
+/// What a committed command produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Outcome {
+    /// Ledger rows written, and each touched student's balance after them.
+    Points {
+        batch_id: Option<String>,
+        transactions: Vec<PointTransaction>,
+        balances: Vec<StudentBalance>,
+    },
+    Repaired {
+        repaired: Vec<RepairedBalance>,
+    },
+    RulesSet {
+        rules: Rules,
+    },
+    /// A roster record was created (or, for memberships, updated).
+    Roster {
+        id: String,
+    },
+}
+
+/// An outcome, and whether it was replayed from an earlier request with the same id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Executed {
+    pub outcome: Outcome,
+    pub replayed: bool,
+}
+
+/// Published after each commit, for live views.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum LedgerEvent {
+    Points {
+        class_ids: Vec<String>,
+        transactions: Vec<PointTransaction>,
+        balances: Vec<StudentBalance>,
+    },
+    Repaired {
+        repaired: Vec<RepairedBalance>,
+    },
+    RulesChanged,
+    RosterChanged {
+        id: String,
+    },
+}
+
+/// Counters the writer keeps, for metrics and benchmarks.
+#[derive(Debug, Default)]
+pub struct WriterStats {
+    pub batches: std::sync::atomic::AtomicU64,
+    pub requests: std::sync::atomic::AtomicU64,
+    pub busy_retries: std::sync::atomic::AtomicU64,
+}
+
+/// Handle to the ledger: cheap to clone, shared by every adapter.
+#[derive(Clone)]
+pub struct Ledger {
+    db: Db,
+    jobs: mpsc::Sender<writer::Job>,
+    events: broadcast::Sender<LedgerEvent>,
+    stats: Arc<WriterStats>,
+    chain_checkpoint: Arc<tokio::sync::Mutex<Option<chain::Checkpoint>>>,
+}
+
+impl Ledger {
+    /// Starts the writer task on its own connection to `db`.
+    pub async fn start(db: Db) -> Result<Self, OpenError> {
+        let connection = db.connect_writer().await?;
+        let (jobs, queue) = mpsc::channel(writer::QUEUE_CAPACITY);
+        let (events, _) = broadcast::channel(1024);
+        let stats = Arc::new(WriterStats::default());
+        tokio::spawn(writer::run(
+            connection,
+            queue,
+            events.clone(),
+            Arc::clone(&stats),
+        ));
+        Ok(Self {
+            db,
+            jobs,
+            events,
+            stats,
+            chain_checkpoint: Arc::default(),
+        })
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn stats(&self) -> &WriterStats {
+        &self.stats
+    }
+
+    /// Requests waiting for the writer.
+    pub fn queue_depth(&self) -> usize {
+        writer::QUEUE_CAPACITY - self.jobs.capacity()
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<LedgerEvent> {
+        self.events.subscribe()
+    }
+
+    /// Runs one write through the writer; returns after its transaction committed.
+    pub async fn execute(&self, request: Request) -> Result<Executed, AppError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(writer::Job { request, reply })
+            .await
+            .map_err(|_| AppError::Unavailable {
+                message: "the ledger writer has stopped".into(),
+            })?;
+        answer.await.map_err(|_| AppError::Unavailable {
+            message: "the ledger writer stopped before answering".into(),
+        })?
+    }
+
+    /// Convenience for [`Ledger::execute`] without an idempotency key.
+    pub async fn run(&self, actor: Actor, command: Command) -> Result<Outcome, AppError> {
+        Ok(self.execute(Request::new(actor, command)).await?.outcome)
+    }
+
+    pub async fn rules(&self) -> Result<Rules, AppError> {
+        queries::rules(self.db.pool()).await
+    }
+
+    pub async fn balance(&self, student_id: &str) -> Result<i64, AppError> {
+        queries::balance(self.db.pool(), student_id).await
+    }
+
+    /// Balance as of a moment (inclusive), computed from the ledger.
+    pub async fn balance_as_of(&self, student_id: &str, at: &str) -> Result<i64, AppError> {
+        queries::balance_as_of(self.db.pool(), student_id, at).await
+    }
+
+    /// A student's ledger rows, newest first.
+    pub async fn history(
+        &self,
+        student_id: &str,
+        limit: i64,
+    ) -> Result<Vec<PointTransaction>, AppError> {
+        queries::history(self.db.pool(), student_id, limit).await
+    }
+
+    /// Full consistency check: balances against the ledger, orphans, and the hash chain
+    /// (rows added since the last verification, or all of them when `full_chain`).
+    pub async fn check(&self, full_chain: bool) -> Result<ConsistencyReport, AppError> {
+        check::check_all(self.db.pool(), &self.chain_checkpoint, full_chain).await
+    }
+
+    /// One student's balance against their ledger; `None` when consistent.
+    pub async fn check_student(
+        &self,
+        student_id: &str,
+    ) -> Result<Option<crate::model::Inconsistency>, AppError> {
+        check::check_student(self.db.pool(), student_id).await
+    }
+
+    /// Re-hashes the whole chain.
+    pub async fn verify_chain(&self) -> Result<ChainStatus, AppError> {
+        chain::verify(self.db.pool(), &self.chain_checkpoint, true).await
+    }
+}
