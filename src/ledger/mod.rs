@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-pub use chain::GENESIS_HASH;
+pub use chain::{ChainRow, GENESIS_HASH, hash_row};
 pub use roster::{NewClass, NewGroup, NewStudent, NewUser};
 
 /// Who asks for a write. Adapters authenticate; the core authorises.

@@ -1,0 +1,324 @@
+//! Ledger benchmark: prints figures, asserts nothing about speed.
+//!
+//! 1. awards/s through the writer (group commit) from 64 concurrent tasks;
+//! 2. awards/s of a plain loop doing the same insert with one transaction per award, on the
+//!    same machine, same durability (WAL, synchronous=FULL), in the same run;
+//! 3. consistency check time at 10 000 students / 1 000 000 ledger rows.
+//!
+//! Run: `cargo bench --features ssr --bench ledger` (BENCH_ROWS / BENCH_AWARDS to resize).
+
+use classpoints::{
+    db::Db,
+    ledger::{
+        Actor, ChainRow, Command, GENESIS_HASH, Ledger, NewClass, NewStudent, NewUser, Outcome,
+        PointChange, clock, hash_row, ids::new_id,
+    },
+    model::{Role, TransactionType},
+};
+use sqlx::Connection;
+use std::time::{Duration, Instant};
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+async fn roster_id(ledger: &Ledger, actor: Actor, command: Command) -> String {
+    match ledger.run(actor, command).await.unwrap() {
+        Outcome::Roster { id } => id,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A teacher with one class of `students`.
+async fn class(ledger: &Ledger, students: usize) -> (Actor, Vec<String>) {
+    let teacher_id = roster_id(
+        ledger,
+        Actor::System,
+        Command::CreateUser(NewUser {
+            id: None,
+            username: format!("t{}", new_id()),
+            name: "Teacher".into(),
+            role: Role::Teacher,
+            password_hash: None,
+        }),
+    )
+    .await;
+    let teacher = Actor::teacher(teacher_id);
+    let class_id = roster_id(
+        ledger,
+        teacher.clone(),
+        Command::CreateClass(NewClass {
+            id: None,
+            name: "Bench".into(),
+        }),
+    )
+    .await;
+    let mut ids = Vec::new();
+    for i in 0..students {
+        ids.push(
+            roster_id(
+                ledger,
+                teacher.clone(),
+                Command::CreateStudent(NewStudent {
+                    id: None,
+                    class_id: class_id.clone(),
+                    name: format!("Student {i}"),
+                    student_no: None,
+                }),
+            )
+            .await,
+        );
+    }
+    (teacher, ids)
+}
+
+fn award(student_id: &str) -> Command {
+    Command::Change(PointChange {
+        student_id: student_id.into(),
+        points_change: 1,
+        transaction_type: TransactionType::AddPoints,
+        reason: "课堂表现优秀".into(),
+    })
+}
+
+fn rate(count: usize, elapsed: Duration) -> f64 {
+    count as f64 / elapsed.as_secs_f64()
+}
+
+async fn writer_throughput(dir: &std::path::Path, tasks: usize, per_task: usize) -> (f64, f64) {
+    let url = format!("sqlite://{}/writer.db", dir.display());
+    let ledger = Ledger::start(Db::open(&url).await.unwrap()).await.unwrap();
+    let (teacher, students) = class(&ledger, 40).await;
+    let batches_before = ledger
+        .stats()
+        .batches
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let started = Instant::now();
+    let mut handles = Vec::new();
+    for t in 0..tasks {
+        let (ledger, teacher, students) = (ledger.clone(), teacher.clone(), students.clone());
+        handles.push(tokio::spawn(async move {
+            for n in 0..per_task {
+                let student = &students[(t + n) % students.len()];
+                ledger.run(teacher.clone(), award(student)).await.unwrap();
+            }
+        }));
+    }
+    for h in handles {
+        h.await.unwrap();
+    }
+    let elapsed = started.elapsed();
+    let batches = ledger
+        .stats()
+        .batches
+        .load(std::sync::atomic::Ordering::Relaxed)
+        - batches_before;
+    let total = tasks * per_task;
+    let report = ledger.check(true).await.unwrap();
+    assert!(report.inconsistencies.is_empty() && report.chain.ok);
+    (rate(total, elapsed), total as f64 / batches as f64)
+}
+
+/// The same award done the plain way: one transaction (and one fsync) per award.
+async fn plain_loop(dir: &std::path::Path, awards: usize) -> f64 {
+    let url = format!("sqlite://{}/plain.db", dir.display());
+    let db = Db::open(&url).await.unwrap();
+    let ledger = Ledger::start(db.clone()).await.unwrap();
+    let (teacher, students) = class(&ledger, 40).await;
+    let Actor::User { id: teacher_id, .. } = teacher else {
+        unreachable!()
+    };
+    let mut conn = db.connect_writer().await.unwrap();
+    let (mut seq, mut previous): (i64, String) = sqlx::query_as(
+        "SELECT COALESCE(MAX(seq), 0), COALESCE((SELECT hash FROM point_transactions ORDER BY seq DESC LIMIT 1), ?) FROM point_transactions",
+    )
+    .bind(GENESIS_HASH)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    let started = Instant::now();
+    for n in 0..awards {
+        let student = &students[n % students.len()];
+        let mut tx = conn.begin().await.unwrap();
+        let _balance: i64 =
+            sqlx::query_scalar("SELECT points FROM student_points WHERE student_id = ?")
+                .bind(student)
+                .fetch_one(&mut *tx)
+                .await
+                .unwrap();
+        seq += 1;
+        let id = new_id();
+        let created_at = clock::now();
+        let hash = hash_row(
+            &previous,
+            &ChainRow {
+                seq,
+                id: &id,
+                student_id: student,
+                teacher_id: &teacher_id,
+                points_change: 1,
+                transaction_type: "add_points",
+                reason: "课堂表现优秀",
+                batch_id: None,
+                reverses_id: None,
+                created_at: &created_at,
+            },
+        );
+        sqlx::query(
+            "INSERT INTO point_transactions (seq, id, student_id, teacher_id, points_change, \
+             transaction_type, reason, created_at, hash) VALUES (?, ?, ?, ?, 1, 'add_points', ?, ?, ?)",
+        )
+        .bind(seq)
+        .bind(&id)
+        .bind(student)
+        .bind(&teacher_id)
+        .bind("课堂表现优秀")
+        .bind(&created_at)
+        .bind(&hash)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        previous = hash;
+    }
+    rate(awards, started.elapsed())
+}
+
+/// Fills a database with `students` students and `rows` ledger rows (valid hash chain, balances
+/// kept by the insert trigger) and times the consistency check.
+async fn check_at_scale(
+    dir: &std::path::Path,
+    students: usize,
+    rows: usize,
+) -> (Duration, Vec<Duration>, Duration) {
+    let url = format!("sqlite://{}/scale.db", dir.display());
+    let db = Db::open(&url).await.unwrap();
+    let mut conn = db.connect_writer().await.unwrap();
+    let fill_started = Instant::now();
+    let now = clock::now();
+    let teacher = new_id();
+    let mut tx = conn.begin().await.unwrap();
+    sqlx::query("INSERT INTO users (id, username, name, role, created_at) VALUES (?, 'bench', 'Bench', 'teacher', ?)")
+        .bind(&teacher)
+        .bind(&now)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let mut student_ids = Vec::with_capacity(students);
+    for c in 0..students.div_ceil(40) {
+        let class_id = new_id();
+        sqlx::query("INSERT INTO classes (id, name, created_at) VALUES (?, ?, ?)")
+            .bind(&class_id)
+            .bind(format!("Class {c}"))
+            .bind(&now)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        for s in 0..40.min(students - c * 40) {
+            let id = new_id();
+            sqlx::query(
+                "INSERT INTO students (id, class_id, name, created_at) VALUES (?, ?, ?, ?)",
+            )
+            .bind(&id)
+            .bind(&class_id)
+            .bind(format!("Student {s}"))
+            .bind(&now)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+            student_ids.push(id);
+        }
+    }
+    tx.commit().await.unwrap();
+    let mut previous = GENESIS_HASH.to_owned();
+    let mut seq = 0i64;
+    for chunk in 0..rows.div_ceil(50_000) {
+        let mut tx = conn.begin().await.unwrap();
+        for _ in 0..50_000.min(rows - chunk * 50_000) {
+            seq += 1;
+            let student = &student_ids[(seq as usize * 7919) % student_ids.len()];
+            let id = new_id();
+            let hash = hash_row(
+                &previous,
+                &ChainRow {
+                    seq,
+                    id: &id,
+                    student_id: student,
+                    teacher_id: &teacher,
+                    points_change: 1,
+                    transaction_type: "add_points",
+                    reason: "",
+                    batch_id: None,
+                    reverses_id: None,
+                    created_at: &now,
+                },
+            );
+            sqlx::query(
+                "INSERT INTO point_transactions (seq, id, student_id, teacher_id, points_change, \
+                 transaction_type, reason, created_at, hash) VALUES (?, ?, ?, ?, 1, 'add_points', '', ?, ?)",
+            )
+            .bind(seq)
+            .bind(&id)
+            .bind(student)
+            .bind(&teacher)
+            .bind(&now)
+            .bind(&hash)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+            previous = hash;
+        }
+        tx.commit().await.unwrap();
+    }
+    sqlx::query("ANALYZE").execute(&mut conn).await.unwrap();
+    let fill = fill_started.elapsed();
+
+    let ledger = Ledger::start(db).await.unwrap();
+    let started = Instant::now();
+    let first = ledger.check(true).await.unwrap();
+    let full = started.elapsed();
+    assert!(first.inconsistencies.is_empty() && first.chain.ok);
+    assert_eq!(first.total_transactions, rows as i64);
+    let mut checks = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        let report = ledger.check(false).await.unwrap();
+        checks.push(started.elapsed());
+        assert_eq!(report.total_students, students as i64);
+    }
+    checks.sort();
+    (full, checks, fill)
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let awards = env_usize("BENCH_AWARDS", 32_000);
+    let plain_awards = env_usize("BENCH_PLAIN_AWARDS", 2_000);
+    let rows = env_usize("BENCH_ROWS", 1_000_000);
+    let students = env_usize("BENCH_STUDENTS", 10_000);
+    runtime.block_on(async {
+        println!("ledger benchmark (WAL, synchronous=FULL), database under {}", dir.path().display());
+        let (writer_rate, group) = writer_throughput(dir.path(), 64, awards / 64).await;
+        println!("writer, 64 tasks, {awards} awards: {writer_rate:>10.0} awards/s  (avg {group:.1} requests per commit)");
+        let plain_rate = plain_loop(dir.path(), plain_awards).await;
+        println!("plain loop, 1 tx per award, {plain_awards} awards: {plain_rate:>10.0} awards/s");
+        println!("group commit speed-up: {:.1}x", writer_rate / plain_rate);
+        let (full, checks, fill) = check_at_scale(dir.path(), students, rows).await;
+        println!("filled {students} students / {rows} rows in {:.1} s", fill.as_secs_f64());
+        println!("first check incl. full hash-chain verification: {:>8.1} ms", full.as_secs_f64() * 1e3);
+        println!(
+            "check (balances, orphans, counts, chain since last): median {:.1} ms, min {:.1} ms, max {:.1} ms over {}",
+            checks[checks.len() / 2].as_secs_f64() * 1e3,
+            checks[0].as_secs_f64() * 1e3,
+            checks[checks.len() - 1].as_secs_f64() * 1e3,
+            checks.len()
+        );
+    });
+}
