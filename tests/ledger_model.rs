@@ -146,10 +146,10 @@ impl Model {
         else {
             panic!("expected points, got {outcome:?}");
         };
-        if let Some(batch) = batch_id {
-            if transactions.iter().all(|t| t.reverses_id.is_none()) {
-                self.batches.push(batch.clone());
-            }
+        if let Some(batch) = batch_id
+            && transactions.iter().all(|t| t.reverses_id.is_none())
+        {
+            self.batches.push(batch.clone());
         }
         for t in transactions {
             *self.balance.get_mut(&t.student_id).unwrap() += t.points_change;
