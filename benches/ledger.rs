@@ -15,7 +15,6 @@ use classpoints::{
     },
     model::{Role, TransactionType},
 };
-use sqlx::Connection;
 use std::time::{Duration, Instant};
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -122,7 +121,8 @@ async fn writer_throughput(dir: &std::path::Path, tasks: usize, per_task: usize)
     (rate(total, elapsed), total as f64 / batches as f64)
 }
 
-/// The same award done the plain way: one transaction (and one fsync) per award.
+/// The same award done the plain way: one transaction (and one fsync) per award, on the same
+/// driver and connection settings as the writer.
 async fn plain_loop(dir: &std::path::Path, awards: usize) -> f64 {
     let url = format!("sqlite://{}/plain.db", dir.display());
     let db = Db::open(&url).await.unwrap();
@@ -131,60 +131,64 @@ async fn plain_loop(dir: &std::path::Path, awards: usize) -> f64 {
     let Actor::User { id: teacher_id, .. } = teacher else {
         unreachable!()
     };
-    let mut conn = db.connect_writer().await.unwrap();
-    let (mut seq, mut previous): (i64, String) = sqlx::query_as(
-        "SELECT COALESCE(MAX(seq), 0), COALESCE((SELECT hash FROM point_transactions ORDER BY seq DESC LIMIT 1), ?) FROM point_transactions",
-    )
-    .bind(GENESIS_HASH)
-    .fetch_one(&mut conn)
-    .await
-    .unwrap();
-    let started = Instant::now();
-    for n in 0..awards {
-        let student = &students[n % students.len()];
-        let mut tx = conn.begin().await.unwrap();
-        let _balance: i64 =
-            sqlx::query_scalar("SELECT points FROM student_points WHERE student_id = ?")
-                .bind(student)
-                .fetch_one(&mut *tx)
-                .await
+    let conn = db.connect_writer().unwrap();
+    tokio::task::spawn_blocking(move || {
+        let mut seq = 0i64;
+        let mut previous = GENESIS_HASH.to_owned();
+        let started = Instant::now();
+        for n in 0..awards {
+            let student = &students[n % students.len()];
+            conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+            let _balance: i64 = conn
+                .prepare_cached("SELECT points FROM student_points WHERE student_id = ?")
+                .unwrap()
+                .query_row([student], |r| r.get(0))
                 .unwrap();
-        seq += 1;
-        let id = new_id();
-        let created_at = clock::now();
-        let hash = hash_row(
-            &previous,
-            &ChainRow {
-                seq,
-                id: &id,
-                student_id: student,
-                teacher_id: &teacher_id,
-                points_change: 1,
-                transaction_type: "add_points",
-                reason: "课堂表现优秀",
-                batch_id: None,
-                reverses_id: None,
-                created_at: &created_at,
-            },
-        );
-        sqlx::query(
-            "INSERT INTO point_transactions (seq, id, student_id, teacher_id, points_change, \
-             transaction_type, reason, created_at, hash) VALUES (?, ?, ?, ?, 1, 'add_points', ?, ?, ?)",
-        )
-        .bind(seq)
-        .bind(&id)
-        .bind(student)
-        .bind(&teacher_id)
-        .bind("课堂表现优秀")
-        .bind(&created_at)
-        .bind(&hash)
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-        tx.commit().await.unwrap();
-        previous = hash;
+            seq += 1;
+            let id = new_id();
+            let created_at = clock::now();
+            let hash = hash_row(&previous, &row(seq, &id, student, &teacher_id, &created_at));
+            insert(&conn, seq, &id, student, &teacher_id, &created_at, &hash);
+            conn.execute_batch("COMMIT").unwrap();
+            previous = hash;
+        }
+        rate(awards, started.elapsed())
+    })
+    .await
+    .unwrap()
+}
+
+fn row<'a>(seq: i64, id: &'a str, student: &'a str, teacher: &'a str, at: &'a str) -> ChainRow<'a> {
+    ChainRow {
+        seq,
+        id,
+        student_id: student,
+        teacher_id: teacher,
+        points_change: 1,
+        transaction_type: "add_points",
+        reason: "课堂表现优秀",
+        batch_id: None,
+        reverses_id: None,
+        created_at: at,
     }
-    rate(awards, started.elapsed())
+}
+
+fn insert(
+    conn: &rusqlite::Connection,
+    seq: i64,
+    id: &str,
+    student: &str,
+    teacher: &str,
+    at: &str,
+    hash: &str,
+) {
+    conn.prepare_cached(
+        "INSERT INTO point_transactions (seq, id, student_id, teacher_id, points_change, \
+         transaction_type, reason, created_at, hash) VALUES (?, ?, ?, ?, 1, 'add_points', '课堂表现优秀', ?, ?)",
+    )
+    .unwrap()
+    .execute(rusqlite::params![seq, id, student, teacher, at, hash])
+    .unwrap();
 }
 
 /// Fills a database with `students` students and `rows` ledger rows (valid hash chain, balances
@@ -196,85 +200,54 @@ async fn check_at_scale(
 ) -> (Duration, Vec<Duration>, Duration) {
     let url = format!("sqlite://{}/scale.db", dir.display());
     let db = Db::open(&url).await.unwrap();
-    let mut conn = db.connect_writer().await.unwrap();
-    let fill_started = Instant::now();
-    let now = clock::now();
-    let teacher = new_id();
-    let mut tx = conn.begin().await.unwrap();
-    sqlx::query("INSERT INTO users (id, username, name, role, created_at) VALUES (?, 'bench', 'Bench', 'teacher', ?)")
-        .bind(&teacher)
-        .bind(&now)
-        .execute(&mut *tx)
-        .await
+    let conn = db.connect_writer().unwrap();
+    let fill = tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        let now = clock::now();
+        let teacher = new_id();
+        conn.execute_batch("BEGIN").unwrap();
+        conn.execute(
+            "INSERT INTO users (id, username, name, role, created_at) VALUES (?, 'bench', 'Bench', 'teacher', ?)",
+            [&teacher, &now],
+        )
         .unwrap();
-    let mut student_ids = Vec::with_capacity(students);
-    for c in 0..students.div_ceil(40) {
-        let class_id = new_id();
-        sqlx::query("INSERT INTO classes (id, name, created_at) VALUES (?, ?, ?)")
-            .bind(&class_id)
-            .bind(format!("Class {c}"))
-            .bind(&now)
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-        for s in 0..40.min(students - c * 40) {
-            let id = new_id();
-            sqlx::query(
-                "INSERT INTO students (id, class_id, name, created_at) VALUES (?, ?, ?, ?)",
+        let mut student_ids = Vec::with_capacity(students);
+        for c in 0..students.div_ceil(40) {
+            let class_id = new_id();
+            conn.execute(
+                "INSERT INTO classes (id, name, created_at) VALUES (?, ?, ?)",
+                [&class_id, &format!("Class {c}"), &now],
             )
-            .bind(&id)
-            .bind(&class_id)
-            .bind(format!("Student {s}"))
-            .bind(&now)
-            .execute(&mut *tx)
-            .await
             .unwrap();
-            student_ids.push(id);
+            for s in 0..40.min(students - c * 40) {
+                let id = new_id();
+                conn.prepare_cached("INSERT INTO students (id, class_id, name, created_at) VALUES (?, ?, ?, ?)")
+                    .unwrap()
+                    .execute([&id, &class_id, &format!("Student {s}"), &now])
+                    .unwrap();
+                student_ids.push(id);
+            }
         }
-    }
-    tx.commit().await.unwrap();
-    let mut previous = GENESIS_HASH.to_owned();
-    let mut seq = 0i64;
-    for chunk in 0..rows.div_ceil(50_000) {
-        let mut tx = conn.begin().await.unwrap();
-        for _ in 0..50_000.min(rows - chunk * 50_000) {
-            seq += 1;
+        conn.execute_batch("COMMIT").unwrap();
+        let mut previous = GENESIS_HASH.to_owned();
+        for seq in 1..=rows as i64 {
+            if seq % 100_000 == 1 {
+                conn.execute_batch("BEGIN").unwrap();
+            }
             let student = &student_ids[(seq as usize * 7919) % student_ids.len()];
             let id = new_id();
-            let hash = hash_row(
-                &previous,
-                &ChainRow {
-                    seq,
-                    id: &id,
-                    student_id: student,
-                    teacher_id: &teacher,
-                    points_change: 1,
-                    transaction_type: "add_points",
-                    reason: "",
-                    batch_id: None,
-                    reverses_id: None,
-                    created_at: &now,
-                },
-            );
-            sqlx::query(
-                "INSERT INTO point_transactions (seq, id, student_id, teacher_id, points_change, \
-                 transaction_type, reason, created_at, hash) VALUES (?, ?, ?, ?, 1, 'add_points', '', ?, ?)",
-            )
-            .bind(seq)
-            .bind(&id)
-            .bind(student)
-            .bind(&teacher)
-            .bind(&now)
-            .bind(&hash)
-            .execute(&mut *tx)
-            .await
-            .unwrap();
+            let hash = hash_row(&previous, &row(seq, &id, student, &teacher, &now));
+            insert(&conn, seq, &id, student, &teacher, &now, &hash);
             previous = hash;
+            if seq % 100_000 == 0 || seq == rows as i64 {
+                conn.execute_batch("COMMIT").unwrap();
+            }
         }
-        tx.commit().await.unwrap();
-    }
-    sqlx::query("ANALYZE").execute(&mut conn).await.unwrap();
-    let fill = fill_started.elapsed();
+        conn.execute_batch("ANALYZE").unwrap();
+        started.elapsed()
+    })
+    .await
+    .unwrap();
 
     let ledger = Ledger::start(db).await.unwrap();
     let started = Instant::now();

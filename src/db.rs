@@ -6,7 +6,7 @@ use crate::{
     model::{SystemStatus, TableRows},
 };
 use sqlx::{
-    ConnectOptions, Connection, Row, SqliteConnection, SqlitePool,
+    ConnectOptions, Connection, Row, SqlitePool,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 use std::{path::PathBuf, str::FromStr, time::Duration};
@@ -28,6 +28,16 @@ pub enum OpenError {
     },
     #[error("cannot open the database {path}: {source}")]
     Connect { path: PathBuf, source: sqlx::Error },
+    #[error("cannot open the database {path} for writing: {source}")]
+    Writer {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("cannot start the {what} thread: {source}")]
+    Thread {
+        what: &'static str,
+        source: std::io::Error,
+    },
     #[error("cannot migrate the database {path}: {source}")]
     Migrate {
         path: PathBuf,
@@ -36,12 +46,11 @@ pub enum OpenError {
 }
 
 /// The application's SQLite database: a pool of read-only connections for queries. Writes go
-/// through one dedicated connection ([`Db::connect_writer`]) owned by the ledger's writer task.
+/// through one dedicated connection ([`Db::connect_writer`]) owned by the ledger's writer thread.
 #[derive(Debug, Clone)]
 pub struct Db {
     pool: SqlitePool,
     path: PathBuf,
-    write_options: SqliteConnectOptions,
 }
 
 /// Connection settings every connection shares: WAL so readers never block the writer,
@@ -96,24 +105,25 @@ impl Db {
             .connect_with(write_options.clone().read_only(true))
             .await
             .map_err(connect_error)?;
-        Ok(Self {
-            pool,
-            path,
-            write_options,
-        })
+        Ok(Self { pool, path })
     }
 
-    /// Opens the single read-write connection; the ledger's writer task owns it.
-    pub async fn connect_writer(&self) -> Result<SqliteConnection, OpenError> {
-        self.write_options
-            .clone()
-            .busy_timeout(WRITER_BUSY_TIMEOUT)
-            .connect()
-            .await
-            .map_err(|source| OpenError::Connect {
-                path: self.path.clone(),
-                source,
-            })
+    /// Opens the single read-write connection the ledger's writer thread owns, with the same
+    /// durability settings as every other connection.
+    pub fn connect_writer(&self) -> Result<rusqlite::Connection, OpenError> {
+        let open = || -> rusqlite::Result<rusqlite::Connection> {
+            let conn = rusqlite::Connection::open(&self.path)?;
+            conn.busy_timeout(WRITER_BUSY_TIMEOUT)?;
+            conn.execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+            )?;
+            conn.set_prepared_statement_cache_capacity(128);
+            Ok(conn)
+        };
+        open().map_err(|source| OpenError::Writer {
+            path: self.path.clone(),
+            source,
+        })
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -187,17 +197,14 @@ mod tests {
             "bookkeeping tables are not listed"
         );
 
-        let mut writer = db.connect_writer().await.unwrap();
-        let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
-            .fetch_one(&mut writer)
-            .await
-            .unwrap();
-        assert_eq!(synchronous, 2, "synchronous=FULL");
-        let foreign_keys: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
-            .fetch_one(&mut writer)
-            .await
-            .unwrap();
-        assert_eq!(foreign_keys, 1);
+        let writer = db.connect_writer().unwrap();
+        let pragma = |name: &str| -> i64 {
+            writer
+                .query_row(&format!("PRAGMA {name}"), [], |row| row.get(0))
+                .unwrap()
+        };
+        assert_eq!(pragma("synchronous"), 2, "synchronous=FULL");
+        assert_eq!(pragma("foreign_keys"), 1);
         let refused = sqlx::query("INSERT INTO settings (key, value) VALUES ('x', 'y')")
             .execute(db.pool())
             .await;

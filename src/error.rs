@@ -62,6 +62,14 @@ impl leptos::server_fn::error::FromServerFnError for AppError {
 }
 
 #[cfg(feature = "ssr")]
+impl From<rusqlite::Error> for AppError {
+    fn from(error: rusqlite::Error) -> Self {
+        tracing::error!(%error, "database error in the writer");
+        Self::internal("database error")
+    }
+}
+
+#[cfg(feature = "ssr")]
 impl From<sqlx::Error> for AppError {
     fn from(error: sqlx::Error) -> Self {
         tracing::error!(%error, "database error");

@@ -33,6 +33,15 @@ macro_rules! drift_sql {
 const DRIFT_ALL: &str = drift_sql!("", "");
 const DRIFT_ONE: &str = drift_sql!("WHERE student_id = ?1", "AND s.id = ?1");
 
+fn inconsistency((student_id, expected, actual): (String, i64, Option<i64>)) -> Inconsistency {
+    Inconsistency {
+        student_id,
+        expected,
+        actual,
+        difference: actual.unwrap_or(0) - expected,
+    }
+}
+
 /// Balances that disagree with the ledger: everyone's, or one student's.
 pub(crate) async fn drift<'e>(
     executor: impl SqliteExecutor<'e>,
@@ -51,15 +60,26 @@ pub(crate) async fn drift<'e>(
                 .await?
         }
     };
-    Ok(rows
-        .into_iter()
-        .map(|(student_id, expected, actual)| Inconsistency {
-            student_id,
-            expected,
-            actual,
-            difference: actual.unwrap_or(0) - expected,
-        })
-        .collect())
+    Ok(rows.into_iter().map(inconsistency).collect())
+}
+
+/// [`drift`] inside the writer's transaction, for the repair.
+pub(crate) fn drift_on_writer(
+    conn: &rusqlite::Connection,
+    student_id: Option<&str>,
+) -> Result<Vec<Inconsistency>, AppError> {
+    let read = |r: &rusqlite::Row<'_>| Ok((r.get(0)?, r.get(1)?, r.get(2)?));
+    let rows = match student_id {
+        None => conn
+            .prepare_cached(DRIFT_ALL)?
+            .query_map([], read)?
+            .collect::<Result<Vec<_>, _>>()?,
+        Some(id) => conn
+            .prepare_cached(DRIFT_ONE)?
+            .query_map([id], read)?
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    Ok(rows.into_iter().map(inconsistency).collect())
 }
 
 pub(crate) async fn check_all(

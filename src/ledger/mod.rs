@@ -1,5 +1,5 @@
 //! The domain core (server only, no HTTP here): an append-only points ledger with one writer
-//! task and group commit, rules, exactly-once requests, consistency check and audited repair.
+//! thread and group commit, rules, exactly-once requests, consistency check and audited repair.
 //!
 //! Every write is a [`Request`] sent to the writer through [`Ledger::execute`]; it answers only
 //! after the transaction holding the write has committed. Reads go straight to the read-only
@@ -243,16 +243,16 @@ pub struct Ledger {
 impl Ledger {
     /// Starts the writer task on its own connection to `db`.
     pub async fn start(db: Db) -> Result<Self, OpenError> {
-        let connection = db.connect_writer().await?;
+        let connection = db.connect_writer()?;
         let (jobs, queue) = mpsc::channel(writer::QUEUE_CAPACITY);
         let (events, _) = broadcast::channel(1024);
         let stats = Arc::new(WriterStats::default());
-        tokio::spawn(writer::run(
-            connection,
-            queue,
-            events.clone(),
-            Arc::clone(&stats),
-        ));
+        writer::spawn(connection, queue, events.clone(), Arc::clone(&stats)).map_err(|source| {
+            OpenError::Thread {
+                what: "ledger writer",
+                source,
+            }
+        })?;
         Ok(Self {
             db,
             jobs,

@@ -18,8 +18,8 @@ use crate::{
     },
     rules::{self, ProposedChange, Rules},
 };
+use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
-use sqlx::SqliteConnection;
 use std::{collections::BTreeMap, sync::Arc};
 
 /// Most students one batch request may touch.
@@ -45,12 +45,13 @@ pub(crate) struct BatchContext {
 }
 
 impl BatchContext {
-    pub async fn load(conn: &mut SqliteConnection) -> Result<Self, AppError> {
-        let last: Option<(i64, String, String)> = sqlx::query_as(
-            "SELECT seq, hash, created_at FROM point_transactions ORDER BY seq DESC LIMIT 1",
-        )
-        .fetch_optional(&mut *conn)
-        .await?;
+    pub fn load(conn: &Connection) -> Result<Self, AppError> {
+        let last: Option<(i64, String, String)> = conn
+            .prepare_cached(
+                "SELECT seq, hash, created_at FROM point_transactions ORDER BY seq DESC LIMIT 1",
+            )?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
         let head = match last {
             Some((seq, hash, last_created_at)) => ChainHead {
                 seq,
@@ -65,7 +66,7 @@ impl BatchContext {
         };
         Ok(Self {
             head,
-            rules: Arc::new(queries::rules(&mut *conn).await?),
+            rules: Arc::new(queries::rules_on_writer(conn)?),
             now: chrono::Utc::now(),
         })
     }
@@ -86,13 +87,13 @@ pub(crate) struct Applied {
     pub event: Option<LedgerEvent>,
 }
 
-pub(crate) async fn apply(
-    conn: &mut SqliteConnection,
+pub(crate) fn apply(
+    conn: &Connection,
     ctx: &mut BatchContext,
     request: &Request,
 ) -> Result<Applied, AppError> {
     let Some(key) = &request.idempotency_key else {
-        let (outcome, event) = dispatch(conn, ctx, &request.actor, &request.command).await?;
+        let (outcome, event) = dispatch(conn, ctx, &request.actor, &request.command)?;
         return Ok(Applied {
             executed: Executed {
                 outcome,
@@ -109,13 +110,12 @@ pub(crate) async fn apply(
     }
     let fingerprint = fingerprint(&request.command)?;
     let scope = request.actor.scope();
-    let stored: Option<(String, String)> = sqlx::query_as(
-        "SELECT fingerprint, response FROM idempotency_keys WHERE actor_id = ? AND key = ?",
-    )
-    .bind(scope)
-    .bind(key)
-    .fetch_optional(&mut *conn)
-    .await?;
+    let stored: Option<(String, String)> = conn
+        .prepare_cached(
+            "SELECT fingerprint, response FROM idempotency_keys WHERE actor_id = ? AND key = ?",
+        )?
+        .query_row(params![scope, key], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
     if let Some((stored_fingerprint, response)) = stored {
         if stored_fingerprint != fingerprint {
             return Err(AppError::Conflict {
@@ -137,20 +137,20 @@ pub(crate) async fn apply(
             event: None,
         });
     }
-    let (outcome, event) = dispatch(conn, ctx, &request.actor, &request.command).await?;
+    let (outcome, event) = dispatch(conn, ctx, &request.actor, &request.command)?;
     let response = serde_json::to_string(&outcome)
         .map_err(|e| AppError::internal(format!("cannot store response: {e}")))?;
-    sqlx::query(
+    conn.prepare_cached(
         "INSERT INTO idempotency_keys (actor_id, key, fingerprint, response, created_at) \
          VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(scope)
-    .bind(key)
-    .bind(&fingerprint)
-    .bind(response)
-    .bind(clock::format(ctx.now))
-    .execute(&mut *conn)
-    .await?;
+    )?
+    .execute(params![
+        scope,
+        key,
+        fingerprint,
+        response,
+        clock::format(ctx.now)
+    ])?;
     Ok(Applied {
         executed: Executed {
             outcome,
@@ -167,8 +167,8 @@ fn fingerprint(command: &Command) -> Result<String, AppError> {
     Ok(format!("{:x}", Sha256::digest(bytes)))
 }
 
-async fn dispatch(
-    conn: &mut SqliteConnection,
+fn dispatch(
+    conn: &Connection,
     ctx: &mut BatchContext,
     actor: &Actor,
     command: &Command,
@@ -178,24 +178,20 @@ async fn dispatch(
         Ok((Outcome::Roster { id }, Some(event)))
     };
     match command {
-        Command::Change(change) => change_one(conn, ctx, actor, change).await,
-        Command::ChangeMany(batch) => change_many(conn, ctx, actor, batch).await,
-        Command::Reverse(reversal) => reverse(conn, ctx, actor, reversal).await,
-        Command::Repair(scope) => repair(conn, ctx, actor, scope).await,
+        Command::Change(change) => change_one(conn, ctx, actor, change),
+        Command::ChangeMany(batch) => change_many(conn, ctx, actor, batch),
+        Command::Reverse(reversal) => reverse(conn, ctx, actor, reversal),
+        Command::Repair(scope) => repair(conn, ctx, actor, scope),
         Command::SetRules(new_rules) => {
             roster::require_admin(actor, "change the rules")?;
             new_rules.validate()?;
             let json = serde_json::to_string(new_rules)
                 .map_err(|e| AppError::internal(format!("cannot store rules: {e}")))?;
-            sqlx::query(
+            conn.prepare_cached(
                 "INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) \
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-            )
-            .bind(RULES_KEY)
-            .bind(json)
-            .bind(clock::format(ctx.now))
-            .execute(&mut *conn)
-            .await?;
+            )?
+            .execute(params![RULES_KEY, json, clock::format(ctx.now)])?;
             ctx.rules = Arc::new(new_rules.clone());
             Ok((
                 Outcome::RulesSet {
@@ -204,20 +200,27 @@ async fn dispatch(
                 Some(LedgerEvent::RulesChanged),
             ))
         }
-        Command::CreateUser(user) => roster_done(roster::create_user(conn, actor, user).await?),
-        Command::CreateClass(class) => roster_done(roster::create_class(conn, actor, class).await?),
+        Command::CreateUser(user) => roster_done(roster::create_user(conn, actor, user)?),
+        Command::CreateClass(class) => roster_done(roster::create_class(conn, actor, class)?),
         Command::AddClassTeacher {
             class_id,
             teacher_id,
-        } => roster_done(roster::add_class_teacher(conn, actor, class_id, teacher_id).await?),
+        } => roster_done(roster::add_class_teacher(
+            conn, actor, class_id, teacher_id,
+        )?),
         Command::CreateStudent(student) => {
-            roster_done(roster::create_student(conn, actor, student).await?)
+            roster_done(roster::create_student(conn, actor, student)?)
         }
-        Command::CreateGroup(group) => roster_done(roster::create_group(conn, actor, group).await?),
+        Command::CreateGroup(group) => roster_done(roster::create_group(conn, actor, group)?),
         Command::SetGroupMembers {
             group_id,
             student_ids,
-        } => roster_done(roster::set_group_members(conn, actor, group_id, student_ids).await?),
+        } => roster_done(roster::set_group_members(
+            conn,
+            actor,
+            group_id,
+            student_ids,
+        )?),
     }
 }
 
@@ -239,22 +242,23 @@ struct StudentState {
     actor_teaches_class: bool,
 }
 
-async fn student_state(
-    conn: &mut SqliteConnection,
+fn student_state(
+    conn: &Connection,
     student_id: &str,
     actor_id: &str,
 ) -> Result<StudentState, AppError> {
-    let row: Option<(String, bool, Option<i64>, bool)> = sqlx::query_as(
-        "SELECT s.class_id, s.archived_at IS NOT NULL, sp.points, \
-                EXISTS (SELECT 1 FROM class_teachers ct \
-                        WHERE ct.class_id = s.class_id AND ct.teacher_id = ?2) \
-         FROM students s LEFT JOIN student_points sp ON sp.student_id = s.id \
-         WHERE s.id = ?1",
-    )
-    .bind(student_id)
-    .bind(actor_id)
-    .fetch_optional(&mut *conn)
-    .await?;
+    let row: Option<(String, bool, Option<i64>, bool)> = conn
+        .prepare_cached(
+            "SELECT s.class_id, s.archived_at IS NOT NULL, sp.points, \
+                    EXISTS (SELECT 1 FROM class_teachers ct \
+                            WHERE ct.class_id = s.class_id AND ct.teacher_id = ?2) \
+             FROM students s LEFT JOIN student_points sp ON sp.student_id = s.id \
+             WHERE s.id = ?1",
+        )?
+        .query_row(params![student_id, actor_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
+        .optional()?;
     let (class_id, archived, balance, actor_teaches_class) =
         row.ok_or_else(|| AppError::NotFound {
             what: format!("student {student_id}"),
@@ -279,8 +283,8 @@ struct NewRow<'a> {
 }
 
 /// Appends one ledger row, extending the hash chain. The insert trigger moves the balance.
-async fn append(
-    conn: &mut SqliteConnection,
+fn append(
+    conn: &Connection,
     ctx: &mut BatchContext,
     row: NewRow<'_>,
 ) -> Result<PointTransaction, AppError> {
@@ -302,24 +306,24 @@ async fn append(
             created_at: &created_at,
         },
     );
-    sqlx::query(
+    conn.prepare_cached(
         "INSERT INTO point_transactions (seq, id, student_id, teacher_id, points_change, \
          transaction_type, reason, batch_id, reverses_id, created_at, hash) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(seq)
-    .bind(&id)
-    .bind(row.student_id)
-    .bind(row.teacher_id)
-    .bind(row.points_change)
-    .bind(row.transaction_type.as_str())
-    .bind(row.reason)
-    .bind(row.batch_id)
-    .bind(row.reverses_id)
-    .bind(&created_at)
-    .bind(&hash)
-    .execute(&mut *conn)
-    .await?;
+    )?
+    .execute(params![
+        seq,
+        id,
+        row.student_id,
+        row.teacher_id,
+        row.points_change,
+        row.transaction_type.as_str(),
+        row.reason,
+        row.batch_id,
+        row.reverses_id,
+        created_at,
+        hash,
+    ])?;
     ctx.head = ChainHead {
         seq,
         hash,
@@ -339,21 +343,15 @@ async fn append(
 }
 
 /// Points awarded today and not undone, for the daily cap.
-async fn awarded_today(
-    conn: &mut SqliteConnection,
-    ctx: &BatchContext,
-    student_id: &str,
-) -> Result<i64, AppError> {
+fn awarded_today(conn: &Connection, ctx: &BatchContext, student_id: &str) -> Result<i64, AppError> {
     let since = clock::day_start(ctx.now, ctx.rules.utc_offset_minutes);
-    Ok(sqlx::query_scalar(
-        "SELECT COALESCE(SUM(t.points_change), 0) FROM point_transactions t \
-         WHERE t.student_id = ? AND t.created_at >= ? AND t.transaction_type = 'add_points' \
-         AND NOT EXISTS (SELECT 1 FROM point_transactions r WHERE r.reverses_id = t.id)",
-    )
-    .bind(student_id)
-    .bind(since)
-    .fetch_one(&mut *conn)
-    .await?)
+    Ok(conn
+        .prepare_cached(
+            "SELECT COALESCE(SUM(t.points_change), 0) FROM point_transactions t \
+             WHERE t.student_id = ? AND t.created_at >= ? AND t.transaction_type = 'add_points' \
+             AND NOT EXISTS (SELECT 1 FROM point_transactions r WHERE r.reverses_id = t.id)",
+        )?
+        .query_row(params![student_id, since], |r| r.get(0))?)
 }
 
 /// Collects the rows a request wrote and the balances after them.
@@ -397,8 +395,8 @@ impl Written {
 
 /// Checks and appends one change for one student.
 #[allow(clippy::too_many_arguments)]
-async fn change_student(
-    conn: &mut SqliteConnection,
+fn change_student(
+    conn: &Connection,
     ctx: &mut BatchContext,
     written: &mut Written,
     actor: (&str, Role),
@@ -409,7 +407,7 @@ async fn change_student(
     batch_id: Option<&str>,
 ) -> Result<(), AppError> {
     let (actor_id, role) = actor;
-    let student = student_state(conn, student_id, actor_id).await?;
+    let student = student_state(conn, student_id, actor_id)?;
     if role == Role::Teacher && !student.actor_teaches_class {
         return Err(AppError::Forbidden {
             message: format!(
@@ -426,7 +424,7 @@ async fn change_student(
     }
     let awarded_today =
         if transaction_type == TransactionType::AddPoints && ctx.rules.daily_award_cap.is_some() {
-            awarded_today(conn, ctx, student_id).await?
+            awarded_today(conn, ctx, student_id)?
         } else {
             0
         };
@@ -453,14 +451,13 @@ async fn change_student(
             batch_id,
             reverses_id: None,
         },
-    )
-    .await?;
+    )?;
     written.push(row, student.balance + points_change, student.class_id);
     Ok(())
 }
 
-async fn change_one(
-    conn: &mut SqliteConnection,
+fn change_one(
+    conn: &Connection,
     ctx: &mut BatchContext,
     actor: &Actor,
     change: &PointChange,
@@ -483,8 +480,7 @@ async fn change_one(
         change.transaction_type,
         &reason,
         None,
-    )
-    .await?;
+    )?;
     Ok(written.finish(None))
 }
 
@@ -503,10 +499,7 @@ fn about_student(student_id: &str, error: AppError) -> AppError {
     }
 }
 
-async fn batch_students(
-    conn: &mut SqliteConnection,
-    target: &BatchTarget,
-) -> Result<Vec<String>, AppError> {
+fn batch_students(conn: &Connection, target: &BatchTarget) -> Result<Vec<String>, AppError> {
     let students = match target {
         BatchTarget::Students { student_ids } => {
             let mut seen = std::collections::HashSet::new();
@@ -523,24 +516,22 @@ async fn batch_students(
         }
         BatchTarget::Class { class_id } => {
             validate_id("class_id", class_id)?;
-            queries::require_exists(&mut *conn, Record::Class, class_id).await?;
-            sqlx::query_scalar(
+            require_exists(conn, Record::Class, class_id)?;
+            ids(
+                conn,
                 "SELECT id FROM students WHERE class_id = ? AND archived_at IS NULL ORDER BY name, id",
-            )
-            .bind(class_id)
-            .fetch_all(&mut *conn)
-            .await?
+                class_id,
+            )?
         }
         BatchTarget::Group { group_id } => {
             validate_id("group_id", group_id)?;
-            queries::require_exists(&mut *conn, Record::Group, group_id).await?;
-            sqlx::query_scalar(
+            require_exists(conn, Record::Group, group_id)?;
+            ids(
+                conn,
                 "SELECT s.id FROM student_group_members m JOIN students s ON s.id = m.student_id \
                  WHERE m.group_id = ? AND s.archived_at IS NULL ORDER BY s.name, s.id",
-            )
-            .bind(group_id)
-            .fetch_all(&mut *conn)
-            .await?
+                group_id,
+            )?
         }
     };
     if students.is_empty() {
@@ -555,8 +546,8 @@ async fn batch_students(
     Ok(students)
 }
 
-async fn change_many(
-    conn: &mut SqliteConnection,
+fn change_many(
+    conn: &Connection,
     ctx: &mut BatchContext,
     actor: &Actor,
     batch: &BatchChange,
@@ -564,7 +555,7 @@ async fn change_many(
     let actor = acting_user(actor)?;
     let reason =
         rules::validate_change(batch.transaction_type, batch.points_change, &batch.reason)?;
-    let students = batch_students(conn, &batch.target).await?;
+    let students = batch_students(conn, &batch.target)?;
     let batch_id = new_id();
     let mut written = Written::default();
     for student_id in &students {
@@ -579,14 +570,13 @@ async fn change_many(
             &reason,
             Some(&batch_id),
         )
-        .await
         .map_err(|e| about_student(student_id, e))?;
     }
     Ok(written.finish(Some(batch_id)))
 }
 
-async fn reverse(
-    conn: &mut SqliteConnection,
+fn reverse(
+    conn: &Connection,
     ctx: &mut BatchContext,
     actor: &Actor,
     reversal: &Reversal,
@@ -597,14 +587,14 @@ async fn reverse(
         ReversalTarget::Transaction { transaction_id } => {
             validate_id("transaction_id", transaction_id)?;
             let sql = format!("SELECT {TRANSACTION_COLUMNS} FROM point_transactions WHERE id = ?");
-            let row = sqlx::query(&sql)
-                .bind(transaction_id)
-                .fetch_optional(&mut *conn)
-                .await?
+            let row = conn
+                .prepare_cached(&sql)?
+                .query_row([transaction_id], stored_transaction)
+                .optional()?
                 .ok_or_else(|| AppError::NotFound {
                     what: format!("transaction {transaction_id}"),
                 })?;
-            (vec![queries::transaction_from_row(&row)?], None)
+            (vec![row?], None)
         }
         ReversalTarget::Batch { batch_id } => {
             validate_id("batch_id", batch_id)?;
@@ -615,17 +605,16 @@ async fn reverse(
                  AND NOT EXISTS (SELECT 1 FROM point_transactions r WHERE r.reverses_id = t.id) \
                  ORDER BY seq"
             );
-            let rows = sqlx::query(&sql)
-                .bind(batch_id)
-                .fetch_all(&mut *conn)
-                .await?;
+            let rows = conn
+                .prepare_cached(&sql)?
+                .query_map([batch_id], stored_transaction)?
+                .collect::<Result<Vec<_>, _>>()?;
             if rows.is_empty() {
-                let exists: bool = sqlx::query_scalar(
-                    "SELECT EXISTS (SELECT 1 FROM point_transactions WHERE batch_id = ?)",
-                )
-                .bind(batch_id)
-                .fetch_one(&mut *conn)
-                .await?;
+                let exists: bool = conn
+                    .prepare_cached(
+                        "SELECT EXISTS (SELECT 1 FROM point_transactions WHERE batch_id = ?)",
+                    )?
+                    .query_row([batch_id], |r| r.get(0))?;
                 return Err(if exists {
                     AppError::Conflict {
                         message: format!("batch {batch_id} was already undone"),
@@ -636,10 +625,7 @@ async fn reverse(
                     }
                 });
             }
-            let originals = rows
-                .iter()
-                .map(queries::transaction_from_row)
-                .collect::<Result<Vec<_>, _>>()?;
+            let originals = rows.into_iter().collect::<Result<Vec<_>, _>>()?;
             (originals, Some(new_id()))
         }
     };
@@ -652,11 +638,10 @@ async fn reverse(
                 format!("{} is itself an undo and cannot be undone", original.id),
             ));
         }
-        let undone_by: Option<String> =
-            sqlx::query_scalar("SELECT id FROM point_transactions WHERE reverses_id = ?")
-                .bind(&original.id)
-                .fetch_optional(&mut *conn)
-                .await?;
+        let undone_by: Option<String> = conn
+            .prepare_cached("SELECT id FROM point_transactions WHERE reverses_id = ?")?
+            .query_row([&original.id], |r| r.get(0))
+            .optional()?;
         if let Some(undone_by) = undone_by {
             return Err(AppError::Conflict {
                 message: format!(
@@ -665,7 +650,7 @@ async fn reverse(
                 ),
             });
         }
-        let student = student_state(conn, &original.student_id, actor_id).await?;
+        let student = student_state(conn, &original.student_id, actor_id)?;
         if role == Role::Teacher && !student.actor_teaches_class {
             return Err(AppError::Forbidden {
                 message: format!("you are not a teacher of class {}", student.class_id),
@@ -696,15 +681,14 @@ async fn reverse(
                 batch_id: batch_id.as_deref(),
                 reverses_id: Some(&original.id),
             },
-        )
-        .await?;
+        )?;
         written.push(row, student.balance + points_change, student.class_id);
     }
     Ok(written.finish(batch_id))
 }
 
-async fn repair(
-    conn: &mut SqliteConnection,
+fn repair(
+    conn: &Connection,
     ctx: &mut BatchContext,
     actor: &Actor,
     scope: &RepairScope,
@@ -721,28 +705,24 @@ async fn repair(
     };
     let now = clock::format(ctx.now);
     let mut repaired = Vec::new();
-    for drift in check::drift(&mut *conn, scope.student_id.as_deref()).await? {
-        sqlx::query(
+    for drift in check::drift_on_writer(conn, scope.student_id.as_deref())? {
+        conn.prepare_cached(
             "INSERT INTO student_points (student_id, points, updated_at) VALUES (?, ?, ?) \
              ON CONFLICT (student_id) DO UPDATE SET points = excluded.points, updated_at = excluded.updated_at",
-        )
-        .bind(&drift.student_id)
-        .bind(drift.expected)
-        .bind(&now)
-        .execute(&mut *conn)
-        .await?;
-        sqlx::query(
+        )?
+        .execute(params![drift.student_id, drift.expected, now])?;
+        conn.prepare_cached(
             "INSERT INTO repairs (student_id, old_points, new_points, actor, reason, created_at) \
              VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&drift.student_id)
-        .bind(drift.actual)
-        .bind(drift.expected)
-        .bind(actor.label())
-        .bind(&reason)
-        .bind(&now)
-        .execute(&mut *conn)
-        .await?;
+        )?
+        .execute(params![
+            drift.student_id,
+            drift.actual,
+            drift.expected,
+            actor.label(),
+            reason,
+            now
+        ])?;
         repaired.push(RepairedBalance {
             student_id: drift.student_id,
             old_points: drift.actual,
@@ -753,4 +733,50 @@ async fn repair(
         repaired: repaired.clone(),
     });
     Ok((Outcome::Repaired { repaired }, event))
+}
+
+/// Reads a ledger row selected with [`TRANSACTION_COLUMNS`]; the inner `Result` reports a
+/// stored transaction type this version does not know.
+fn stored_transaction(
+    row: &rusqlite::Row<'_>,
+) -> rusqlite::Result<Result<PointTransaction, AppError>> {
+    let kind: String = row.get(4)?;
+    let (id, student_id, teacher_id, points_change) =
+        (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
+    let (reason, batch_id, reverses_id, created_at) =
+        (row.get(5)?, row.get(6)?, row.get(7)?, row.get(8)?);
+    Ok(
+        queries::parse_transaction_type(&kind).map(|transaction_type| PointTransaction {
+            id,
+            student_id,
+            teacher_id,
+            points_change,
+            transaction_type,
+            reason,
+            batch_id,
+            reverses_id,
+            created_at,
+        }),
+    )
+}
+
+/// The ids a one-parameter query returns.
+fn ids(conn: &Connection, sql: &str, param: &str) -> Result<Vec<String>, AppError> {
+    Ok(conn
+        .prepare_cached(sql)?
+        .query_map([param], |r| r.get(0))?
+        .collect::<Result<Vec<String>, _>>()?)
+}
+
+/// The writer's counterpart of [`queries::require_exists`].
+pub(crate) fn require_exists(conn: &Connection, record: Record, id: &str) -> Result<(), AppError> {
+    let (sql, noun) = record.exists_query();
+    let exists: bool = conn.prepare_cached(sql)?.query_row([id], |r| r.get(0))?;
+    if exists {
+        Ok(())
+    } else {
+        Err(AppError::NotFound {
+            what: format!("{noun} {id}"),
+        })
+    }
 }

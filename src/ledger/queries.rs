@@ -11,12 +11,15 @@ use sqlx::{Row, SqliteExecutor, SqlitePool, sqlite::SqliteRow};
 pub(crate) const TRANSACTION_COLUMNS: &str = "id, student_id, teacher_id, points_change, \
      transaction_type, reason, batch_id, reverses_id, created_at";
 
-pub(crate) fn transaction_from_row(row: &SqliteRow) -> Result<PointTransaction, AppError> {
-    let kind: String = row.try_get("transaction_type")?;
-    let transaction_type = TransactionType::parse(&kind).ok_or_else(|| {
+pub(crate) fn parse_transaction_type(kind: &str) -> Result<TransactionType, AppError> {
+    TransactionType::parse(kind).ok_or_else(|| {
         tracing::error!(%kind, "unknown transaction_type stored in the ledger");
         AppError::internal("unknown transaction type in the ledger")
-    })?;
+    })
+}
+
+pub(crate) fn transaction_from_row(row: &SqliteRow) -> Result<PointTransaction, AppError> {
+    let transaction_type = parse_transaction_type(row.try_get("transaction_type")?)?;
     Ok(PointTransaction {
         id: row.try_get("id")?,
         student_id: row.try_get("student_id")?,
@@ -30,14 +33,31 @@ pub(crate) fn transaction_from_row(row: &SqliteRow) -> Result<PointTransaction, 
     })
 }
 
+/// `settings` key of the stored rules (the SQL below spells it too).
 pub(crate) const RULES_KEY: &str = "rules";
+
+const RULES_SQL: &str = "SELECT value FROM settings WHERE key = 'rules'";
 
 /// The stored rules, or the defaults when none were set.
 pub(crate) async fn rules<'e>(executor: impl SqliteExecutor<'e>) -> Result<Rules, AppError> {
-    let stored: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
-        .bind(RULES_KEY)
-        .fetch_optional(executor)
-        .await?;
+    rules_from_stored(
+        sqlx::query_scalar(RULES_SQL)
+            .fetch_optional(executor)
+            .await?,
+    )
+}
+
+/// The writer's read of the stored rules.
+pub(crate) fn rules_on_writer(conn: &rusqlite::Connection) -> Result<Rules, AppError> {
+    use rusqlite::OptionalExtension;
+    rules_from_stored(
+        conn.prepare_cached(RULES_SQL)?
+            .query_row([], |r| r.get(0))
+            .optional()?,
+    )
+}
+
+fn rules_from_stored(stored: Option<String>) -> Result<Rules, AppError> {
     match stored {
         None => Ok(Rules::default()),
         Some(json) => serde_json::from_str(&json).map_err(|error| {
@@ -55,26 +75,33 @@ pub(crate) enum Record {
     Group,
 }
 
+impl Record {
+    /// The existence query and the noun for errors.
+    pub(crate) fn exists_query(self) -> (&'static str, &'static str) {
+        match self {
+            Record::Student => (
+                "SELECT EXISTS (SELECT 1 FROM students WHERE id = ?)",
+                "student",
+            ),
+            Record::Class => (
+                "SELECT EXISTS (SELECT 1 FROM classes WHERE id = ?)",
+                "class",
+            ),
+            Record::Group => (
+                "SELECT EXISTS (SELECT 1 FROM student_groups WHERE id = ?)",
+                "group",
+            ),
+        }
+    }
+}
+
 /// `Ok` when the record exists, else a 404 naming it.
 pub(crate) async fn require_exists<'e>(
     executor: impl SqliteExecutor<'e>,
     record: Record,
     id: &str,
 ) -> Result<(), AppError> {
-    let (sql, noun) = match record {
-        Record::Student => (
-            "SELECT EXISTS (SELECT 1 FROM students WHERE id = ?)",
-            "student",
-        ),
-        Record::Class => (
-            "SELECT EXISTS (SELECT 1 FROM classes WHERE id = ?)",
-            "class",
-        ),
-        Record::Group => (
-            "SELECT EXISTS (SELECT 1 FROM student_groups WHERE id = ?)",
-            "group",
-        ),
-    };
+    let (sql, noun) = record.exists_query();
     let exists: bool = sqlx::query_scalar(sql).bind(id).fetch_one(executor).await?;
     if exists {
         Ok(())

@@ -6,8 +6,8 @@ use crate::{
     error::AppError,
     model::{Role, validate_id},
 };
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
-use sqlx::SqliteConnection;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewUser {
@@ -70,9 +70,11 @@ fn chosen_or_new_id(field: &str, id: &Option<String>) -> Result<String, AppError
 }
 
 /// Turns a uniqueness violation into a 409 that says what collided.
-fn conflict_on_unique(error: sqlx::Error, message: impl FnOnce() -> String) -> AppError {
+fn conflict_on_unique(error: rusqlite::Error, message: impl FnOnce() -> String) -> AppError {
+    const UNIQUE: i32 = 2067; // SQLITE_CONSTRAINT_UNIQUE
+    const PRIMARY_KEY: i32 = 1555; // SQLITE_CONSTRAINT_PRIMARYKEY
     match &error {
-        sqlx::Error::Database(db) if db.is_unique_violation() => {
+        rusqlite::Error::SqliteFailure(e, _) if matches!(e.extended_code, UNIQUE | PRIMARY_KEY) => {
             AppError::Conflict { message: message() }
         }
         _ => error.into(),
@@ -80,8 +82,8 @@ fn conflict_on_unique(error: sqlx::Error, message: impl FnOnce() -> String) -> A
 }
 
 /// Admins and the system may act on every class; a teacher only on classes they belong to.
-pub(crate) async fn require_class_access(
-    conn: &mut SqliteConnection,
+pub(crate) fn require_class_access(
+    conn: &Connection,
     actor: &Actor,
     class_id: &str,
 ) -> Result<(), AppError> {
@@ -92,14 +94,12 @@ pub(crate) async fn require_class_access(
         } => Some(id.as_str()),
         _ => None,
     };
-    let (exists, member): (bool, bool) = sqlx::query_as(
-        "SELECT EXISTS (SELECT 1 FROM classes WHERE id = ?1), \
-                EXISTS (SELECT 1 FROM class_teachers WHERE class_id = ?1 AND teacher_id = ?2)",
-    )
-    .bind(class_id)
-    .bind(teacher)
-    .fetch_one(&mut *conn)
-    .await?;
+    let (exists, member): (bool, bool) = conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM classes WHERE id = ?1), \
+                    EXISTS (SELECT 1 FROM class_teachers WHERE class_id = ?1 AND teacher_id = ?2)",
+        )?
+        .query_row(params![class_id, teacher], |r| Ok((r.get(0)?, r.get(1)?)))?;
     if !exists {
         return Err(AppError::NotFound {
             what: format!("class {class_id}"),
@@ -125,8 +125,8 @@ pub(crate) fn require_admin(actor: &Actor, what: &str) -> Result<(), AppError> {
     }
 }
 
-pub(crate) async fn create_user(
-    conn: &mut SqliteConnection,
+pub(crate) fn create_user(
+    conn: &Connection,
     actor: &Actor,
     user: &NewUser,
 ) -> Result<String, AppError> {
@@ -145,37 +145,33 @@ pub(crate) async fn create_user(
         ));
     }
     let name = validate_name("name", &user.name)?;
-    sqlx::query(
+    conn.prepare_cached(
         "INSERT INTO users (id, username, name, role, password_hash, created_at) \
          VALUES (?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&id)
-    .bind(username)
-    .bind(name)
-    .bind(user.role.as_str())
-    .bind(&user.password_hash)
-    .bind(clock::now())
-    .execute(&mut *conn)
-    .await
+    )?
+    .execute(params![
+        id,
+        username,
+        name,
+        user.role.as_str(),
+        user.password_hash,
+        clock::now()
+    ])
     .map_err(|e| {
         conflict_on_unique(e, || format!("a user {username} or id {id} already exists"))
     })?;
     Ok(id)
 }
 
-pub(crate) async fn create_class(
-    conn: &mut SqliteConnection,
+pub(crate) fn create_class(
+    conn: &Connection,
     actor: &Actor,
     class: &NewClass,
 ) -> Result<String, AppError> {
     let id = chosen_or_new_id("id", &class.id)?;
     let name = validate_name("name", &class.name)?;
-    sqlx::query("INSERT INTO classes (id, name, created_at) VALUES (?, ?, ?)")
-        .bind(&id)
-        .bind(name)
-        .bind(clock::now())
-        .execute(&mut *conn)
-        .await
+    conn.prepare_cached("INSERT INTO classes (id, name, created_at) VALUES (?, ?, ?)")?
+        .execute(params![id, name, clock::now()])
         .map_err(|e| conflict_on_unique(e, || format!("class {id} already exists")))?;
     // The teacher who creates a class teaches it.
     if let Actor::User {
@@ -183,52 +179,47 @@ pub(crate) async fn create_class(
         role: Role::Teacher,
     } = actor
     {
-        add_teacher(conn, &id, teacher).await?;
+        add_teacher(conn, &id, teacher)?;
     }
     Ok(id)
 }
 
-async fn add_teacher(
-    conn: &mut SqliteConnection,
-    class_id: &str,
-    teacher_id: &str,
-) -> Result<(), AppError> {
-    let role: Option<String> = sqlx::query_scalar("SELECT role FROM users WHERE id = ?")
-        .bind(teacher_id)
-        .fetch_optional(&mut *conn)
-        .await?;
+fn add_teacher(conn: &Connection, class_id: &str, teacher_id: &str) -> Result<(), AppError> {
+    let role: Option<String> = conn
+        .prepare_cached("SELECT role FROM users WHERE id = ?")?
+        .query_row([teacher_id], |r| r.get(0))
+        .optional()?;
     if role.is_none() {
         return Err(AppError::NotFound {
             what: format!("user {teacher_id}"),
         });
     }
-    sqlx::query("INSERT OR IGNORE INTO class_teachers (class_id, teacher_id) VALUES (?, ?)")
-        .bind(class_id)
-        .bind(teacher_id)
-        .execute(&mut *conn)
-        .await?;
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO class_teachers (class_id, teacher_id) VALUES (?, ?)",
+    )?
+    .execute([class_id, teacher_id])?;
     Ok(())
 }
 
-pub(crate) async fn add_class_teacher(
-    conn: &mut SqliteConnection,
+pub(crate) fn add_class_teacher(
+    conn: &Connection,
     actor: &Actor,
     class_id: &str,
     teacher_id: &str,
 ) -> Result<String, AppError> {
     validate_id("teacher_id", teacher_id)?;
-    require_class_access(conn, actor, class_id).await?;
-    add_teacher(conn, class_id, teacher_id).await?;
+    require_class_access(conn, actor, class_id)?;
+    add_teacher(conn, class_id, teacher_id)?;
     Ok(class_id.to_owned())
 }
 
-pub(crate) async fn create_student(
-    conn: &mut SqliteConnection,
+pub(crate) fn create_student(
+    conn: &Connection,
     actor: &Actor,
     student: &NewStudent,
 ) -> Result<String, AppError> {
     validate_id("class_id", &student.class_id)?;
-    require_class_access(conn, actor, &student.class_id).await?;
+    require_class_access(conn, actor, &student.class_id)?;
     let id = chosen_or_new_id("id", &student.id)?;
     let name = validate_name("name", &student.name)?;
     let student_no = match student.student_no.as_deref().map(str::trim) {
@@ -242,16 +233,10 @@ pub(crate) async fn create_student(
         Some(no) => Some(no.to_owned()),
     };
     let now = clock::now();
-    sqlx::query(
+    conn.prepare_cached(
         "INSERT INTO students (id, class_id, name, student_no, created_at) VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(&id)
-    .bind(&student.class_id)
-    .bind(name)
-    .bind(&student_no)
-    .bind(&now)
-    .execute(&mut *conn)
-    .await
+    )?
+    .execute(params![id, student.class_id, name, student_no, now])
     .map_err(|e| {
         conflict_on_unique(e, || {
             format!(
@@ -260,76 +245,62 @@ pub(crate) async fn create_student(
             )
         })
     })?;
-    sqlx::query("INSERT INTO student_points (student_id, points, updated_at) VALUES (?, 0, ?)")
-        .bind(&id)
-        .bind(&now)
-        .execute(&mut *conn)
-        .await?;
+    conn.prepare_cached(
+        "INSERT INTO student_points (student_id, points, updated_at) VALUES (?, 0, ?)",
+    )?
+    .execute([&id, &now])?;
     Ok(id)
 }
 
-pub(crate) async fn create_group(
-    conn: &mut SqliteConnection,
+pub(crate) fn create_group(
+    conn: &Connection,
     actor: &Actor,
     group: &NewGroup,
 ) -> Result<String, AppError> {
     validate_id("class_id", &group.class_id)?;
-    require_class_access(conn, actor, &group.class_id).await?;
+    require_class_access(conn, actor, &group.class_id)?;
     let name = validate_name("name", &group.name)?;
     let id = new_id();
-    sqlx::query("INSERT INTO student_groups (id, class_id, name, created_at) VALUES (?, ?, ?, ?)")
-        .bind(&id)
-        .bind(&group.class_id)
-        .bind(&name)
-        .bind(clock::now())
-        .execute(&mut *conn)
-        .await
-        .map_err(|e| conflict_on_unique(e, || format!("a group named {name} already exists")))?;
+    conn.prepare_cached(
+        "INSERT INTO student_groups (id, class_id, name, created_at) VALUES (?, ?, ?, ?)",
+    )?
+    .execute(params![id, group.class_id, name, clock::now()])
+    .map_err(|e| conflict_on_unique(e, || format!("a group named {name} already exists")))?;
     Ok(id)
 }
 
-pub(crate) async fn set_group_members(
-    conn: &mut SqliteConnection,
+pub(crate) fn set_group_members(
+    conn: &Connection,
     actor: &Actor,
     group_id: &str,
     student_ids: &[String],
 ) -> Result<String, AppError> {
     validate_id("group_id", group_id)?;
-    let class_id: Option<String> =
-        sqlx::query_scalar("SELECT class_id FROM student_groups WHERE id = ?")
-            .bind(group_id)
-            .fetch_optional(&mut *conn)
-            .await?;
+    let class_id: Option<String> = conn
+        .prepare_cached("SELECT class_id FROM student_groups WHERE id = ?")?
+        .query_row([group_id], |r| r.get(0))
+        .optional()?;
     let class_id = class_id.ok_or_else(|| AppError::NotFound {
         what: format!("group {group_id}"),
     })?;
-    require_class_access(conn, actor, &class_id).await?;
-    sqlx::query("DELETE FROM student_group_members WHERE group_id = ?")
-        .bind(group_id)
-        .execute(&mut *conn)
-        .await?;
+    require_class_access(conn, actor, &class_id)?;
+    conn.prepare_cached("DELETE FROM student_group_members WHERE group_id = ?")?
+        .execute([group_id])?;
     for student_id in student_ids {
         validate_id("student_ids", student_id)?;
-        let in_class: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM students WHERE id = ? AND class_id = ?)",
-        )
-        .bind(student_id)
-        .bind(&class_id)
-        .fetch_one(&mut *conn)
-        .await?;
+        let in_class: bool = conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM students WHERE id = ? AND class_id = ?)")?
+            .query_row([student_id, &class_id], |r| r.get(0))?;
         if !in_class {
             return Err(AppError::validation(
                 "student_ids",
                 format!("student {student_id} is not in this group's class"),
             ));
         }
-        sqlx::query(
+        conn.prepare_cached(
             "INSERT OR IGNORE INTO student_group_members (group_id, student_id) VALUES (?, ?)",
-        )
-        .bind(group_id)
-        .bind(student_id)
-        .execute(&mut *conn)
-        .await?;
+        )?
+        .execute([group_id, student_id])?;
     }
     Ok(group_id.to_owned())
 }

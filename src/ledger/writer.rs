@@ -1,17 +1,19 @@
-//! The single writer: owns the read-write connection and commits requests in groups.
+//! The single writer: a dedicated thread that owns the read-write connection and commits
+//! requests in groups.
 //!
 //! It takes everything queued (up to [`MAX_BATCH`]), runs it in one `BEGIN IMMEDIATE`
 //! transaction with a savepoint per request (a rejected request leaves no trace and does not
 //! sink its neighbours), commits once, and only then answers each request and publishes its
 //! event. One fsync per group instead of per request; writes are serialised without any lock
-//! table because there is only one writer.
+//! table because there is only one writer. Statements run synchronously on this thread, which
+//! is what makes a group cheap (see BENCHMARKS.md).
 
 use super::{
     Executed, LedgerEvent, Request, WriterStats,
     ops::{self, BatchContext},
 };
 use crate::error::AppError;
-use sqlx::SqliteConnection;
+use rusqlite::Connection;
 use std::{
     sync::{Arc, atomic::Ordering},
     time::Duration,
@@ -32,25 +34,46 @@ pub struct Job {
     pub reply: oneshot::Sender<Result<Executed, AppError>>,
 }
 
-pub async fn run(
-    mut conn: SqliteConnection,
+pub fn spawn(
+    conn: Connection,
+    queue: mpsc::Receiver<Job>,
+    events: broadcast::Sender<LedgerEvent>,
+    stats: Arc<WriterStats>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("ledger-writer".into())
+        .spawn(move || run(conn, queue, events, stats))
+}
+
+fn run(
+    conn: Connection,
     mut queue: mpsc::Receiver<Job>,
     events: broadcast::Sender<LedgerEvent>,
     stats: Arc<WriterStats>,
 ) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
-    while queue.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+    // Ends when every sender (every Ledger handle) is gone.
+    while let Some(first) = queue.blocking_recv() {
+        jobs.push(first);
+        while jobs.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
         stats.batches.fetch_add(1, Ordering::Relaxed);
         stats
             .requests
             .fetch_add(jobs.len() as u64, Ordering::Relaxed);
-        let results = match commit(&mut conn, &jobs, &stats).await {
+        let results = match commit(&conn, &jobs, &stats) {
             Ok(results) => results,
             Err(error) => {
                 // Nothing of this group was committed: make sure the transaction is gone and
                 // tell every request so.
-                if let Err(rollback_error) = sqlx::query("ROLLBACK").execute(&mut conn).await {
-                    tracing::debug!(%rollback_error, "rollback after a failed group");
+                if !conn.is_autocommit()
+                    && let Err(rollback_error) = conn.execute_batch("ROLLBACK")
+                {
+                    tracing::error!(%rollback_error, "rollback after a failed group");
                 }
                 tracing::warn!(%error, requests = jobs.len(), "group not committed");
                 jobs.iter().map(|_| Err(error.clone())).collect()
@@ -72,53 +95,47 @@ pub async fn run(
 }
 
 /// Runs one group in one transaction; `Err` means nothing of it was committed.
-async fn commit(
-    conn: &mut SqliteConnection,
+fn commit(
+    conn: &Connection,
     jobs: &[Job],
     stats: &WriterStats,
 ) -> Result<Vec<Result<ops::Applied, AppError>>, AppError> {
-    begin_immediate(conn, stats).await?;
-    let mut ctx = BatchContext::load(conn).await?;
+    begin_immediate(conn, stats)?;
+    let mut ctx = BatchContext::load(conn)?;
     let mut results = Vec::with_capacity(jobs.len());
     for job in jobs {
-        sqlx::query("SAVEPOINT request").execute(&mut *conn).await?;
+        conn.prepare_cached("SAVEPOINT request")?.execute([])?;
         let before = ctx.clone();
-        let result = ops::apply(conn, &mut ctx, &job.request).await;
+        let result = ops::apply(conn, &mut ctx, &job.request);
         if result.is_err() {
-            sqlx::query("ROLLBACK TO request")
-                .execute(&mut *conn)
-                .await?;
+            conn.prepare_cached("ROLLBACK TO request")?.execute([])?;
             ctx = before;
         }
-        sqlx::query("RELEASE request").execute(&mut *conn).await?;
+        conn.prepare_cached("RELEASE request")?.execute([])?;
         results.push(result);
     }
-    sqlx::query("COMMIT").execute(&mut *conn).await?;
+    conn.prepare_cached("COMMIT")?.execute([])?;
     Ok(results)
 }
 
-fn is_busy(error: &sqlx::Error) -> bool {
-    // SQLITE_BUSY (5) and SQLITE_LOCKED (6), including their extended codes.
-    match error {
-        sqlx::Error::Database(db) => db
-            .code()
-            .and_then(|code| code.parse::<i32>().ok())
-            .is_some_and(|code| matches!(code & 0xff, 5 | 6)),
-        _ => false,
-    }
+pub(crate) fn is_busy(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
-async fn begin_immediate(conn: &mut SqliteConnection, stats: &WriterStats) -> Result<(), AppError> {
+fn begin_immediate(conn: &Connection, stats: &WriterStats) -> Result<(), AppError> {
     let mut backoff = FIRST_BACKOFF;
     let mut retries = 0;
     loop {
-        match sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await {
-            Ok(_) => return Ok(()),
+        match conn.execute_batch("BEGIN IMMEDIATE") {
+            Ok(()) => return Ok(()),
             Err(error) if is_busy(&error) && retries < MAX_BUSY_RETRIES => {
                 retries += 1;
                 stats.busy_retries.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(retries, ?backoff, "database busy; retrying");
-                tokio::time::sleep(backoff).await;
+                std::thread::sleep(backoff);
                 backoff *= 2;
             }
             Err(error) if is_busy(&error) => {
