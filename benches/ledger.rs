@@ -10,8 +10,8 @@
 use classpoints::{
     db::Db,
     ledger::{
-        Actor, ChainRow, Command, GENESIS_HASH, Ledger, NewClass, NewStudent, NewUser, Outcome,
-        PointChange, clock, hash_row, ids::new_id,
+        Actor, ChainRow, Command, GENESIS_HASH, Ledger, NewClass, NewStudent, NewUser, PointChange,
+        clock, hash_row, ids::new_id,
     },
     model::{Role, TransactionType},
 };
@@ -25,10 +25,12 @@ fn env_usize(name: &str, default: usize) -> usize {
 }
 
 async fn roster_id(ledger: &Ledger, actor: Actor, command: Command) -> String {
-    match ledger.run(actor, command).await.unwrap() {
-        Outcome::Roster { id } => id,
-        other => panic!("{other:?}"),
-    }
+    ledger
+        .run(actor, command)
+        .await
+        .unwrap()
+        .into_roster_id()
+        .unwrap()
 }
 
 /// A teacher with one class of `students`.

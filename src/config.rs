@@ -42,6 +42,22 @@ pub struct ServeArgs {
     /// Directory holding the built browser bundle, CSS and public assets.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,
+    #[command(flatten)]
+    pub bootstrap: BootstrapArgs,
+}
+
+/// What a first start creates.
+#[derive(Debug, Clone, Default, Args)]
+pub struct BootstrapArgs {
+    /// Username of the first admin, created when the database has no admin.
+    #[arg(long, env = "CLASSPOINTS_ADMIN_USERNAME")]
+    pub admin_username: Option<String>,
+    /// Password of that first admin.
+    #[arg(long, env = "CLASSPOINTS_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+    /// Fill an empty database (no classes yet) with a demo school.
+    #[arg(long, env = "CLASSPOINTS_DEMO", default_value_t = true, action = clap::ArgAction::Set)]
+    pub demo: bool,
 }
 
 impl Cli {

@@ -14,8 +14,8 @@ pub enum AppError {
     Validation { field: String, message: String },
     #[error("not found: {what}")]
     NotFound { what: String },
-    #[error("sign-in required")]
-    Unauthorized,
+    #[error("{message}")]
+    Unauthorized { message: String },
     #[error("not allowed: {message}")]
     Forbidden { message: String },
     #[error("conflict: {message}")]
@@ -35,6 +35,12 @@ impl AppError {
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Validation {
             field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::Unauthorized {
             message: message.into(),
         }
     }
@@ -95,8 +101,13 @@ mod tests {
     }
 
     #[test]
-    fn unit_variants_serialize_with_their_code_only() {
-        let json = serde_json::to_value(AppError::Unauthorized).unwrap();
-        assert_eq!(json, serde_json::json!({"code": "unauthorized"}));
+    fn rule_violations_name_the_rule() {
+        let json = serde_json::to_value(AppError::RuleViolation {
+            rule: "min_balance".into(),
+            message: "balance -1 would fall below the minimum 0".into(),
+        })
+        .unwrap();
+        assert_eq!(json["code"], "rule_violation");
+        assert_eq!(json["rule"], "min_balance");
     }
 }

@@ -229,3 +229,34 @@ pub struct RepairedBalance {
     pub old_points: Option<i64>,
     pub new_points: i64,
 }
+
+/// A class as listed to the people who may see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClassInfo {
+    pub id: String,
+    pub name: String,
+    pub archived: bool,
+    pub students: i64,
+    pub teacher_ids: Vec<String>,
+}
+
+/// A student with their balance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StudentInfo {
+    pub id: String,
+    pub class_id: String,
+    pub name: String,
+    pub student_no: Option<String>,
+    pub points: i64,
+    pub archived: bool,
+}
+
+/// A user account as admins see it (never with its password hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserInfo {
+    pub id: String,
+    pub username: String,
+    pub name: String,
+    pub role: Role,
+    pub active: bool,
+}

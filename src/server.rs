@@ -2,7 +2,7 @@
 
 use crate::{
     app::{App, shell},
-    config::ServeArgs,
+    config::{BootstrapArgs, ServeArgs},
     db::Db,
     error::AppError,
     ledger::Ledger,
@@ -30,12 +30,19 @@ pub fn app_state() -> Result<AppState, AppError> {
 /// Leptos options for this binary. Defaults match `[package.metadata.leptos]`, so the built
 /// server runs without cargo-leptos as long as `--site-root` points at the built site.
 pub fn leptos_options(args: &ServeArgs) -> LeptosOptions {
-    let mut options = get_configuration(None)
+    // cargo-leptos provides the LEPTOS_* settings (at build or run time); without them, this
+    // binary's own defaults apply.
+    let from_cargo_leptos = std::env::var_os("LEPTOS_OUTPUT_NAME").is_some()
+        || option_env!("LEPTOS_OUTPUT_NAME").is_some();
+    let mut options = from_cargo_leptos
+        .then(|| get_configuration(None).ok())
+        .flatten()
         .map(|conf| conf.leptos_options)
-        .unwrap_or_else(|_| LeptosOptions::builder().output_name("classpoints").build());
-    if options.output_name.is_empty() {
-        options.output_name = env!("CARGO_PKG_NAME").into();
-    }
+        .unwrap_or_else(|| {
+            LeptosOptions::builder()
+                .output_name(env!("CARGO_PKG_NAME"))
+                .build()
+        });
     options.site_addr = args.addr;
     options.site_root = args.site_root.as_str().into();
     options
@@ -46,6 +53,7 @@ pub fn router(state: AppState) -> Router {
     let options = state.leptos_options.clone();
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .merge(crate::api::rest::router())
         .leptos_routes(&state, routes, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(CompressionLayer::new())
@@ -63,9 +71,11 @@ pub struct Server {
 impl Server {
     pub async fn bind(args: &ServeArgs) -> anyhow::Result<Self> {
         let db = Db::open(&args.database.database_url).await?;
+        let ledger = Ledger::start(db).await?;
+        bootstrap(&ledger, &args.bootstrap, args.addr).await?;
         let state = AppState {
             leptos_options: leptos_options(args),
-            ledger: Ledger::start(db).await?,
+            ledger,
         };
         let listener = TcpListener::bind(args.addr).await?;
         Ok(Self {
@@ -87,6 +97,36 @@ impl Server {
             .with_graceful_shutdown(shutdown)
             .await
     }
+}
+
+/// First-start work: the admin from the environment, then the demo school if enabled.
+async fn bootstrap(ledger: &Ledger, args: &BootstrapArgs, addr: SocketAddr) -> anyhow::Result<()> {
+    crate::demo::bootstrap_admin(
+        ledger,
+        args.admin_username.as_deref(),
+        args.admin_password.as_deref(),
+    )
+    .await?;
+    if args.demo
+        && let Some(demo) = crate::demo::seed_if_empty(ledger).await?
+    {
+        let mut lines = vec![format!(
+            "Demo school created. Open http://{addr} and sign in as a teacher: {} (password {})",
+            demo.teachers.join(" or "),
+            crate::demo::DEMO_TEACHER_PASSWORD
+        )];
+        if let Some(admin) = demo.admin {
+            lines.push(format!(
+                "Admin: {admin} (password {}). Set CLASSPOINTS_DEMO=false to start empty.",
+                crate::demo::DEMO_ADMIN_PASSWORD
+            ));
+        }
+        for line in lines {
+            tracing::info!("{line}");
+            println!("{line}");
+        }
+    }
+    Ok(())
 }
 
 /// Completes on Ctrl-C or SIGTERM.

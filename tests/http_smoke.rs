@@ -25,6 +25,7 @@ async fn start() -> Running {
         },
         addr: "127.0.0.1:0".parse().unwrap(),
         site_root: dir.path().display().to_string(),
+        bootstrap: Default::default(),
     };
     let server = Server::bind(&args).await.unwrap();
     let base = format!("http://{}", server.local_addr().unwrap());

@@ -6,6 +6,7 @@
 //! pool. The invariants this module keeps are listed in DESIGN.md and asserted by the tests in
 //! `tests/ledger_*.rs`.
 
+pub mod access;
 mod chain;
 mod check;
 pub mod clock;
@@ -122,6 +123,10 @@ pub enum Command {
         group_id: String,
         student_ids: Vec<String>,
     },
+    IssueToken(access::NewToken),
+    RevokeToken {
+        token_hash: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -195,6 +200,18 @@ pub enum Outcome {
     Roster {
         id: String,
     },
+}
+
+impl Outcome {
+    /// The id a roster command created or changed.
+    pub fn into_roster_id(self) -> Result<String, AppError> {
+        match self {
+            Outcome::Roster { id } => Ok(id),
+            other => Err(AppError::internal(format!(
+                "expected a roster outcome, got {other:?}"
+            ))),
+        }
+    }
 }
 
 /// An outcome, and whether it was replayed from an earlier request with the same id.
@@ -332,6 +349,37 @@ impl Ledger {
         student_id: &str,
     ) -> Result<Option<crate::model::Inconsistency>, AppError> {
         check::check_student(self.db.pool(), student_id).await
+    }
+
+    /// The student's class, when `actor` may see the student (404 / 403 otherwise).
+    pub async fn visible_student_class(
+        &self,
+        actor: &Actor,
+        student_id: &str,
+    ) -> Result<String, AppError> {
+        queries::visible_student_class(self.db.pool(), actor, student_id).await
+    }
+
+    /// Classes `actor` may see (admins: all; teachers: theirs).
+    pub async fn classes(&self, actor: &Actor) -> Result<Vec<crate::model::ClassInfo>, AppError> {
+        queries::classes(self.db.pool(), actor).await
+    }
+
+    /// Students with balances that `actor` may see, optionally of one class.
+    pub async fn students(
+        &self,
+        actor: &Actor,
+        class_id: Option<&str>,
+    ) -> Result<Vec<crate::model::StudentInfo>, AppError> {
+        queries::students(self.db.pool(), actor, class_id).await
+    }
+
+    pub async fn user(&self, id: &str) -> Result<Option<crate::model::UserInfo>, AppError> {
+        queries::user(self.db.pool(), id).await
+    }
+
+    pub async fn users(&self) -> Result<Vec<crate::model::UserInfo>, AppError> {
+        queries::users(self.db.pool()).await
     }
 
     /// Re-hashes the whole chain.

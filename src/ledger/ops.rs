@@ -4,7 +4,7 @@
 
 use super::{
     Actor, BatchChange, BatchTarget, Command, Executed, LedgerEvent, Outcome, PointChange,
-    RepairScope, Request, Reversal, ReversalTarget,
+    RepairScope, Request, Reversal, ReversalTarget, access,
     chain::{ChainRow, hash_row},
     check, clock,
     ids::new_id,
@@ -221,6 +221,15 @@ fn dispatch(
             group_id,
             student_ids,
         )?),
+        Command::IssueToken(token) => {
+            // No event: tokens are not part of any live view.
+            let id = access::issue_token(conn, actor, token)?;
+            Ok((Outcome::Roster { id }, None))
+        }
+        Command::RevokeToken { token_hash } => {
+            let id = access::revoke_token(conn, actor, token_hash)?;
+            Ok((Outcome::Roster { id }, None))
+        }
     }
 }
 

@@ -163,3 +163,147 @@ pub(crate) async fn history(
         .map(transaction_from_row)
         .collect()
 }
+
+/// Who is reading: admins see everything, teachers their classes.
+fn teacher_filter(actor: &super::Actor) -> Option<&str> {
+    match actor {
+        super::Actor::User {
+            id,
+            role: crate::model::Role::Teacher,
+        } => Some(id),
+        _ => None,
+    }
+}
+
+/// The class of a student, if the reader may see it (404 when absent, 403 when not theirs).
+pub(crate) async fn visible_student_class(
+    pool: &SqlitePool,
+    actor: &super::Actor,
+    student_id: &str,
+) -> Result<String, AppError> {
+    let row: Option<(String, bool)> = sqlx::query_as(
+        "SELECT s.class_id, ?2 IS NULL OR EXISTS (SELECT 1 FROM class_teachers ct \
+                WHERE ct.class_id = s.class_id AND ct.teacher_id = ?2) \
+         FROM students s WHERE s.id = ?1",
+    )
+    .bind(student_id)
+    .bind(teacher_filter(actor))
+    .fetch_optional(pool)
+    .await?;
+    match row {
+        None => Err(AppError::NotFound {
+            what: format!("student {student_id}"),
+        }),
+        Some((class_id, true)) => Ok(class_id),
+        Some((class_id, false)) => Err(AppError::Forbidden {
+            message: format!("you are not a teacher of class {class_id}"),
+        }),
+    }
+}
+
+pub(crate) async fn classes(
+    pool: &SqlitePool,
+    actor: &super::Actor,
+) -> Result<Vec<crate::model::ClassInfo>, AppError> {
+    let rows: Vec<(String, String, bool, i64, Option<String>)> = sqlx::query_as(
+        "SELECT c.id, c.name, c.archived_at IS NOT NULL, \
+                (SELECT count(*) FROM students s WHERE s.class_id = c.id AND s.archived_at IS NULL), \
+                (SELECT group_concat(teacher_id) FROM class_teachers ct WHERE ct.class_id = c.id) \
+         FROM classes c \
+         WHERE ?1 IS NULL OR EXISTS (SELECT 1 FROM class_teachers ct \
+               WHERE ct.class_id = c.id AND ct.teacher_id = ?1) \
+         ORDER BY c.name, c.id",
+    )
+    .bind(teacher_filter(actor))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, name, archived, students, teachers)| crate::model::ClassInfo {
+                id,
+                name,
+                archived,
+                students,
+                teacher_ids: teachers
+                    .map(|t| t.split(',').map(str::to_owned).collect())
+                    .unwrap_or_default(),
+            },
+        )
+        .collect())
+}
+
+/// Students (with balances) the reader may see, optionally of one class.
+pub(crate) async fn students(
+    pool: &SqlitePool,
+    actor: &super::Actor,
+    class_id: Option<&str>,
+) -> Result<Vec<crate::model::StudentInfo>, AppError> {
+    /// id, class_id, name, student_no, points, archived
+    type StudentRow = (String, String, String, Option<String>, Option<i64>, bool);
+    let rows: Vec<StudentRow> = sqlx::query_as(
+        "SELECT s.id, s.class_id, s.name, s.student_no, sp.points, s.archived_at IS NOT NULL \
+         FROM students s LEFT JOIN student_points sp ON sp.student_id = s.id \
+         WHERE (?1 IS NULL OR s.class_id = ?1) \
+           AND (?2 IS NULL OR EXISTS (SELECT 1 FROM class_teachers ct \
+                WHERE ct.class_id = s.class_id AND ct.teacher_id = ?2)) \
+         ORDER BY s.class_id, s.name, s.id",
+    )
+    .bind(class_id)
+    .bind(teacher_filter(actor))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, class_id, name, student_no, points, archived)| crate::model::StudentInfo {
+                id,
+                class_id,
+                name,
+                student_no,
+                points: points.unwrap_or(0),
+                archived,
+            },
+        )
+        .collect())
+}
+
+pub(crate) async fn users(pool: &SqlitePool) -> Result<Vec<crate::model::UserInfo>, AppError> {
+    let rows: Vec<(String, String, String, String, bool)> = sqlx::query_as(
+        "SELECT id, username, name, role, active FROM users ORDER BY role, username",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, username, name, role, active)| {
+            crate::model::Role::parse(&role).map(|role| crate::model::UserInfo {
+                id,
+                username,
+                name,
+                role,
+                active,
+            })
+        })
+        .collect())
+}
+
+pub(crate) async fn user(
+    pool: &SqlitePool,
+    id: &str,
+) -> Result<Option<crate::model::UserInfo>, AppError> {
+    let row: Option<(String, String, String, String, bool)> =
+        sqlx::query_as("SELECT id, username, name, role, active FROM users WHERE id = ?")
+            .bind(id)
+            .fetch_optional(pool)
+            .await?;
+    Ok(row.and_then(|(id, username, name, role, active)| {
+        crate::model::Role::parse(&role).map(|role| crate::model::UserInfo {
+            id,
+            username,
+            name,
+            role,
+            active,
+        })
+    }))
+}

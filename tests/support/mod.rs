@@ -1,6 +1,8 @@
 //! A small school on a fresh SQLite file, for ledger tests.
 #![allow(dead_code)]
 
+pub mod http;
+
 use classpoints::{
     db::Db,
     ledger::{
@@ -29,10 +31,7 @@ pub struct School {
 }
 
 pub fn id_of(outcome: Outcome) -> String {
-    match outcome {
-        Outcome::Roster { id } => id,
-        other => panic!("expected a roster outcome, got {other:?}"),
-    }
+    outcome.into_roster_id().unwrap()
 }
 
 pub async fn open_ledger(url: &str) -> Ledger {

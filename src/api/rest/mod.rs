@@ -1,0 +1,121 @@
+//! The REST API (server only): the old system's endpoints and JSON shapes, plus roster and
+//! auth. Thin handlers: parse and authenticate here, decide in the ledger core.
+//!
+//! Every endpoint answers under `/api/…` and `/api/v1/…`. Every error is JSON
+//! `{"error": {"code", "message", "field"?, "rule"?}}` with a 4xx status that says what to fix.
+
+mod auth;
+mod extract;
+mod monitor;
+mod points;
+mod roster;
+
+use crate::{error::AppError, server::AppState};
+use axum::{
+    Json, Router,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+pub use extract::{ApiJson, ApiQuery, Auth, SESSION_COOKIE};
+
+impl AppError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::Validation { .. } => StatusCode::BAD_REQUEST,
+            AppError::NotFound { .. } => StatusCode::NOT_FOUND,
+            AppError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            AppError::Conflict { .. } => StatusCode::CONFLICT,
+            AppError::RuleViolation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl AppError {
+    /// The API's error object: `{code, message, field?, rule?}`.
+    pub fn body(&self) -> serde_json::Value {
+        let code = serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v["code"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| "error".to_owned());
+        let mut body = serde_json::json!({ "code": code, "message": self.to_string() });
+        match self {
+            AppError::Validation { field, .. } => body["field"] = field.as_str().into(),
+            AppError::RuleViolation { rule, .. } => body["rule"] = rule.as_str().into(),
+            _ => {}
+        }
+        body
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        }
+        let mut response =
+            (status, Json(serde_json::json!({ "error": self.body() }))).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"classpoints\""),
+            );
+        }
+        response
+    }
+}
+
+async fn unknown_endpoint() -> AppError {
+    AppError::NotFound {
+        what: "API endpoint (see /api/openapi.json)".into(),
+    }
+}
+
+async fn wrong_method() -> Response {
+    let error = AppError::validation("method", "this endpoint does not accept that HTTP method");
+    let mut response = error.into_response();
+    *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    response
+}
+
+fn endpoints() -> Router<AppState> {
+    Router::new()
+        .route("/auth/login", post(auth::login))
+        .route("/auth/logout", post(auth::logout))
+        .route("/auth/me", get(auth::me))
+        .route("/auth/tokens", post(auth::create_token))
+        .route("/auth/tokens/revoke", post(auth::revoke_token))
+        .route("/points", get(points::get_points).post(points::create))
+        .route("/points/batch", post(points::batch))
+        .route("/points/{transaction_id}/reverse", post(points::reverse))
+        .route(
+            "/points/batches/{batch_id}/reverse",
+            post(points::reverse_batch),
+        )
+        .route("/points/monitor", get(monitor::report).post(monitor::fix))
+        .route(
+            "/teachers",
+            get(roster::list_teachers).post(roster::create_teacher),
+        )
+        .route(
+            "/classes",
+            get(roster::list_classes).post(roster::create_class),
+        )
+        .route(
+            "/students",
+            get(roster::list_students).post(roster::create_student),
+        )
+        .fallback(unknown_endpoint)
+        .method_not_allowed_fallback(wrong_method)
+}
+
+/// The API under both `/api` and `/api/v1`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .nest("/api/v1", endpoints())
+        .nest("/api", endpoints())
+}

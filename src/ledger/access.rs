@@ -1,0 +1,281 @@
+//! Sign-in: password hashes and tokens (server only). Verifying is a read; issuing and revoking
+//! tokens and setting passwords are writes and go through the writer like every other write.
+
+use super::{Actor, clock, ids::new_id, roster::require_admin};
+use crate::{error::AppError, model::Role};
+use argon2::{
+    Argon2, PasswordHash, PasswordHasher, PasswordVerifier,
+    password_hash::{SaltString, rand_core::OsRng},
+};
+use rand::RngCore;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sqlx::SqlitePool;
+
+/// Shortest password accepted for a new account.
+pub const MIN_PASSWORD_LEN: usize = 8;
+/// How long a browser session lasts.
+pub const SESSION_DAYS: i64 = 30;
+
+/// Hashes a password with Argon2id (PHC string). Slow on purpose: run it off the async threads.
+pub fn hash_password(password: &str) -> Result<String, AppError> {
+    if password.chars().count() < MIN_PASSWORD_LEN {
+        return Err(AppError::validation(
+            "password",
+            format!("must be at least {MIN_PASSWORD_LEN} characters"),
+        ));
+    }
+    if password.len() > 1024 {
+        return Err(AppError::validation(
+            "password",
+            "must be at most 1024 bytes",
+        ));
+    }
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|e| AppError::internal(format!("cannot hash password: {e}")))
+}
+
+/// Checks a password against a stored hash; a missing or unreadable hash never matches.
+pub fn verify_password(password: &str, stored: Option<&str>) -> bool {
+    // Compare against a throwaway hash when the user has none, so an unknown username costs
+    // the same time as a wrong password.
+    static DUMMY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        hash_password("no such user, no such password").expect("hashing a fixed password")
+    });
+    let parsed = PasswordHash::new(stored.unwrap_or(DUMMY.as_str()));
+    match parsed {
+        Ok(hash) => {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &hash)
+                .is_ok()
+                && stored.is_some()
+        }
+        Err(_) => false,
+    }
+}
+
+/// A new random token (shown to its owner once) and the hash that is stored.
+pub fn new_token() -> (String, String) {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let token = format!("cp_{token}");
+    let hash = token_hash(&token);
+    (token, hash)
+}
+
+pub fn token_hash(token: &str) -> String {
+    format!("{:x}", Sha256::digest(token.as_bytes()))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenKind {
+    Session,
+    Api,
+}
+
+impl TokenKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Session => "session",
+            TokenKind::Api => "api",
+        }
+    }
+}
+
+/// Issue a token for `user_id`; only the hash travels to the writer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewToken {
+    pub user_id: String,
+    pub token_hash: String,
+    pub kind: TokenKind,
+    pub name: String,
+    pub expires_at: Option<String>,
+}
+
+/// A signed-in user as the adapters see them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedIn {
+    pub id: String,
+    pub username: String,
+    pub name: String,
+    pub role: Role,
+}
+
+impl SignedIn {
+    pub fn actor(&self) -> Actor {
+        Actor::User {
+            id: self.id.clone(),
+            role: self.role,
+        }
+    }
+}
+
+/// The user behind a token, if the token is known, unrevoked, unexpired and its user active.
+pub async fn user_for_token(pool: &SqlitePool, token: &str) -> Result<Option<SignedIn>, AppError> {
+    let row: Option<(String, String, String, String)> = sqlx::query_as(
+        "SELECT u.id, u.username, u.name, u.role FROM api_tokens t JOIN users u ON u.id = t.user_id \
+         WHERE t.token_hash = ? AND t.revoked_at IS NULL AND u.active = 1 \
+         AND (t.expires_at IS NULL OR t.expires_at > ?)",
+    )
+    .bind(token_hash(token))
+    .bind(clock::now())
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.and_then(|(id, username, name, role)| {
+        Role::parse(&role).map(|role| SignedIn {
+            id,
+            username,
+            name,
+            role,
+        })
+    }))
+}
+
+/// Username and password check; `None` for an unknown user, a wrong password or an inactive
+/// account (the caller answers all three the same way).
+pub async fn check_credentials(
+    pool: &SqlitePool,
+    username: &str,
+    password: &str,
+) -> Result<Option<SignedIn>, AppError> {
+    let row: Option<(String, String, String, String, Option<String>, bool)> = sqlx::query_as(
+        "SELECT id, username, name, role, password_hash, active FROM users WHERE username = ?",
+    )
+    .bind(username.trim())
+    .fetch_optional(pool)
+    .await?;
+    let stored = row.as_ref().and_then(|r| r.4.clone());
+    let password = password.to_owned();
+    let matches =
+        tokio::task::spawn_blocking(move || verify_password(&password, stored.as_deref()))
+            .await
+            .map_err(|e| AppError::internal(format!("password check failed: {e}")))?;
+    Ok(match row {
+        Some((id, username, name, role, _, true)) if matches => {
+            Role::parse(&role).map(|role| SignedIn {
+                id,
+                username,
+                name,
+                role,
+            })
+        }
+        _ => None,
+    })
+}
+
+/// Writer side: store a token. Users may issue tokens for themselves; admins for anyone.
+pub(crate) fn issue_token(
+    conn: &Connection,
+    actor: &Actor,
+    token: &NewToken,
+) -> Result<String, AppError> {
+    let own = matches!(actor, Actor::User { id, .. } if *id == token.user_id);
+    if !own {
+        require_admin(actor, "issue tokens for other users")?;
+    }
+    let name = token.name.trim();
+    if name.chars().count() > 100 {
+        return Err(AppError::validation(
+            "name",
+            "must be at most 100 characters",
+        ));
+    }
+    let active: Option<bool> = conn
+        .prepare_cached("SELECT active FROM users WHERE id = ?")?
+        .query_row([&token.user_id], |r| r.get(0))
+        .optional()?;
+    match active {
+        None => {
+            return Err(AppError::NotFound {
+                what: format!("user {}", token.user_id),
+            });
+        }
+        Some(false) => {
+            return Err(AppError::Forbidden {
+                message: "this account is deactivated".into(),
+            });
+        }
+        Some(true) => {}
+    }
+    let id = new_id();
+    conn.prepare_cached(
+        "INSERT INTO api_tokens (id, user_id, token_hash, kind, name, created_at, expires_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )?
+    .execute(params![
+        id,
+        token.user_id,
+        token.token_hash,
+        token.kind.as_str(),
+        name,
+        clock::now(),
+        token.expires_at
+    ])?;
+    Ok(id)
+}
+
+/// Writer side: revoke a token by its hash. Users may revoke their own; admins any.
+pub(crate) fn revoke_token(
+    conn: &Connection,
+    actor: &Actor,
+    token_hash: &str,
+) -> Result<String, AppError> {
+    let row: Option<(String, String)> = conn
+        .prepare_cached("SELECT id, user_id FROM api_tokens WHERE token_hash = ?")?
+        .query_row([token_hash], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let (id, owner) = row.ok_or_else(|| AppError::NotFound {
+        what: "token".into(),
+    })?;
+    if !matches!(actor, Actor::User { id, .. } if *id == owner) {
+        require_admin(actor, "revoke other users' tokens")?;
+    }
+    conn.prepare_cached("UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?")?
+        .execute(params![clock::now(), id])?;
+    Ok(id)
+}
+
+/// Whether any active admin exists (the first one comes from the environment or the demo).
+pub async fn has_admin(pool: &SqlitePool) -> Result<bool, AppError> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM users WHERE role = 'admin' AND active = 1)",
+    )
+    .fetch_one(pool)
+    .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_hash_and_verify() {
+        let hash = hash_password("correct horse").unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse", Some(&hash)));
+        assert!(!verify_password("wrong horse", Some(&hash)));
+        assert!(!verify_password("correct horse", None));
+        assert!(!verify_password("correct horse", Some("not a hash")));
+        assert!(matches!(
+            hash_password("short"),
+            Err(AppError::Validation { field, .. }) if field == "password"
+        ));
+    }
+
+    #[test]
+    fn tokens_are_random_and_only_their_hash_is_kept() {
+        let (a, hash_a) = new_token();
+        let (b, _) = new_token();
+        assert_ne!(a, b);
+        assert!(a.starts_with("cp_") && a.len() == 67);
+        assert_eq!(hash_a, token_hash(&a));
+        assert_eq!(hash_a.len(), 64);
+        assert!(!hash_a.contains(&a[3..]));
+    }
+}

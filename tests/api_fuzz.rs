@@ -1,0 +1,137 @@
+//! Property test: random and near-valid bodies thrown at the write endpoints get a JSON 4xx,
+//! never a 5xx, and write nothing.
+#![cfg(feature = "ssr")]
+
+mod support;
+
+use proptest::{
+    prelude::*,
+    test_runner::{Config, TestRunner},
+};
+use serde_json::{Value, json};
+use support::http::*;
+
+fn any_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::from),
+        ".{0,40}".prop_map(Value::from),
+    ];
+    leaf.prop_recursive(3, 24, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
+            prop::collection::btree_map(
+                prop_oneof![
+                    Just("student_id".to_owned()),
+                    Just("points_change".to_owned()),
+                    Just("transaction_type".to_owned()),
+                    Just("target".to_owned()),
+                    Just("kind".to_owned()),
+                    ".{0,12}"
+                ],
+                inner,
+                0..6
+            )
+            .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// Values `points_change` must never accept.
+fn invalid_points() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(json!(0)),
+        (1_000_001i64..i64::MAX).prop_map(Value::from),
+        (i64::MIN..-1_000_000i64).prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("fractional", |f| f.is_finite() && f.fract() != 0.0)
+            .prop_map(Value::from),
+        ".{0,10}".prop_map(Value::from),
+        any::<bool>().prop_map(Value::from),
+        Just(Value::Null),
+        Just(json!([1])),
+        Just(json!({"n": 1})),
+    ]
+}
+
+/// Bodies shaped like real requests for a real student, with an invalid points_change.
+fn near_valid(student: String) -> impl Strategy<Value = Value> {
+    let types = prop_oneof![
+        Just(json!("add_points")),
+        Just(json!("deduct_points")),
+        Just(json!("redeem")),
+        Just(json!("reversal")),
+        ".{0,12}".prop_map(Value::from),
+    ];
+    (invalid_points(), types, ".{0,250}", any::<bool>()).prop_map(
+        move |(points, kind, reason, batch)| {
+            if batch {
+                json!({"target": {"kind": "students", "student_ids": [student.clone()]},
+                   "points_change": points, "transaction_type": kind, "reason": reason})
+            } else {
+                json!({"student_id": student.clone(), "points_change": points,
+                   "transaction_type": kind, "reason": reason})
+            }
+        },
+    )
+}
+
+#[test]
+fn random_bodies_at_write_endpoints_get_4xx_and_write_nothing() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (server, token, student) = runtime.block_on(async {
+        let s = start().await;
+        let admin = s.admin().await;
+        let (_, teacher) = s.teacher(&admin, "wang").await;
+        let (_, students) = s.class_with_students(&teacher, "C", 1).await;
+        (s, teacher, students[0].clone())
+    });
+    let endpoint = prop_oneof![
+        Just("/api/points".to_owned()),
+        Just("/api/v1/points".to_owned()),
+        Just("/api/points/batch".to_owned()),
+        "[a-z0-9]{1,20}".prop_map(|id| format!("/api/points/{id}/reverse")),
+        "[a-z0-9]{1,20}".prop_map(|id| format!("/api/points/batches/{id}/reverse")),
+    ];
+    let body = prop_oneof![
+        3 => any_json().prop_map(|v| v.to_string()),
+        3 => near_valid(student.clone()).prop_map(|v| v.to_string()),
+        1 => ".{0,60}",
+    ];
+    let mut runner = TestRunner::new(Config {
+        cases: 400,
+        ..Config::default()
+    });
+    let tried = std::cell::Cell::new(0);
+    runner
+        .run(&(endpoint, body), |(endpoint, body)| {
+            tried.set(tried.get() + 1);
+            let reply = runtime.block_on(server.post_raw(
+                &endpoint,
+                Some(&token),
+                "application/json",
+                &body,
+            ));
+            prop_assert!(
+                reply.status.is_client_error(),
+                "{} {} -> {} {}",
+                endpoint,
+                body,
+                reply.status,
+                reply.body
+            );
+            prop_assert!(reply.body["error"]["message"].is_string(), "{}", reply.body);
+            Ok(())
+        })
+        .unwrap();
+    let written = runtime.block_on(server.count("SELECT count(*) FROM point_transactions"));
+    assert_eq!(written, 0, "no bad input wrote a row");
+    eprintln!(
+        "{} bad bodies tried, all refused with a 4xx, nothing written",
+        tried.get()
+    );
+}

@@ -1,0 +1,566 @@
+//! The REST API over real HTTP: the specification's endpoints and shapes, auth and roles,
+//! idempotency, and every error path answering JSON 4xx that names what to fix.
+#![cfg(feature = "ssr")]
+
+mod support;
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use support::http::*;
+
+#[tokio::test]
+async fn sign_in_with_password_then_token_or_cookie_and_sign_out_revokes() {
+    let s = start().await;
+    let reply = s
+        .post(
+            "/api/auth/login",
+            None,
+            json!({"username": ADMIN.0, "password": ADMIN.1}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.body["user"]["role"], "admin");
+    let token = reply.body["token"].as_str().unwrap().to_owned();
+    let cookie = reply.headers["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.contains("classpoints_session="), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+
+    for (username, password) in [(ADMIN.0, "wrong-password"), ("nobody", "whatever-pass")] {
+        let reply = s
+            .post(
+                "/api/auth/login",
+                None,
+                json!({"username": username, "password": password}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(reply.error()["code"], "unauthorized");
+    }
+
+    let me = s.get("/api/auth/me", Some(&token)).await;
+    assert_eq!(me.body["username"], ADMIN.0);
+    // The session cookie works the same as the bearer token.
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let by_cookie = s
+        .send(
+            Method::GET,
+            "/api/auth/me",
+            None,
+            None,
+            &[("cookie", &session)],
+        )
+        .await;
+    assert_eq!(by_cookie.status, StatusCode::OK);
+
+    let out = s.post("/api/auth/logout", Some(&token), json!({})).await;
+    assert_eq!(out.status, StatusCode::OK);
+    assert_eq!(
+        s.get("/api/auth/me", Some(&token)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // API tokens for scripts: issued once, revocable.
+    let admin = s.admin().await;
+    let issued = s
+        .post("/api/auth/tokens", Some(&admin), json!({"name": "cron"}))
+        .await;
+    assert_eq!(issued.status, StatusCode::CREATED);
+    let api_token = issued.body["token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        s.get("/api/auth/me", Some(&api_token)).await.status,
+        StatusCode::OK
+    );
+    let revoked = s
+        .post(
+            "/api/auth/tokens/revoke",
+            Some(&admin),
+            json!({"token": api_token}),
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::OK);
+    assert_eq!(
+        s.get("/api/auth/me", Some(&api_token)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn the_specification_example_creates_a_transaction_atomically() {
+    let s = start().await;
+    let admin = s.admin().await;
+    let (teacher_id, teacher) = s.teacher(&admin, "wang").await;
+    let (_, students) = s.class_with_students(&teacher, "Class 1", 2).await;
+    let student = &students[0];
+
+    // The body exactly as the old system's clients send it.
+    let reply = s
+        .post(
+            "/api/points",
+            Some(&teacher),
+            json!({
+                "student_id": student,
+                "teacher_id": teacher_id,
+                "points_change": 100,
+                "transaction_type": "add_points",
+                "reason": "课堂表现优秀"
+            }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    assert_eq!(reply.body["points"], 100);
+    assert_eq!(reply.body["transaction"]["points_change"], 100);
+    assert_eq!(reply.body["transaction"]["teacher_id"], teacher_id.as_str());
+    assert_eq!(reply.body["transaction"]["reason"], "课堂表现优秀");
+
+    // teacher_id may be omitted; the type follows the sign when omitted.
+    let reply = s
+        .post(
+            "/api/points",
+            Some(&teacher),
+            json!({"student_id": student, "points_change": -30, "reason": "迟到"}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    assert_eq!(
+        reply.body["transaction"]["transaction_type"],
+        "deduct_points"
+    );
+    assert_eq!(reply.body["points"], 70);
+
+    let read = s
+        .get(
+            &format!("/api/points?student_id={student}&transactions=true"),
+            Some(&teacher),
+        )
+        .await;
+    assert_eq!(read.status, StatusCode::OK);
+    assert_eq!(read.body["points"], 70);
+    let rows = read.body["transactions"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["points_change"], -30, "newest first");
+    let without = s
+        .get(&format!("/api/points?student_id={student}"), Some(&teacher))
+        .await;
+    assert!(without.body.get("transactions").is_none());
+
+    let all = s.get("/api/points", Some(&teacher)).await;
+    assert_eq!(all.body["balances"].as_array().unwrap().len(), 2);
+    // Every endpoint answers under /api/v1 too.
+    let v1 = s
+        .get(
+            &format!("/api/v1/points?student_id={student}"),
+            Some(&teacher),
+        )
+        .await;
+    assert_eq!(v1.body["points"], 70);
+}
+
+#[tokio::test]
+async fn roles_and_class_membership_decide_and_refusals_write_nothing() {
+    let s = start().await;
+    let admin = s.admin().await;
+    let (_, wang) = s.teacher(&admin, "wang").await;
+    let (li_id, li) = s.teacher(&admin, "li").await;
+    let (wang_class, wang_students) = s.class_with_students(&wang, "Wang's", 2).await;
+    let (_, li_students) = s.class_with_students(&li, "Li's", 1).await;
+    let award = |student: &str| json!({"student_id": student, "points_change": 1, "reason": "x"});
+
+    // Anonymous: 401 everywhere that needs a user.
+    for path in [
+        "/api/points",
+        "/api/classes",
+        "/api/students",
+        "/api/points/monitor",
+        "/api/teachers",
+    ] {
+        let reply = s.get(path, None).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{path}");
+        assert!(reply.headers.contains_key("www-authenticate"));
+    }
+    assert_eq!(
+        s.post("/api/points", None, award(&wang_students[0]))
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        s.get("/api/points", Some("cp_not_a_token")).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // A teacher of another class: 403, nothing written.
+    let reply = s
+        .post("/api/points", Some(&li), award(&wang_students[0]))
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.body);
+    let reply = s
+        .get(
+            &format!("/api/points?student_id={}", wang_students[0]),
+            Some(&li),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    let reply = s
+        .post(
+            "/api/students",
+            Some(&li),
+            json!({"class_id": wang_class, "name": "Intruder"}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    // A teacher may not act as another teacher.
+    let reply = s
+        .post(
+            "/api/points",
+            Some(&wang),
+            json!({"student_id": wang_students[0], "teacher_id": li_id, "points_change": 1}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    // Teachers see only their classes and students.
+    let classes = s.get("/api/classes", Some(&li)).await;
+    assert_eq!(classes.body["classes"].as_array().unwrap().len(), 1);
+    let students = s.get("/api/students", Some(&li)).await;
+    assert_eq!(students.body["students"].as_array().unwrap().len(), 1);
+    // Admin-only endpoints.
+    assert_eq!(
+        s.get("/api/points/monitor", Some(&wang)).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        s.post(
+            "/api/teachers",
+            Some(&wang),
+            json!({"username": "x", "password": "xxxxxxxx", "name": "x"})
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(s.count("SELECT count(*) FROM point_transactions").await, 0);
+    assert_eq!(s.count("SELECT count(*) FROM students").await, 3);
+
+    // Admins act anywhere, also on behalf of a teacher.
+    let reply = s
+        .post(
+            "/api/points",
+            Some(&admin),
+            json!({"student_id": li_students[0], "teacher_id": li_id, "points_change": 2}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    assert_eq!(reply.body["transaction"]["teacher_id"], li_id.as_str());
+}
+
+#[tokio::test]
+async fn idempotency_key_replays_the_original_and_refuses_a_different_body() {
+    let s = start().await;
+    let admin = s.admin().await;
+    let (_, teacher) = s.teacher(&admin, "wang").await;
+    let (_, students) = s.class_with_students(&teacher, "C", 1).await;
+    let body = json!({"student_id": students[0], "points_change": 5, "reason": "retry me"});
+    let key = [("idempotency-key", "7f6c1e2a-press-1")];
+    let first = s
+        .send(
+            Method::POST,
+            "/api/points",
+            Some(&teacher),
+            Some(body.clone()),
+            &key,
+        )
+        .await;
+    let second = s
+        .send(
+            Method::POST,
+            "/api/points",
+            Some(&teacher),
+            Some(body.clone()),
+            &key,
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    assert_eq!(second.status, StatusCode::CREATED);
+    assert_eq!(first.body, second.body);
+    assert!(first.headers.get("idempotent-replayed").is_none());
+    assert_eq!(second.headers["idempotent-replayed"], "true");
+    let mut other = body.clone();
+    other["points_change"] = json!(6);
+    let conflict = s
+        .send(
+            Method::POST,
+            "/api/points",
+            Some(&teacher),
+            Some(other),
+            &key,
+        )
+        .await;
+    assert_eq!(conflict.status, StatusCode::CONFLICT);
+    assert_eq!(conflict.error()["code"], "conflict");
+    assert_eq!(s.count("SELECT count(*) FROM point_transactions").await, 1);
+    assert_eq!(s.count("SELECT points FROM student_points").await, 5);
+}
+
+#[tokio::test]
+async fn bad_input_is_a_json_4xx_naming_the_field_and_changes_nothing() {
+    let s = start().await;
+    let admin = s.admin().await;
+    let (_, teacher) = s.teacher(&admin, "wang").await;
+    let (_, students) = s.class_with_students(&teacher, "C", 1).await;
+    let student = students[0].as_str();
+    let t = Some(teacher.as_str());
+
+    let cases: Vec<(serde_json::Value, StatusCode, &str)> = vec![
+        (
+            json!({"student_id": student, "points_change": "ten"}),
+            StatusCode::BAD_REQUEST,
+            "points_change",
+        ),
+        (
+            json!({"student_id": student, "points_change": 1.5}),
+            StatusCode::BAD_REQUEST,
+            "points_change",
+        ),
+        (
+            json!({"student_id": student, "points_change": 0}),
+            StatusCode::BAD_REQUEST,
+            "points_change",
+        ),
+        (
+            json!({"student_id": student, "points_change": 99999999999999999u64}),
+            StatusCode::BAD_REQUEST,
+            "points_change",
+        ),
+        (
+            json!({"student_id": student, "points_change": 2_000_000}),
+            StatusCode::BAD_REQUEST,
+            "points_change",
+        ),
+        (
+            json!({"student_id": student, "points_change": 5, "transaction_type": "deduct_points"}),
+            StatusCode::BAD_REQUEST,
+            "points_change",
+        ),
+        (
+            json!({"student_id": student, "points_change": 1, "transaction_type": "steal"}),
+            StatusCode::BAD_REQUEST,
+            "transaction_type",
+        ),
+        (
+            json!({"student_id": student, "points_change": -1, "transaction_type": "reversal"}),
+            StatusCode::BAD_REQUEST,
+            "transaction_type",
+        ),
+        (
+            json!({"points_change": 1}),
+            StatusCode::BAD_REQUEST,
+            "student_id",
+        ),
+        (
+            json!({"student_id": "short", "points_change": 1}),
+            StatusCode::BAD_REQUEST,
+            "student_id",
+        ),
+        (
+            json!({"student_id": student, "points_change": 1, "reason": "x".repeat(201)}),
+            StatusCode::BAD_REQUEST,
+            "reason",
+        ),
+        (
+            json!({"student_id": "zzzzzzzzzzzzzzz", "points_change": 1}),
+            StatusCode::NOT_FOUND,
+            "",
+        ),
+        (json!([1, 2, 3]), StatusCode::BAD_REQUEST, "body"),
+    ];
+    for (body, status, field) in cases {
+        let reply = s.post("/api/points", t, body.clone()).await;
+        assert_eq!(reply.status, status, "{body} -> {}", reply.body);
+        assert!(
+            reply.error()["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
+        assert_eq!(reply.field(), field, "{body} -> {}", reply.body);
+    }
+    let malformed = s
+        .post_raw("/api/points", t, "application/json", "{\"student_id\": ")
+        .await;
+    assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
+    assert_eq!(malformed.field(), "body");
+    let not_json = s
+        .post_raw("/api/points", t, "text/plain", "student_id=x")
+        .await;
+    assert_eq!(not_json.status, StatusCode::BAD_REQUEST);
+    assert_eq!(not_json.field(), "content-type");
+    let bad_query = s
+        .get("/api/points?student_id=abc&transactions=maybe", t)
+        .await;
+    assert_eq!(bad_query.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad_query.field(), "transactions");
+
+    // A rule violation is a 422 naming the rule.
+    let overdraft = s
+        .post(
+            "/api/points",
+            t,
+            json!({"student_id": student, "points_change": -1, "reason": "late"}),
+        )
+        .await;
+    assert_eq!(overdraft.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(overdraft.error()["rule"], "min_balance");
+    let no_reason = s
+        .post(
+            "/api/points",
+            t,
+            json!({"student_id": student, "points_change": -1}),
+        )
+        .await;
+    assert_eq!(no_reason.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(no_reason.error()["rule"], "reason_required");
+
+    // Unknown endpoints and methods are JSON too.
+    let unknown = s.get("/api/nothing/here", t).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert_eq!(unknown.error()["code"], "not_found");
+    let method = s.send(Method::DELETE, "/api/points", t, None, &[]).await;
+    assert_eq!(method.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(method.body["error"].is_object());
+
+    assert_eq!(s.count("SELECT count(*) FROM point_transactions").await, 0);
+}
+
+#[tokio::test]
+async fn batches_and_undo_over_http() {
+    let s = start().await;
+    let admin = s.admin().await;
+    let (_, teacher) = s.teacher(&admin, "wang").await;
+    let (class_id, students) = s.class_with_students(&teacher, "C", 3).await;
+    let t = Some(teacher.as_str());
+    let batch = s
+        .post(
+            "/api/points/batch",
+            t,
+            json!({"target": {"kind": "class", "class_id": class_id}, "points_change": 2, "reason": "全班表扬"}),
+        )
+        .await;
+    assert_eq!(batch.status, StatusCode::CREATED, "{}", batch.body);
+    assert_eq!(batch.body["transactions"].as_array().unwrap().len(), 3);
+    let batch_id = batch.body["batch_id"].as_str().unwrap().to_owned();
+
+    let one = batch.body["transactions"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let undo = s
+        .send(
+            Method::POST,
+            &format!("/api/points/{one}/reverse"),
+            t,
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(undo.status, StatusCode::CREATED, "{}", undo.body);
+    assert_eq!(undo.body["transactions"][0]["reverses_id"], one.as_str());
+    let again = s
+        .send(
+            Method::POST,
+            &format!("/api/points/{one}/reverse"),
+            t,
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+
+    let rest = s
+        .post(
+            &format!("/api/points/batches/{batch_id}/reverse"),
+            t,
+            json!({"reason": "mistake"}),
+        )
+        .await;
+    assert_eq!(rest.status, StatusCode::CREATED, "{}", rest.body);
+    assert_eq!(
+        rest.body["transactions"].as_array().unwrap().len(),
+        2,
+        "the rest of the batch"
+    );
+    for student in &students {
+        let read = s.get(&format!("/api/points?student_id={student}"), t).await;
+        assert_eq!(read.body["points"], 0);
+    }
+    let selected = s
+        .post(
+            "/api/points/batch",
+            t,
+            json!({"target": {"kind": "students", "student_ids": [students[0], students[0]]}, "points_change": 1}),
+        )
+        .await;
+    assert_eq!(selected.status, StatusCode::BAD_REQUEST);
+    assert_eq!(selected.field(), "student_ids");
+}
+
+#[tokio::test]
+async fn monitor_finds_drift_and_auto_fix_repairs_it_once() {
+    let s = start().await;
+    let admin = s.admin().await;
+    let (_, teacher) = s.teacher(&admin, "wang").await;
+    let (_, students) = s.class_with_students(&teacher, "C", 4).await;
+    for student in &students {
+        let reply = s
+            .post(
+                "/api/points",
+                Some(&teacher),
+                json!({"student_id": student, "points_change": 3}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED);
+    }
+    let healthy = s.get("/api/points/monitor", Some(&admin)).await;
+    assert_eq!(healthy.status, StatusCode::OK);
+    assert_eq!(healthy.body["health"]["status"], "healthy");
+    assert_eq!(healthy.body["summary"]["totalStudents"], 4);
+    assert_eq!(healthy.body["summary"]["consistencyRate"], 100.0);
+    assert_eq!(healthy.body["summary"]["totalTransactions"], 4);
+    assert!(healthy.body["performance"]["checkDurationMs"].is_number());
+
+    s.raw_sql(&format!(
+        "UPDATE student_points SET points = 99 WHERE student_id = '{}'",
+        students[2]
+    ))
+    .await;
+    let drifted = s.get("/api/v1/points/monitor", Some(&admin)).await;
+    assert_eq!(
+        drifted.body["health"]["status"], "unhealthy",
+        "1 of 4 drifted: 75 %"
+    );
+    assert_eq!(drifted.body["summary"]["inconsistentStudents"], 1);
+    assert_eq!(drifted.body["summary"]["consistencyRate"], 75.0);
+    let item = &drifted.body["inconsistencies"][0];
+    assert_eq!(item["student_id"], students[2].as_str());
+    assert_eq!(
+        (
+            item["expected"].as_i64(),
+            item["actual"].as_i64(),
+            item["difference"].as_i64()
+        ),
+        (Some(3), Some(99), Some(96))
+    );
+
+    let fix = s
+        .post("/api/points/monitor?auto_fix=true", Some(&admin), json!({}))
+        .await;
+    assert_eq!(fix.status, StatusCode::OK, "{}", fix.body);
+    assert_eq!(fix.body["fixed"], 1);
+    assert!(fix.body["message"].as_str().unwrap().contains('1'));
+    assert_eq!(fix.body["health"]["status"], "healthy");
+    let again = s
+        .post("/api/points/monitor?auto_fix=true", Some(&admin), json!({}))
+        .await;
+    assert_eq!(again.body["fixed"], 0);
+    assert_eq!(s.count("SELECT count(*) FROM repairs").await, 1);
+}

@@ -1,0 +1,215 @@
+//! A real server on a free port with a fresh SQLite file, and a small JSON client.
+#![allow(dead_code)]
+
+use classpoints::{
+    config::{BootstrapArgs, DatabaseArgs, ServeArgs},
+    server::Server,
+};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+pub const ADMIN: (&str, &str) = ("root", "root-password");
+
+pub struct TestServer {
+    pub base: String,
+    pub url: String,
+    pub dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    client: reqwest::Client,
+}
+
+pub async fn start() -> TestServer {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/classpoints.db", dir.path().display());
+    let args = ServeArgs {
+        database: DatabaseArgs {
+            database_url: url.clone(),
+        },
+        addr: "127.0.0.1:0".parse().unwrap(),
+        site_root: dir.path().display().to_string(),
+        bootstrap: BootstrapArgs {
+            admin_username: Some(ADMIN.0.into()),
+            admin_password: Some(ADMIN.1.into()),
+            demo: false,
+        },
+    };
+    let server = Server::bind(&args).await.unwrap();
+    let base = format!("http://{}", server.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+    TestServer {
+        base,
+        url,
+        dir,
+        stop: Some(stop),
+        client: reqwest::Client::new(),
+    }
+}
+
+/// A response's status, headers and JSON body (Null when the body is not JSON).
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The `error` object of an error reply; panics with the body when there is none.
+    pub fn error(&self) -> &Value {
+        assert!(
+            self.body["error"].is_object(),
+            "no error object in {}",
+            self.body
+        );
+        &self.body["error"]
+    }
+
+    pub fn field(&self) -> &str {
+        self.error()["field"].as_str().unwrap_or("")
+    }
+}
+
+impl TestServer {
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        self.send(Method::GET, path, token, None, &[]).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+        self.send(Method::POST, path, token, Some(body), &[]).await
+    }
+
+    /// Raw body with an explicit content type.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: &str,
+    ) -> Reply {
+        let mut request = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("content-type", content_type)
+            .body(body.to_owned());
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = serde_json::from_str(&response.text().await.unwrap()).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> String {
+        let reply = self
+            .post(
+                "/api/auth/login",
+                None,
+                json!({"username": username, "password": password}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        reply.body["token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn admin(&self) -> String {
+        self.login(ADMIN.0, ADMIN.1).await
+    }
+
+    /// A teacher account, signed in; returns (user id, token).
+    pub async fn teacher(&self, admin: &str, username: &str) -> (String, String) {
+        let reply = self
+            .post(
+                "/api/teachers",
+                Some(admin),
+                json!({"username": username, "password": "teacher-password", "name": username}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        let id = reply.body["id"].as_str().unwrap().to_owned();
+        (id, self.login(username, "teacher-password").await)
+    }
+
+    pub async fn class_with_students(
+        &self,
+        token: &str,
+        name: &str,
+        students: usize,
+    ) -> (String, Vec<String>) {
+        let reply = self
+            .post("/api/classes", Some(token), json!({"name": name}))
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        let class_id = reply.body["id"].as_str().unwrap().to_owned();
+        let mut ids = Vec::new();
+        for i in 0..students {
+            let reply = self
+                .post(
+                    "/api/students",
+                    Some(token),
+                    json!({"class_id": class_id, "name": format!("{name} student {i}")}),
+                )
+                .await;
+            assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+            ids.push(reply.body["id"].as_str().unwrap().to_owned());
+        }
+        (class_id, ids)
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+        sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
+    }
+
+    pub async fn raw_sql(&self, sql: &str) {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
