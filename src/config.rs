@@ -23,6 +23,116 @@ pub struct Cli {
 pub enum Command {
     /// Serve the web app and API (the default when no command is given).
     Serve(ServeArgs),
+    /// Check, repair and watch a running server. Exit status: 0 healthy, 1 inconsistent,
+    /// 2 unreachable or refused.
+    Monitor(MonitorArgs),
+    /// Manage accounts in the local database.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Issue API tokens from the local database.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Write a consistent copy of the live database to FILE (safe while the server runs).
+    Backup {
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Replace the database's contents with a backup FILE (checked first).
+    Restore {
+        file: std::path::PathBuf,
+        /// Needed when the current database already holds transactions.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Write balances and transactions as CSV files into a directory.
+    Export {
+        #[arg(long, default_value = "export")]
+        out: std::path::PathBuf,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MonitorArgs {
+    #[command(subcommand)]
+    pub action: MonitorAction,
+    /// The server to talk to.
+    #[arg(
+        long,
+        global = true,
+        env = "CLASSPOINTS_URL",
+        default_value = "http://127.0.0.1:3000"
+    )]
+    pub url: String,
+    /// An admin's API token (`classpoints token create`).
+    #[arg(long, global = true, env = "CLASSPOINTS_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Print the server's JSON instead of a summary.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum MonitorAction {
+    /// One health check.
+    Check {
+        /// Re-hash the whole ledger, not only rows added since the server's last check.
+        #[arg(long)]
+        full: bool,
+    },
+    /// Repair every drifted balance (or one student's) and report what changed.
+    Fix {
+        #[arg(long)]
+        student: Option<String>,
+    },
+    /// One student's balance against their ledger.
+    Student { student_id: String },
+    /// Check on an interval until stopped; optionally repair what drifted.
+    Start {
+        /// Seconds between checks.
+        #[arg(long, default_value_t = 60)]
+        interval: u64,
+        #[arg(long)]
+        auto_fix: bool,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum UserCommand {
+    /// Create a teacher or admin. The password is read from standard input when not given.
+    Add {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, default_value = "teacher", value_parser = ["teacher", "admin"])]
+        role: String,
+        #[arg(long, env = "CLASSPOINTS_NEW_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum TokenCommand {
+    /// Print a new API token for a user (shown once).
+    Create {
+        #[arg(long)]
+        username: String,
+        #[arg(long, default_value = "cli")]
+        name: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 #[derive(Debug, Clone, Args)]

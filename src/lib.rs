@@ -11,6 +11,8 @@ pub mod rules;
 pub mod ui;
 
 #[cfg(feature = "ssr")]
+pub mod cli;
+#[cfg(feature = "ssr")]
 pub mod config;
 #[cfg(feature = "ssr")]
 pub mod db;

@@ -1,26 +1,73 @@
 use clap::Parser;
 use classpoints::{
-    config::{Cli, Command},
+    cli,
+    config::{Cli, Command, TokenCommand, UserCommand},
     server::{Server, shutdown_signal},
 };
+use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
+async fn main() -> ExitCode {
+    let command = Cli::parse().command();
+    // The server logs at info; one-shot commands keep the terminal for their own output.
+    let default_filter = if matches!(command, Command::Serve(_)) {
+        "info"
+    } else {
+        "warn"
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter)),
         )
+        .with_writer(std::io::stderr)
         .init();
 
-    let result = match Cli::parse().command() {
+    let result = match command {
         Command::Serve(args) => serve(args).await,
+        Command::Monitor(args) => return cli::monitor::run(args).await,
+        Command::User {
+            command:
+                UserCommand::Add {
+                    username,
+                    name,
+                    role,
+                    password,
+                    database,
+                },
+        } => {
+            cli::local::user_add(
+                &database.database_url,
+                &username,
+                name.as_deref(),
+                &role,
+                password,
+            )
+            .await
+        }
+        Command::Token {
+            command:
+                TokenCommand::Create {
+                    username,
+                    name,
+                    database,
+                },
+        } => cli::local::token_create(&database.database_url, &username, &name).await,
+        Command::Backup { file, database } => {
+            cli::local::backup(&database.database_url, &file).await
+        }
+        Command::Restore {
+            file,
+            force,
+            database,
+        } => cli::local::restore(&database.database_url, &file, force).await,
+        Command::Export { out, database } => cli::local::export(&database.database_url, &out).await,
     };
     match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("classpoints: {error:#}");
-            std::process::ExitCode::FAILURE
+            ExitCode::FAILURE
         }
     }
 }

@@ -44,10 +44,37 @@ pub fn report_json(ledger: &Ledger, report: &ConsistencyReport) -> Value {
     })
 }
 
+#[derive(Deserialize)]
+pub struct ReportQuery {
+    student_id: Option<String>,
+    /// Re-hash the whole ledger instead of only rows added since the last check.
+    #[serde(default)]
+    full: bool,
+}
+
 /// `GET /api/points/monitor` (admin) → health, summary, inconsistencies, performance.
-pub async fn report(State(state): State<AppState>, auth: Auth) -> Result<Json<Value>, AppError> {
+/// With `student_id`, that one student: `{student_id, points, expected, consistent, …}`.
+pub async fn report(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiQuery(query): ApiQuery<ReportQuery>,
+) -> Result<Json<Value>, AppError> {
     auth.require_admin()?;
-    let report = state.ledger.check(false).await?;
+    if let Some(student_id) = query.student_id {
+        crate::model::validate_id("student_id", &student_id)?;
+        let drift = state.ledger.check_student(&student_id).await?;
+        let points = state.ledger.balance(&student_id).await?;
+        let transactions = state.ledger.history(&student_id, 1000).await?.len();
+        return Ok(Json(json!({
+            "student_id": student_id,
+            "points": points,
+            "expected": drift.as_ref().map_or(points, |d| d.expected),
+            "consistent": drift.is_none(),
+            "inconsistency": drift,
+            "recentTransactions": transactions,
+        })));
+    }
+    let report = state.ledger.check(query.full).await?;
     Ok(Json(report_json(&state.ledger, &report)))
 }
 

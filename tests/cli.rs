@@ -1,0 +1,210 @@
+//! The `classpoints` binary: monitor commands against a live server (exit codes for cron) and
+//! local maintenance commands on a real database file.
+#![cfg(feature = "ssr")]
+
+mod support;
+
+use serde_json::json;
+use std::process::Output;
+use support::http::*;
+
+async fn classpoints(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_classpoints"));
+    command
+        .args(args)
+        .env_remove("CLASSPOINTS_TOKEN")
+        .env_remove("DATABASE_URL");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().await.unwrap()
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[tokio::test]
+async fn monitor_commands_report_health_with_meaningful_exit_codes() {
+    let s = start().await;
+    let admin = s.admin().await;
+    let (_, teacher) = s.teacher(&admin, "wang").await;
+    let (_, students) = s.class_with_students(&teacher, "C", 2).await;
+    for student in &students {
+        s.post(
+            "/api/points",
+            Some(&teacher),
+            json!({"student_id": student, "points_change": 4}),
+        )
+        .await;
+    }
+    let env = [
+        ("CLASSPOINTS_URL", s.base.as_str()),
+        ("CLASSPOINTS_TOKEN", admin.as_str()),
+    ];
+
+    let check = classpoints(&["monitor", "check"], &env).await;
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check));
+    assert!(
+        text(&check).contains("status:        healthy"),
+        "{}",
+        text(&check)
+    );
+
+    s.raw_sql(&format!(
+        "UPDATE student_points SET points = 40 WHERE student_id = '{}'",
+        students[1]
+    ))
+    .await;
+    let check = classpoints(&["monitor", "check"], &env).await;
+    assert_eq!(check.status.code(), Some(1), "{}", text(&check));
+    assert!(
+        text(&check).contains(&students[1]),
+        "names the student: {}",
+        text(&check)
+    );
+    let json_check = classpoints(&["monitor", "check", "--json"], &env).await;
+    let report: serde_json::Value = serde_json::from_slice(&json_check.stdout).unwrap();
+    assert_eq!(report["summary"]["inconsistentStudents"], 1);
+
+    let one = classpoints(&["monitor", "student", &students[1]], &env).await;
+    assert_eq!(one.status.code(), Some(1), "{}", text(&one));
+    assert!(text(&one).contains("consistent:    NO"));
+
+    let fix = classpoints(&["monitor", "fix"], &env).await;
+    assert_eq!(fix.status.code(), Some(0), "{}", text(&fix));
+    assert!(text(&fix).contains("fixed 1"), "{}", text(&fix));
+    let again = classpoints(&["monitor", "fix"], &env).await;
+    assert!(text(&again).contains("nothing to fix"), "{}", text(&again));
+    let one = classpoints(&["monitor", "student", &students[1]], &env).await;
+    assert_eq!(one.status.code(), Some(0));
+
+    // Refused (no token, or a teacher's token) and unreachable are both 2.
+    let anonymous = classpoints(&["monitor", "check", "--url", &s.base], &[]).await;
+    assert_eq!(anonymous.status.code(), Some(2), "{}", text(&anonymous));
+    assert!(text(&anonymous).contains("401"));
+    let teacher_env = [
+        ("CLASSPOINTS_URL", s.base.as_str()),
+        ("CLASSPOINTS_TOKEN", teacher.as_str()),
+    ];
+    assert_eq!(
+        classpoints(&["monitor", "check"], &teacher_env)
+            .await
+            .status
+            .code(),
+        Some(2)
+    );
+    let nowhere = classpoints(&["monitor", "check", "--url", "http://127.0.0.1:9"], &[]).await;
+    assert_eq!(nowhere.status.code(), Some(2), "{}", text(&nowhere));
+    assert!(text(&nowhere).contains("unreachable"));
+}
+
+#[tokio::test]
+async fn local_commands_manage_accounts_tokens_backups_and_exports() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/school.db", dir.path().display());
+    let db = [("DATABASE_URL", url.as_str())];
+
+    let add = classpoints(
+        &[
+            "user",
+            "add",
+            "--username",
+            "boss",
+            "--role",
+            "admin",
+            "--password",
+            "boss-password",
+        ],
+        &db,
+    )
+    .await;
+    assert!(add.status.success(), "{}", text(&add));
+    let weak = classpoints(
+        &["user", "add", "--username", "weak", "--password", "short"],
+        &db,
+    )
+    .await;
+    assert!(!weak.status.success());
+    assert!(text(&weak).contains("password"), "{}", text(&weak));
+
+    let token = classpoints(&["token", "create", "--username", "boss"], &db).await;
+    assert!(token.status.success(), "{}", text(&token));
+    let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
+    assert!(token.starts_with("cp_"));
+
+    // Fill a little through a server on the same file, then back up, export and restore.
+    let ledger = support::open_ledger(&url).await;
+    let boss = ledger
+        .users()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|u| u.username == "boss")
+        .unwrap();
+    let boss = classpoints::ledger::Actor::admin(boss.id);
+    let class = support::create_class(&ledger, &boss, "C").await;
+    let student = support::create_student(&ledger, &boss, &class, "Ana").await;
+    ledger
+        .run(boss.clone(), support::award(&student, 9))
+        .await
+        .unwrap();
+
+    let backup_file = dir.path().join("backup.db");
+    let backup = classpoints(&["backup", backup_file.to_str().unwrap()], &db).await;
+    assert!(backup.status.success(), "{}", text(&backup));
+    assert!(
+        text(&backup).contains("1 students, 1 transactions"),
+        "{}",
+        text(&backup)
+    );
+    let twice = classpoints(&["backup", backup_file.to_str().unwrap()], &db).await;
+    assert!(!twice.status.success(), "never overwrites a backup");
+
+    let out = dir.path().join("export");
+    let export = classpoints(&["export", "--out", out.to_str().unwrap()], &db).await;
+    assert!(export.status.success(), "{}", text(&export));
+    let balances = std::fs::read_to_string(out.join("student_points.csv")).unwrap();
+    assert!(
+        balances.contains(&format!("{student},{class},C,Ana,,9")),
+        "{balances}"
+    );
+    let rows = std::fs::read_to_string(out.join("point_transactions.csv")).unwrap();
+    assert_eq!(rows.lines().count(), 2);
+
+    ledger
+        .run(boss.clone(), support::award(&student, 1))
+        .await
+        .unwrap();
+    let refused = classpoints(&["restore", backup_file.to_str().unwrap()], &db).await;
+    assert!(
+        !refused.status.success(),
+        "needs --force over existing data"
+    );
+    let restore = classpoints(&["restore", "--force", backup_file.to_str().unwrap()], &db).await;
+    assert!(restore.status.success(), "{}", text(&restore));
+    assert!(
+        text(&restore).contains("status healthy"),
+        "{}",
+        text(&restore)
+    );
+    assert_eq!(
+        ledger.balance(&student).await.unwrap(),
+        9,
+        "back to the backup's balance"
+    );
+
+    let garbage = dir.path().join("garbage.db");
+    std::fs::write(&garbage, b"not a database").unwrap();
+    let bad = classpoints(&["restore", "--force", garbage.to_str().unwrap()], &db).await;
+    assert!(!bad.status.success());
+    assert_eq!(
+        ledger.balance(&student).await.unwrap(),
+        9,
+        "a bad backup changes nothing"
+    );
+}
