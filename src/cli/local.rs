@@ -193,52 +193,20 @@ pub async fn export(url: &str, out: &Path) -> anyhow::Result<()> {
     }
     writer.flush()?;
 
-    let rows: Vec<(
-        String,
-        String,
-        String,
-        i64,
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        String,
-    )> = sqlx::query_as(
-        "SELECT id, student_id, teacher_id, points_change, transaction_type, reason, batch_id, \
-             reverses_id, created_at FROM point_transactions ORDER BY seq",
-    )
-    .fetch_all(pool)
-    .await?;
     let mut writer = csv::Writer::from_path(out.join("point_transactions.csv"))?;
-    writer.write_record([
-        "id",
-        "student_id",
-        "teacher_id",
-        "points_change",
-        "transaction_type",
-        "reason",
-        "batch_id",
-        "reverses_id",
-        "created_at",
-    ])?;
-    for (id, student, teacher, change, kind, reason, batch, reverses, at) in &rows {
-        writer.write_record([
-            id,
-            student,
-            teacher,
-            &change.to_string(),
-            kind,
-            reason,
-            batch.as_deref().unwrap_or(""),
-            reverses.as_deref().unwrap_or(""),
-            at,
-        ])?;
-    }
+    let ledger = Ledger::start(db.clone()).await?;
+    let rows = ledger
+        .for_each_transaction(|row| {
+            writer
+                .serialize(&row)
+                .map_err(|e| crate::error::AppError::internal(format!("cannot write CSV: {e}")))
+        })
+        .await?;
     writer.flush()?;
     println!(
         "wrote {} balances and {} transactions to {}",
         balances.len(),
-        rows.len(),
+        rows,
         out.display()
     );
     Ok(())

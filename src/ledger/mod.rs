@@ -382,6 +382,14 @@ impl Ledger {
         queries::users(self.db.pool()).await
     }
 
+    /// Streams every ledger row, oldest first; returns how many.
+    pub async fn for_each_transaction(
+        &self,
+        each: impl FnMut(PointTransaction) -> Result<(), AppError>,
+    ) -> Result<u64, AppError> {
+        queries::for_each_transaction(self.db.pool(), each).await
+    }
+
     /// Re-hashes the whole chain.
     pub async fn verify_chain(&self) -> Result<ChainStatus, AppError> {
         chain::verify(self.db.pool(), &self.chain_checkpoint, true).await

@@ -307,3 +307,19 @@ pub(crate) async fn user(
         })
     }))
 }
+
+/// Every ledger row in ledger order, streamed to `each` (for exports of any size).
+pub(crate) async fn for_each_transaction(
+    pool: &SqlitePool,
+    mut each: impl FnMut(PointTransaction) -> Result<(), AppError>,
+) -> Result<u64, AppError> {
+    use futures::TryStreamExt;
+    let sql = format!("SELECT {TRANSACTION_COLUMNS} FROM point_transactions ORDER BY seq");
+    let mut rows = sqlx::query(&sql).fetch(pool);
+    let mut count = 0;
+    while let Some(row) = rows.try_next().await? {
+        each(transaction_from_row(&row)?)?;
+        count += 1;
+    }
+    Ok(count)
+}
