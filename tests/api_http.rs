@@ -564,3 +564,142 @@ async fn monitor_finds_drift_and_auto_fix_repairs_it_once() {
     assert_eq!(again.body["fixed"], 0);
     assert_eq!(s.count("SELECT count(*) FROM repairs").await, 1);
 }
+
+#[tokio::test]
+async fn students_and_classes_can_be_renamed_and_archived_keeping_their_ledger() {
+    let s = start().await;
+    let admin = s.admin().await;
+    let (_, wang) = s.teacher(&admin, "wang").await;
+    let (_, li) = s.teacher(&admin, "li").await;
+    let (class_id, students) = s.class_with_students(&wang, "C", 2).await;
+    let t = Some(wang.as_str());
+    s.post(
+        "/api/points",
+        t,
+        json!({"student_id": students[0], "points_change": 3}),
+    )
+    .await;
+
+    let path = format!("/api/students/{}", students[0]);
+    let renamed = s
+        .send(
+            Method::PATCH,
+            &path,
+            t,
+            Some(json!({"name": "  Ana Li ", "student_no": "07"})),
+            &[],
+        )
+        .await;
+    assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.body);
+    assert_eq!(renamed.body["name"], "Ana Li");
+    assert_eq!(renamed.body["student_no"], "07");
+    assert_eq!(renamed.body["points"], 3);
+    let taken = s
+        .send(
+            Method::PATCH,
+            &format!("/api/students/{}", students[1]),
+            t,
+            Some(json!({"student_no": "07"})),
+            &[],
+        )
+        .await;
+    assert_eq!(taken.status, StatusCode::CONFLICT);
+    let empty = s
+        .send(Method::PATCH, &path, t, Some(json!({"name": " "})), &[])
+        .await;
+    assert_eq!(
+        (empty.status, empty.field()),
+        (StatusCode::BAD_REQUEST, "name")
+    );
+    let unknown = s
+        .send(Method::PATCH, &path, t, Some(json!({"points": 100})), &[])
+        .await;
+    assert_eq!(
+        unknown.status,
+        StatusCode::BAD_REQUEST,
+        "unknown fields are refused: {}",
+        unknown.body
+    );
+    let other = s
+        .send(
+            Method::PATCH,
+            &path,
+            Some(&li),
+            Some(json!({"name": "X"})),
+            &[],
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::FORBIDDEN);
+
+    let archived = s
+        .send(
+            Method::PATCH,
+            &path,
+            t,
+            Some(json!({"archived": true})),
+            &[],
+        )
+        .await;
+    assert_eq!(archived.body["archived"], true);
+    let award = s
+        .post(
+            "/api/points",
+            t,
+            json!({"student_id": students[0], "points_change": 1}),
+        )
+        .await;
+    assert_eq!(
+        award.status,
+        StatusCode::BAD_REQUEST,
+        "archived students get no points"
+    );
+    let class_award = s
+        .post(
+            "/api/points/batch",
+            t,
+            json!({"target": {"kind": "class", "class_id": class_id}, "points_change": 1}),
+        )
+        .await;
+    assert_eq!(
+        class_award.body["transactions"].as_array().unwrap().len(),
+        1,
+        "only active students"
+    );
+    let history = s
+        .get(
+            &format!("/api/points?student_id={}&transactions=true", students[0]),
+            t,
+        )
+        .await;
+    assert_eq!(history.body["points"], 3, "the ledger is kept");
+    let restored = s
+        .send(
+            Method::PATCH,
+            &path,
+            t,
+            Some(json!({"archived": false})),
+            &[],
+        )
+        .await;
+    assert_eq!(restored.body["archived"], false);
+
+    let class_path = format!("/api/classes/{class_id}");
+    let class = s
+        .send(
+            Method::PATCH,
+            &class_path,
+            t,
+            Some(json!({"name": "三年级一班", "archived": true})),
+            &[],
+        )
+        .await;
+    assert_eq!(class.status, StatusCode::OK, "{}", class.body);
+    assert_eq!(
+        (
+            class.body["name"].as_str(),
+            class.body["archived"].as_bool()
+        ),
+        (Some("三年级一班"), Some(true))
+    );
+    assert_eq!(s.count("SELECT count(*) FROM point_transactions").await, 2);
+}

@@ -30,7 +30,7 @@ use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 pub use chain::{ChainRow, GENESIS_HASH, hash_row};
-pub use roster::{NewClass, NewGroup, NewStudent, NewUser};
+pub use roster::{ClassUpdate, NewClass, NewGroup, NewStudent, NewUser, StudentUpdate};
 
 /// Who asks for a write. Adapters authenticate; the core authorises.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,6 +118,10 @@ pub enum Command {
         teacher_id: String,
     },
     CreateStudent(NewStudent),
+    /// Rename, renumber, archive or restore a student (their ledger stays as it is).
+    UpdateStudent(StudentUpdate),
+    /// Rename, archive or restore a class.
+    UpdateClass(ClassUpdate),
     CreateGroup(NewGroup),
     SetGroupMembers {
         group_id: String,

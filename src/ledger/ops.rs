@@ -211,6 +211,8 @@ fn dispatch(
         Command::CreateStudent(student) => {
             roster_done(roster::create_student(conn, actor, student)?)
         }
+        Command::UpdateStudent(update) => roster_done(roster::update_student(conn, actor, update)?),
+        Command::UpdateClass(update) => roster_done(roster::update_class(conn, actor, update)?),
         Command::CreateGroup(group) => roster_done(roster::create_group(conn, actor, group)?),
         Command::SetGroupMembers {
             group_id,

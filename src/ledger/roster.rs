@@ -34,6 +34,24 @@ pub struct NewStudent {
     pub student_no: Option<String>,
 }
 
+/// Changes to a student; absent fields stay as they are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StudentUpdate {
+    pub student_id: String,
+    pub name: Option<String>,
+    /// An empty string clears the number.
+    pub student_no: Option<String>,
+    pub archived: Option<bool>,
+}
+
+/// Changes to a class; absent fields stay as they are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClassUpdate {
+    pub class_id: String,
+    pub name: Option<String>,
+    pub archived: Option<bool>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewGroup {
     pub class_id: String,
@@ -303,4 +321,74 @@ pub(crate) fn set_group_members(
         .execute([group_id, student_id])?;
     }
     Ok(group_id.to_owned())
+}
+
+/// `archived_at` for an archive flag: now when archiving, cleared when restoring.
+fn archived_at(archived: bool) -> Option<String> {
+    archived.then(clock::now)
+}
+
+pub(crate) fn update_student(
+    conn: &Connection,
+    actor: &Actor,
+    update: &StudentUpdate,
+) -> Result<String, AppError> {
+    validate_id("student_id", &update.student_id)?;
+    let class_id: Option<String> = conn
+        .prepare_cached("SELECT class_id FROM students WHERE id = ?")?
+        .query_row([&update.student_id], |r| r.get(0))
+        .optional()?;
+    let class_id = class_id.ok_or_else(|| AppError::NotFound {
+        what: format!("student {}", update.student_id),
+    })?;
+    require_class_access(conn, actor, &class_id)?;
+    if let Some(name) = &update.name {
+        let name = validate_name("name", name)?;
+        conn.prepare_cached("UPDATE students SET name = ? WHERE id = ?")?
+            .execute([&name, &update.student_id])?;
+    }
+    if let Some(no) = &update.student_no {
+        let no = no.trim();
+        if no.chars().count() > 50 {
+            return Err(AppError::validation(
+                "student_no",
+                "must be at most 50 characters",
+            ));
+        }
+        conn.prepare_cached("UPDATE students SET student_no = ? WHERE id = ?")?
+            .execute(params![(!no.is_empty()).then_some(no), update.student_id])
+            .map_err(|e| {
+                conflict_on_unique(e, || format!("student number {no} is taken in this class"))
+            })?;
+    }
+    if let Some(archived) = update.archived {
+        conn.prepare_cached(
+            "UPDATE students SET archived_at = CASE WHEN ?1 IS NULL THEN NULL \
+             ELSE COALESCE(archived_at, ?1) END WHERE id = ?2",
+        )?
+        .execute(params![archived_at(archived), update.student_id])?;
+    }
+    Ok(update.student_id.clone())
+}
+
+pub(crate) fn update_class(
+    conn: &Connection,
+    actor: &Actor,
+    update: &ClassUpdate,
+) -> Result<String, AppError> {
+    validate_id("class_id", &update.class_id)?;
+    require_class_access(conn, actor, &update.class_id)?;
+    if let Some(name) = &update.name {
+        let name = validate_name("name", name)?;
+        conn.prepare_cached("UPDATE classes SET name = ? WHERE id = ?")?
+            .execute([&name, &update.class_id])?;
+    }
+    if let Some(archived) = update.archived {
+        conn.prepare_cached(
+            "UPDATE classes SET archived_at = CASE WHEN ?1 IS NULL THEN NULL \
+             ELSE COALESCE(archived_at, ?1) END WHERE id = ?2",
+        )?
+        .execute(params![archived_at(archived), update.class_id])?;
+    }
+    Ok(update.class_id.clone())
 }

@@ -15,7 +15,7 @@ use axum::{
     Json, Router,
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::{get, post},
+    routing::{get, patch, post},
 };
 pub use extract::{ApiJson, ApiQuery, Auth, SESSION_COOKIE};
 
@@ -109,6 +109,8 @@ fn endpoints() -> Router<AppState> {
             "/students",
             get(roster::list_students).post(roster::create_student),
         )
+        .route("/classes/{class_id}", patch(roster::update_class))
+        .route("/students/{student_id}", patch(roster::update_student))
         .fallback(unknown_endpoint)
         .method_not_allowed_fallback(wrong_method)
 }

@@ -3,11 +3,15 @@
 use super::extract::{ApiJson, ApiQuery, Auth};
 use crate::{
     error::AppError,
-    ledger::{Command, NewClass, NewStudent, NewUser, access},
+    ledger::{ClassUpdate, Command, NewClass, NewStudent, NewUser, StudentUpdate, access},
     model::{Role, StudentInfo, UserInfo, validate_id},
     server::AppState,
 };
-use axum::{Json, extract::State, http::StatusCode};
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::StatusCode,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -158,4 +162,82 @@ pub async fn list_students(
         .students(&auth.0.actor(), query.class_id.as_deref())
         .await?;
     Ok(Json(json!({ "students": students })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchStudent {
+    name: Option<String>,
+    student_no: Option<String>,
+    archived: Option<bool>,
+}
+
+/// `PATCH /api/students/{id} {name?, student_no?, archived?}` → the student.
+pub async fn update_student(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(student_id): Path<String>,
+    ApiJson(body): ApiJson<PatchStudent>,
+) -> Result<Json<StudentInfo>, AppError> {
+    let actor = auth.0.actor();
+    state
+        .ledger
+        .run(
+            actor.clone(),
+            Command::UpdateStudent(StudentUpdate {
+                student_id: student_id.clone(),
+                name: body.name,
+                student_no: body.student_no,
+                archived: body.archived,
+            }),
+        )
+        .await?;
+    let class_id = state
+        .ledger
+        .visible_student_class(&actor, &student_id)
+        .await?;
+    state
+        .ledger
+        .students(&actor, Some(&class_id))
+        .await?
+        .into_iter()
+        .find(|s| s.id == student_id)
+        .map(Json)
+        .ok_or_else(|| AppError::internal("updated student not found"))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchClass {
+    name: Option<String>,
+    archived: Option<bool>,
+}
+
+/// `PATCH /api/classes/{id} {name?, archived?}` → the class.
+pub async fn update_class(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(class_id): Path<String>,
+    ApiJson(body): ApiJson<PatchClass>,
+) -> Result<Json<Value>, AppError> {
+    let actor = auth.0.actor();
+    state
+        .ledger
+        .run(
+            actor.clone(),
+            Command::UpdateClass(ClassUpdate {
+                class_id: class_id.clone(),
+                name: body.name,
+                archived: body.archived,
+            }),
+        )
+        .await?;
+    let class = state
+        .ledger
+        .classes(&actor)
+        .await?
+        .into_iter()
+        .find(|c| c.id == class_id)
+        .ok_or_else(|| AppError::internal("updated class not found"))?;
+    Ok(Json(json!(class)))
 }
