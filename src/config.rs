@@ -51,6 +51,11 @@ pub enum Command {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// Bring data in: a roster CSV, or the old system's exports.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
     /// Write balances and transactions as CSV files into a directory.
     Export {
         #[arg(long, default_value = "export")]
@@ -117,6 +122,28 @@ pub enum UserCommand {
         role: String,
         #[arg(long, env = "CLASSPOINTS_NEW_PASSWORD", hide_env_values = true)]
         password: Option<String>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum ImportCommand {
+    /// Students from CSV (header: class or 班级, name or 姓名, optional student_no or 学号, id).
+    /// Missing classes are created; bad lines are reported and the rest imported.
+    Roster {
+        csv: std::path::PathBuf,
+        /// Teacher (username) who teaches the classes this import creates.
+        #[arg(long)]
+        teacher: Option<String>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// The old system's student_points and point_transactions exports (.json or .csv) from a
+    /// directory: keeps ids, rebuilds balances from the ledger, reports every balance that
+    /// disagreed.
+    Legacy {
+        dir: std::path::PathBuf,
         #[command(flatten)]
         database: DatabaseArgs,
     },

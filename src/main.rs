@@ -1,7 +1,7 @@
 use clap::Parser;
 use classpoints::{
     cli,
-    config::{Cli, Command, TokenCommand, UserCommand},
+    config::{Cli, Command, ImportCommand, TokenCommand, UserCommand},
     server::{Server, shutdown_signal},
 };
 use std::process::ExitCode;
@@ -62,6 +62,17 @@ async fn main() -> ExitCode {
             database,
         } => cli::local::restore(&database.database_url, &file, force).await,
         Command::Export { out, database } => cli::local::export(&database.database_url, &out).await,
+        Command::Import {
+            command:
+                ImportCommand::Roster {
+                    csv,
+                    teacher,
+                    database,
+                },
+        } => cli::local::import_roster(&database.database_url, &csv, teacher.as_deref()).await,
+        Command::Import {
+            command: ImportCommand::Legacy { dir, database },
+        } => cli::local::import_legacy(&database.database_url, &dir).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -208,3 +208,113 @@ async fn local_commands_manage_accounts_tokens_backups_and_exports() {
         "a bad backup changes nothing"
     );
 }
+
+#[tokio::test]
+async fn roster_import_reports_bad_lines_and_imports_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/school.db", dir.path().display());
+    let db = [("DATABASE_URL", url.as_str())];
+    let csv = dir.path().join("roster.csv");
+    std::fs::write(
+        &csv,
+        "class,name,student_no\n3-1,Ann,1\n3-1,,2\n3-2,Bob,1\n3-1,Cat,1\n",
+    )
+    .unwrap();
+    let import = classpoints(&["import", "roster", csv.to_str().unwrap()], &db).await;
+    assert!(
+        !import.status.success(),
+        "bad lines make the exit status non-zero"
+    );
+    let out = text(&import);
+    assert!(out.contains("imported 2 students"), "{out}");
+    assert!(out.contains("line 3:") && out.contains("line 5:"), "{out}");
+    let ledger = support::open_ledger(&url).await;
+    let students = ledger
+        .students(&classpoints::ledger::Actor::System, None)
+        .await
+        .unwrap();
+    assert_eq!(students.len(), 2);
+    assert_eq!(
+        ledger
+            .classes(&classpoints::ledger::Actor::System)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn legacy_import_keeps_ids_rebuilds_balances_and_reports_disagreements() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/school.db", dir.path().display());
+    let db = [("DATABASE_URL", url.as_str())];
+    let old = dir.path().join("old");
+    std::fs::create_dir(&old).unwrap();
+    // As the old system exported them: PocketBase-style times, one balance that drifted.
+    std::fs::write(
+        old.join("point_transactions.json"),
+        serde_json::to_string(&json!({"items": [
+            {"id": "tx0000000000001", "student_id": "76o50j4kfqnjk0g", "teacher_id": "ho3yrz7fz7gizmb",
+             "points_change": 100, "transaction_type": "add_points", "reason": "测试", "created": "2025-03-01 08:00:00.000Z"},
+            {"id": "tx0000000000002", "student_id": "76o50j4kfqnjk0g", "teacher_id": "ho3yrz7fz7gizmb",
+             "points_change": -20, "transaction_type": "spend", "reason": "", "created": "2025-03-02 08:00:00.000Z"},
+            {"id": "tx0000000000003", "student_id": "aaaaaaaaaaaaaaa", "teacher_id": "ho3yrz7fz7gizmb",
+             "points_change": 5, "transaction_type": "add_points", "reason": "x", "created": "2025-03-02 09:00:00.000Z"}
+        ]}))
+        .unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        old.join("student_points.csv"),
+        "student_id,points\n76o50j4kfqnjk0g,180\naaaaaaaaaaaaaaa,5\n",
+    )
+    .unwrap();
+
+    let import = classpoints(&["import", "legacy", old.to_str().unwrap()], &db).await;
+    assert!(import.status.success(), "{}", text(&import));
+    let out = text(&import);
+    assert!(out.contains("imported 3 transactions"), "{out}");
+    assert!(
+        out.contains("76o50j4kfqnjk0g  old 180  ledger 80  difference +100"),
+        "{out}"
+    );
+
+    let ledger = support::open_ledger(&url).await;
+    assert_eq!(
+        ledger.balance("76o50j4kfqnjk0g").await.unwrap(),
+        80,
+        "balance follows the ledger"
+    );
+    let history = ledger.history("76o50j4kfqnjk0g", 10).await.unwrap();
+    assert_eq!(history[1].id, "tx0000000000001", "ids kept");
+    assert_eq!(
+        history[1].created_at, "2025-03-01T08:00:00.000Z",
+        "times kept"
+    );
+    assert_eq!(
+        history[0].transaction_type,
+        classpoints::model::TransactionType::Legacy
+    );
+    let report = ledger.check(true).await.unwrap();
+    assert!(
+        report.inconsistencies.is_empty() && report.chain.ok,
+        "{report:?}"
+    );
+
+    // Importing the same export again changes nothing.
+    let again = classpoints(&["import", "legacy", old.to_str().unwrap()], &db).await;
+    assert!(!again.status.success());
+    assert!(
+        text(&again).contains("already in this ledger"),
+        "{}",
+        text(&again)
+    );
+    assert_eq!(ledger.check(true).await.unwrap().total_transactions, 3);
+    // Unknown teachers become inactive placeholder accounts that keep the old ids.
+    let users = ledger.users().await.unwrap();
+    assert!(
+        users.iter().any(|u| u.id == "ho3yrz7fz7gizmb" && !u.active),
+        "{users:?}"
+    );
+}

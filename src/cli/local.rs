@@ -211,3 +211,185 @@ pub async fn export(url: &str, out: &Path) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+pub async fn import_roster(
+    url: &str,
+    csv_file: &Path,
+    teacher: Option<&str>,
+) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(csv_file)
+        .with_context(|| format!("cannot read {}", csv_file.display()))?;
+    let ledger = open(url).await?;
+    let actor = match teacher {
+        None => Actor::System,
+        Some(username) => {
+            let user = ledger
+                .users()
+                .await?
+                .into_iter()
+                .find(|u| u.username.eq_ignore_ascii_case(username))
+                .with_context(|| format!("no user {username}"))?;
+            Actor::User {
+                id: user.id,
+                role: user.role,
+            }
+        }
+    };
+    let report = crate::ledger::import::import_roster(&ledger, &actor, &text).await?;
+    println!(
+        "imported {} students; created classes: {}",
+        report.students_created,
+        if report.classes_created.is_empty() {
+            "none".to_owned()
+        } else {
+            report.classes_created.join(", ")
+        }
+    );
+    for error in &report.errors {
+        println!("  line {}: {}", error.line, error.message);
+    }
+    if report.errors.is_empty() {
+        Ok(())
+    } else {
+        bail!("{} line(s) were not imported", report.errors.len())
+    }
+}
+
+/// Finds `<stem>.json` or `<stem>.csv` in `dir` and reads it as a list of JSON objects.
+fn read_export(dir: &Path, stem: &str) -> anyhow::Result<Vec<serde_json::Value>> {
+    let json = dir.join(format!("{stem}.json"));
+    if json.exists() {
+        let value: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json)?)
+            .with_context(|| format!("{} is not JSON", json.display()))?;
+        // A plain array, or an API page ({"items": [...]}).
+        let items = value.get("items").cloned().unwrap_or(value);
+        return match items {
+            serde_json::Value::Array(items) => Ok(items),
+            _ => bail!("{} must hold an array of records", json.display()),
+        };
+    }
+    let csv_path = dir.join(format!("{stem}.csv"));
+    let mut reader = csv::Reader::from_path(&csv_path).with_context(|| {
+        format!(
+            "found neither {} nor {}",
+            json.display(),
+            csv_path.display()
+        )
+    })?;
+    let headers = reader.headers()?.clone();
+    let mut items = Vec::new();
+    for record in reader.records() {
+        let record = record?;
+        let object = headers
+            .iter()
+            .zip(record.iter())
+            .map(|(h, v)| (h.to_owned(), serde_json::Value::from(v)))
+            .collect();
+        items.push(serde_json::Value::Object(object));
+    }
+    Ok(items)
+}
+
+fn text_of(item: &serde_json::Value, keys: &[&str]) -> Option<String> {
+    keys.iter().find_map(|k| match item.get(*k) {
+        Some(serde_json::Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    })
+}
+
+fn number_of(
+    item: &serde_json::Value,
+    keys: &[&str],
+    what: &str,
+    line: usize,
+) -> anyhow::Result<i64> {
+    let text =
+        text_of(item, keys).with_context(|| format!("{what} record {line}: no {}", keys[0]))?;
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|f| f.fract() == 0.0)
+        .map(|f| f as i64)
+        .with_context(|| {
+            format!(
+                "{what} record {line}: {} {text:?} is not a whole number",
+                keys[0]
+            )
+        })
+}
+
+/// Reads the old system's exports into the ledger's import format.
+pub fn load_legacy(dir: &Path) -> anyhow::Result<crate::ledger::import::LegacyImport> {
+    use crate::ledger::import::{LegacyImport, LegacyTransaction};
+    let mut transactions = Vec::new();
+    for (n, item) in read_export(dir, "point_transactions")?.iter().enumerate() {
+        let line = n + 1;
+        let field = |keys: &[&str]| text_of(item, keys);
+        let required = |keys: &[&str]| {
+            field(keys).with_context(|| format!("point_transactions record {line}: no {}", keys[0]))
+        };
+        // The old system wrote "2024-01-15 08:30:00.123Z"; RFC 3339 wants a T.
+        let created = required(&["created_at", "created"])?;
+        let created_at = match created.split_once(' ') {
+            Some((date, time)) if !created.contains('T') => format!("{date}T{time}"),
+            _ => created,
+        };
+        transactions.push(LegacyTransaction {
+            id: required(&["id"])?,
+            student_id: required(&["student_id", "student"])?,
+            teacher_id: required(&["teacher_id", "teacher"])?,
+            points_change: number_of(item, &["points_change"], "point_transactions", line)?,
+            transaction_type: field(&["transaction_type", "type"])
+                .unwrap_or_else(|| "legacy".into()),
+            reason: field(&["reason"]).unwrap_or_default(),
+            created_at,
+        });
+    }
+    let mut balances = std::collections::BTreeMap::new();
+    for (n, item) in read_export(dir, "student_points")?.iter().enumerate() {
+        let student = text_of(item, &["student_id", "student"])
+            .with_context(|| format!("student_points record {}: no student_id", n + 1))?;
+        balances.insert(
+            student,
+            number_of(item, &["points"], "student_points", n + 1)?,
+        );
+    }
+    Ok(LegacyImport {
+        transactions,
+        balances,
+    })
+}
+
+pub async fn import_legacy(url: &str, dir: &Path) -> anyhow::Result<()> {
+    let import = load_legacy(dir)?;
+    let ledger = open(url).await?;
+    let outcome = ledger
+        .run(Actor::System, Command::ImportLegacy(import))
+        .await?;
+    let crate::ledger::Outcome::Imported { report } = outcome else {
+        bail!("unexpected outcome {outcome:?}");
+    };
+    println!(
+        "imported {} transactions ({} students and {} teachers were new)",
+        report.transactions, report.students_created, report.teachers_created
+    );
+    if report.disagreements.is_empty() {
+        println!("every old balance matched the old ledger");
+    } else {
+        println!(
+            "{} old balance(s) disagreed with the old ledger; balances now follow the ledger:",
+            report.disagreements.len()
+        );
+        for d in &report.disagreements {
+            println!(
+                "  {}  old {}  ledger {}  difference {:+}",
+                d.student_id,
+                d.old_points,
+                d.ledger_points,
+                d.old_points - d.ledger_points
+            );
+        }
+    }
+    Ok(())
+}

@@ -11,6 +11,7 @@ mod chain;
 mod check;
 pub mod clock;
 pub mod ids;
+pub mod import;
 mod ops;
 mod queries;
 mod roster;
@@ -127,6 +128,8 @@ pub enum Command {
         group_id: String,
         student_ids: Vec<String>,
     },
+    /// The old system's ledger, with its ids and times (admin; all or nothing).
+    ImportLegacy(import::LegacyImport),
     IssueToken(access::NewToken),
     RevokeToken {
         token_hash: String,
@@ -204,6 +207,9 @@ pub enum Outcome {
     Roster {
         id: String,
     },
+    Imported {
+        report: import::LegacyReport,
+    },
 }
 
 impl Outcome {
@@ -241,6 +247,8 @@ pub enum LedgerEvent {
     RosterChanged {
         id: String,
     },
+    /// Data arrived from an import; live views should reload.
+    Imported,
 }
 
 /// Counters the writer keeps, for metrics and benchmarks.

@@ -223,6 +223,10 @@ fn dispatch(
             group_id,
             student_ids,
         )?),
+        Command::ImportLegacy(import) => {
+            let report = super::import::apply_legacy(conn, ctx, actor, import)?;
+            Ok((Outcome::Imported { report }, Some(LedgerEvent::Imported)))
+        }
         Command::IssueToken(token) => {
             // No event: tokens are not part of any live view.
             let id = access::issue_token(conn, actor, token)?;
@@ -283,14 +287,14 @@ fn student_state(
 }
 
 /// One row to append, before it gets its id, time and hash.
-struct NewRow<'a> {
-    student_id: &'a str,
-    teacher_id: &'a str,
-    points_change: i64,
-    transaction_type: TransactionType,
-    reason: &'a str,
-    batch_id: Option<&'a str>,
-    reverses_id: Option<&'a str>,
+pub(crate) struct NewRow<'a> {
+    pub student_id: &'a str,
+    pub teacher_id: &'a str,
+    pub points_change: i64,
+    pub transaction_type: TransactionType,
+    pub reason: &'a str,
+    pub batch_id: Option<&'a str>,
+    pub reverses_id: Option<&'a str>,
 }
 
 /// Appends one ledger row, extending the hash chain. The insert trigger moves the balance.
@@ -299,9 +303,36 @@ fn append(
     ctx: &mut BatchContext,
     row: NewRow<'_>,
 ) -> Result<PointTransaction, AppError> {
-    let seq = ctx.head.seq + 1;
-    let id = new_id();
     let created_at = ctx.timestamp();
+    append_row(conn, ctx, new_id(), created_at, row)
+}
+
+/// Appends a row imported from the old system, keeping its id and time (the chain still
+/// follows ledger order, so it covers the row like any other).
+pub(crate) fn append_imported(
+    conn: &Connection,
+    ctx: &mut BatchContext,
+    id: &str,
+    created_at: &str,
+    row: NewRow<'_>,
+) -> Result<PointTransaction, AppError> {
+    let last = ctx.head.last_created_at.clone();
+    let appended = append_row(conn, ctx, id.to_owned(), created_at.to_owned(), row)?;
+    // New rows must never be stamped before a row already in the ledger.
+    if last > ctx.head.last_created_at {
+        ctx.head.last_created_at = last;
+    }
+    Ok(appended)
+}
+
+fn append_row(
+    conn: &Connection,
+    ctx: &mut BatchContext,
+    id: String,
+    created_at: String,
+    row: NewRow<'_>,
+) -> Result<PointTransaction, AppError> {
+    let seq = ctx.head.seq + 1;
     let hash = hash_row(
         &ctx.head.hash,
         &ChainRow {
