@@ -39,6 +39,7 @@ pub fn validate_id(field: &str, value: &str) -> Result<(), crate::error::AppErro
 pub const ID_LEN: usize = 15;
 
 /// Who may do what. Stored as `users.role`.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -64,6 +65,7 @@ impl Role {
 }
 
 /// Kinds of ledger rows (`point_transactions.transaction_type`).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TransactionType {
@@ -112,6 +114,7 @@ impl TransactionType {
 }
 
 /// One ledger row as clients see it.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PointTransaction {
     pub id: String,
@@ -126,6 +129,7 @@ pub struct PointTransaction {
 }
 
 /// A student's balance after a change.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StudentBalance {
     pub student_id: String,
@@ -133,6 +137,7 @@ pub struct StudentBalance {
 }
 
 /// Overall verdict of a consistency check.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HealthStatus {
@@ -181,6 +186,7 @@ pub fn consistency_rate(total_students: i64, inconsistent: i64) -> f64 {
 }
 
 /// A balance that disagrees with its ledger.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Inconsistency {
     pub student_id: String,
@@ -193,6 +199,7 @@ pub struct Inconsistency {
 }
 
 /// Result of verifying the ledger's hash chain.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChainStatus {
     pub ok: bool,
@@ -223,6 +230,7 @@ pub struct ConsistencyReport {
 }
 
 /// One balance the repair changed.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RepairedBalance {
     pub student_id: String,
@@ -231,6 +239,7 @@ pub struct RepairedBalance {
 }
 
 /// A class as listed to the people who may see it.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClassInfo {
     pub id: String,
@@ -241,6 +250,7 @@ pub struct ClassInfo {
 }
 
 /// A student with their balance.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StudentInfo {
     pub id: String,
@@ -252,6 +262,7 @@ pub struct StudentInfo {
 }
 
 /// A user account as admins see it (never with its password hash).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserInfo {
     pub id: String,

@@ -703,3 +703,38 @@ async fn students_and_classes_can_be_renamed_and_archived_keeping_their_ledger()
     );
     assert_eq!(s.count("SELECT count(*) FROM point_transactions").await, 2);
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route_and_every_documented_route_exists() {
+    let s = start().await;
+    let doc = s.get("/api/openapi.json", None).await;
+    assert_eq!(doc.status, StatusCode::OK);
+    assert!(doc.body["openapi"].as_str().unwrap().starts_with("3."));
+    assert!(doc.body["components"]["securitySchemes"]["bearer"].is_object());
+    for schema in ["CreateTransaction", "CreatedTransaction", "MonitorReport", "ErrorReply", "PointTransaction"] {
+        assert!(doc.body["components"]["schemas"][schema].is_object(), "schema {schema}");
+    }
+    let paths = doc.body["paths"].as_object().unwrap();
+    let operations: usize = paths.values().map(|m| m.as_object().unwrap().len()).sum();
+    assert_eq!(operations, 20, "every endpoint of the router is documented");
+    for (path, methods) in paths {
+        let concrete = path
+            .replace("{transaction_id}", "aaaaaaaaaaaaaaa")
+            .replace("{batch_id}", "aaaaaaaaaaaaaaa")
+            .replace("{student_id}", "aaaaaaaaaaaaaaa")
+            .replace("{class_id}", "aaaaaaaaaaaaaaa");
+        for method in methods.as_object().unwrap().keys() {
+            let method: Method = method.to_uppercase().parse().unwrap();
+            for prefix in ["", "/v1"] {
+                let url = concrete.replacen("/api", &format!("/api{prefix}"), 1);
+                let reply = s.send(method.clone(), &url, None, Some(json!({})), &[]).await;
+                assert!(
+                    matches!(reply.status, StatusCode::UNAUTHORIZED | StatusCode::BAD_REQUEST),
+                    "{method} {url} -> {} {}",
+                    reply.status,
+                    reply.body
+                );
+            }
+        }
+    }
+}

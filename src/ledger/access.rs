@@ -99,7 +99,7 @@ pub struct NewToken {
 }
 
 /// A signed-in user as the adapters see them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SignedIn {
     pub id: String,
     pub username: String,

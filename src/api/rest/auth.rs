@@ -1,6 +1,9 @@
 //! Sign-in, sign-out and API tokens.
 
-use super::extract::{ApiJson, Auth, SESSION_COOKIE, presented_token};
+use super::{
+    extract::{ApiJson, Auth, SESSION_COOKIE, presented_token},
+    replies::{ErrorReply, LoginReply, Message, TokenReply},
+};
 use crate::{
     error::AppError,
     ledger::{
@@ -19,15 +22,17 @@ use axum::{
 };
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use serde::Deserialize;
-use serde_json::json;
+use utoipa::ToSchema;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct Login {
     username: String,
     password: String,
 }
 
-/// `POST /api/auth/login {username, password}` → `{token, user}` and a session cookie.
+/// Sign in: a session token in the body and as an HttpOnly cookie.
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = Login,
+    responses((status = 200, body = LoginReply), (status = 400, body = ErrorReply), (status = 401, body = ErrorReply)))]
 pub async fn login(
     State(state): State<AppState>,
     jar: CookieJar,
@@ -57,13 +62,12 @@ pub async fn login(
         .path("/")
         .max_age(cookie::time::Duration::days(access::SESSION_DAYS))
         .build();
-    Ok((
-        jar.add(cookie),
-        Json(json!({ "token": token, "user": user })),
-    ))
+    Ok((jar.add(cookie), Json(LoginReply { token, user })))
 }
 
-/// `POST /api/auth/logout`: revokes the token the request carries and clears the cookie.
+/// Sign out: revokes the token the request carries and clears the cookie.
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
+    responses((status = 200, body = Message), (status = 401, body = ErrorReply)), security(("bearer" = [])))]
 pub async fn logout(
     State(state): State<AppState>,
     auth: Auth,
@@ -82,7 +86,12 @@ pub async fn logout(
             .await?;
     }
     let jar = jar.remove(Cookie::build(SESSION_COOKIE).path("/"));
-    Ok((jar, Json(json!({ "message": "signed out" }))))
+    Ok((
+        jar,
+        Json(Message {
+            message: "signed out".into(),
+        }),
+    ))
 }
 
 /// The token of the current request (for logout).
@@ -96,12 +105,14 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestToken {
     }
 }
 
-/// `GET /api/auth/me` → the signed-in user.
+/// The signed-in user.
+#[utoipa::path(get, path = "/api/auth/me", tag = "auth",
+    responses((status = 200, body = access::SignedIn), (status = 401, body = ErrorReply)), security(("bearer" = [])))]
 pub async fn me(auth: Auth) -> Json<access::SignedIn> {
     Json(auth.0)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct NewApiToken {
     #[serde(default)]
     name: String,
@@ -109,7 +120,10 @@ pub struct NewApiToken {
     user_id: Option<String>,
 }
 
-/// `POST /api/auth/tokens {name, user_id?}` → `201 {id, token}`; the token is shown only here.
+/// An API token for scripts (`Authorization: Bearer …`); shown only in this reply.
+#[utoipa::path(post, path = "/api/auth/tokens", tag = "auth", request_body = NewApiToken,
+    responses((status = 201, body = TokenReply), (status = 401, body = ErrorReply), (status = 403, body = ErrorReply)),
+    security(("bearer" = [])))]
 pub async fn create_token(
     State(state): State<AppState>,
     auth: Auth,
@@ -132,23 +146,23 @@ pub async fn create_token(
         )
         .await?;
     let id = outcome.into_roster_id()?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "id": id, "token": token })),
-    ))
+    Ok((StatusCode::CREATED, Json(TokenReply { id, token })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct RevokeToken {
     token: String,
 }
 
-/// `POST /api/auth/tokens/revoke {token}`: your own tokens, or any token as an admin.
+/// Revoke a token: your own, or any as an admin.
+#[utoipa::path(post, path = "/api/auth/tokens/revoke", tag = "auth", request_body = RevokeToken,
+    responses((status = 200, body = Message), (status = 403, body = ErrorReply), (status = 404, body = ErrorReply)),
+    security(("bearer" = [])))]
 pub async fn revoke_token(
     State(state): State<AppState>,
     auth: Auth,
     ApiJson(body): ApiJson<RevokeToken>,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Json<Message>, AppError> {
     state
         .ledger
         .run(
@@ -158,5 +172,7 @@ pub async fn revoke_token(
             },
         )
         .await?;
-    Ok(Json(json!({ "message": "token revoked" })))
+    Ok(Json(Message {
+        message: "token revoked".into(),
+    }))
 }

@@ -8,6 +8,7 @@ mod auth;
 mod extract;
 mod monitor;
 mod points;
+pub mod replies;
 mod roster;
 
 use crate::{error::AppError, server::AppState};
@@ -82,8 +83,60 @@ async fn wrong_method() -> Response {
     response
 }
 
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A token from POST /api/auth/login or POST /api/auth/tokens; \
+                         browsers may send the classpoints_session cookie instead",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The OpenAPI document of this API, generated from the handlers and types themselves.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "classpoints API",
+        description = "Classroom points with an append-only ledger. Every path also answers \
+            under /api/v1. Errors are {\"error\": {code, message, field?, rule?}}."
+    ),
+    paths(
+        auth::login, auth::logout, auth::me, auth::create_token, auth::revoke_token,
+        points::create, points::get_points, points::batch, points::reverse, points::reverse_batch,
+        monitor::report, monitor::fix,
+        roster::create_teacher, roster::list_teachers, roster::create_class, roster::list_classes,
+        roster::update_class, roster::create_student, roster::list_students, roster::update_student,
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "points", description = "Awards, deductions, redemptions, batches and undo"),
+        (name = "monitor", description = "Consistency check and auto-fix (admins)"),
+        (name = "roster", description = "Teachers, classes and students"),
+        (name = "auth", description = "Sign-in and API tokens"),
+    )
+)]
+pub struct ApiDoc;
+
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    use utoipa::OpenApi;
+    Json(ApiDoc::openapi())
+}
+
 fn endpoints() -> Router<AppState> {
     Router::new()
+        .route("/openapi.json", get(openapi))
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
         .route("/auth/me", get(auth::me))

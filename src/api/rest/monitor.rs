@@ -1,6 +1,12 @@
 //! `/api/points/monitor`: the old system's health check and auto-fix, for admins.
 
-use super::extract::{ApiQuery, Auth};
+use super::{
+    extract::{ApiQuery, Auth},
+    replies::{
+        ErrorReply, FixReport, MonitorHealth, MonitorPerformance, MonitorReply, MonitorReport,
+        MonitorSummary, StatusOnly, StudentCheck,
+    },
+};
 use crate::{
     error::AppError,
     ledger::{Actor, Command, Ledger, Outcome, RepairScope},
@@ -9,79 +15,94 @@ use crate::{
 };
 use axum::{Json, extract::State};
 use serde::Deserialize;
-use serde_json::{Value, json};
 use std::sync::atomic::Ordering;
+use utoipa::IntoParams;
+
+fn summary(report: &ConsistencyReport) -> MonitorSummary {
+    MonitorSummary {
+        total_students: report.total_students,
+        consistent_students: report.consistent_students,
+        inconsistent_students: report.inconsistent_students,
+        consistency_rate: report.consistency_rate,
+        total_transactions: report.total_transactions,
+        orphan_balances: report.orphan_balances.clone(),
+    }
+}
 
 /// The report in the specification's shape (`health`, camelCase `summary`, `inconsistencies`),
 /// plus the hash chain and the writer's figures.
-pub fn report_json(ledger: &Ledger, report: &ConsistencyReport) -> Value {
+pub fn monitor_report(ledger: &Ledger, report: ConsistencyReport) -> MonitorReport {
     let stats = ledger.stats();
-    let batches = stats.batches.load(Ordering::Relaxed);
+    let commits = stats.batches.load(Ordering::Relaxed);
     let requests = stats.requests.load(Ordering::Relaxed);
-    json!({
-        "health": {
-            "status": report.status.as_str(),
-            "checkedAt": report.checked_at,
-            "chain": report.chain,
+    MonitorReport {
+        summary: summary(&report),
+        performance: MonitorPerformance {
+            check_duration_ms: report.duration_ms,
+            writer_queue_depth: ledger.queue_depth(),
+            writer_commits: commits,
+            writer_requests: requests,
+            requests_per_commit: if commits == 0 {
+                0.0
+            } else {
+                requests as f64 / commits as f64
+            },
+            busy_retries: stats.busy_retries.load(Ordering::Relaxed),
         },
-        "summary": {
-            "totalStudents": report.total_students,
-            "consistentStudents": report.consistent_students,
-            "inconsistentStudents": report.inconsistent_students,
-            "consistencyRate": report.consistency_rate,
-            "totalTransactions": report.total_transactions,
-            "orphanBalances": report.orphan_balances,
+        health: MonitorHealth {
+            status: report.status.as_str().to_owned(),
+            checked_at: report.checked_at,
+            chain: report.chain,
         },
-        "inconsistencies": report.inconsistencies,
-        "performance": {
-            "checkDurationMs": report.duration_ms,
-            "writerQueueDepth": ledger.queue_depth(),
-            "writerCommits": batches,
-            "writerRequests": requests,
-            "requestsPerCommit": if batches == 0 { 0.0 } else { requests as f64 / batches as f64 },
-            "busyRetries": stats.busy_retries.load(Ordering::Relaxed),
-        },
-    })
+        inconsistencies: report.inconsistencies,
+    }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 pub struct ReportQuery {
+    /// Report only this student.
     student_id: Option<String>,
     /// Re-hash the whole ledger instead of only rows added since the last check.
     #[serde(default)]
     full: bool,
 }
 
-/// `GET /api/points/monitor` (admin) → health, summary, inconsistencies, performance.
-/// With `student_id`, that one student: `{student_id, points, expected, consistent, …}`.
+/// Health check: every balance against its ledger, orphans and the hash chain (admin).
+#[utoipa::path(get, path = "/api/points/monitor", tag = "monitor", params(ReportQuery),
+    responses((status = 200, body = MonitorReply, description = "MonitorReport, or StudentCheck with student_id"),
+        (status = 401, body = ErrorReply), (status = 403, body = ErrorReply), (status = 404, body = ErrorReply)),
+    security(("bearer" = [])))]
 pub async fn report(
     State(state): State<AppState>,
     auth: Auth,
     ApiQuery(query): ApiQuery<ReportQuery>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<MonitorReply>, AppError> {
     auth.require_admin()?;
     if let Some(student_id) = query.student_id {
         crate::model::validate_id("student_id", &student_id)?;
         let drift = state.ledger.check_student(&student_id).await?;
         let points = state.ledger.balance(&student_id).await?;
-        let transactions = state.ledger.history(&student_id, 1000).await?.len();
-        return Ok(Json(json!({
-            "student_id": student_id,
-            "points": points,
-            "expected": drift.as_ref().map_or(points, |d| d.expected),
-            "consistent": drift.is_none(),
-            "inconsistency": drift,
-            "recentTransactions": transactions,
+        return Ok(Json(MonitorReply::Student(StudentCheck {
+            expected: drift.as_ref().map_or(points, |d| d.expected),
+            consistent: drift.is_none(),
+            inconsistency: drift,
+            student_id,
+            points,
         })));
     }
     let report = state.ledger.check(query.full).await?;
-    Ok(Json(report_json(&state.ledger, &report)))
+    Ok(Json(MonitorReply::Report(monitor_report(
+        &state.ledger,
+        report,
+    ))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 pub struct FixQuery {
+    /// `true` repairs; without it this only checks, like GET.
     #[serde(default)]
     auto_fix: bool,
+    /// Repair only this student.
     student_id: Option<String>,
 }
 
@@ -90,7 +111,7 @@ pub async fn repair(
     ledger: &Ledger,
     actor: Actor,
     student_id: Option<String>,
-) -> Result<Value, AppError> {
+) -> Result<FixReport, AppError> {
     let outcome = ledger
         .run(
             actor,
@@ -104,31 +125,39 @@ pub async fn repair(
         return Err(AppError::internal("repair returned another outcome"));
     };
     let after = ledger.check(false).await?;
-    Ok(json!({
-        "message": match repaired.len() {
+    Ok(FixReport {
+        message: match repaired.len() {
             0 => "all balances already match the ledger; nothing to fix".to_owned(),
             n => format!("fixed {n} balance(s) to match the ledger"),
         },
-        "fixed": repaired.len(),
-        "repaired": repaired,
-        "health": { "status": after.status.as_str() },
-        "summary": report_json(ledger, &after)["summary"].clone(),
-    }))
+        fixed: repaired.len(),
+        repaired,
+        health: StatusOnly {
+            status: after.status.as_str().to_owned(),
+        },
+        summary: summary(&after),
+    })
 }
 
-/// `POST /api/points/monitor?auto_fix=true` (admin) → `{message, fixed, repaired, …}`.
-/// Without `auto_fix=true` it only checks, like GET.
+/// Auto-fix: set every drifted balance to its ledger sum, with an audit row each (admin).
+/// Running it again fixes 0.
+#[utoipa::path(post, path = "/api/points/monitor", tag = "monitor", params(FixQuery),
+    responses((status = 200, body = MonitorReply, description = "FixReport with auto_fix=true, else MonitorReport"),
+        (status = 401, body = ErrorReply), (status = 403, body = ErrorReply)),
+    security(("bearer" = [])))]
 pub async fn fix(
     State(state): State<AppState>,
     auth: Auth,
     ApiQuery(query): ApiQuery<FixQuery>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<MonitorReply>, AppError> {
     auth.require_admin()?;
     if !query.auto_fix {
         let report = state.ledger.check(false).await?;
-        return Ok(Json(report_json(&state.ledger, &report)));
+        return Ok(Json(MonitorReply::Report(monitor_report(
+            &state.ledger,
+            report,
+        ))));
     }
-    Ok(Json(
-        repair(&state.ledger, auth.0.actor(), query.student_id).await?,
-    ))
+    let fixed = repair(&state.ledger, auth.0.actor(), query.student_id).await?;
+    Ok(Json(MonitorReply::Fixed(fixed)))
 }

@@ -1,6 +1,11 @@
 //! `/api/points`: the old system's endpoints, plus batches and undo.
 
-use super::extract::{ApiJson, ApiQuery, Auth, idempotency_key};
+use super::{
+    extract::{ApiJson, ApiQuery, Auth, idempotency_key},
+    replies::{
+        Balances, CreatedTransaction, ErrorReply, PointsReply, PointsWritten, StudentPoints,
+    },
+};
 use crate::{
     api::rest::extract::OptionalJson,
     error::AppError,
@@ -17,11 +22,11 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
 };
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 /// Body of `POST /api/points`, as the old system's clients send it.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct CreateTransaction {
     student_id: String,
     /// The acting teacher; defaults to the caller. Only an admin may name someone else.
@@ -82,30 +87,45 @@ fn type_and_reason(
     )
 }
 
-/// 201 with the outcome's rows and balances; marks replays of an earlier request.
-fn created(executed: Executed, shape: impl FnOnce(Outcome) -> serde_json::Value) -> Response {
+/// 201 with the reply built from the outcome; marks replays of an earlier request.
+fn created<T: Serialize>(
+    executed: Executed,
+    shape: impl FnOnce(Outcome) -> Result<T, AppError>,
+) -> Result<Response, AppError> {
     let replayed = executed.replayed;
-    let mut response = (StatusCode::CREATED, Json(shape(executed.outcome))).into_response();
+    let mut response = (StatusCode::CREATED, Json(shape(executed.outcome)?)).into_response();
     if replayed {
         response
             .headers_mut()
             .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
-    response
+    Ok(response)
 }
 
-fn points_json(outcome: Outcome) -> serde_json::Value {
+fn points_written(outcome: Outcome) -> Result<PointsWritten, AppError> {
     match outcome {
         Outcome::Points {
             batch_id,
             transactions,
             balances,
-        } => json!({ "batch_id": batch_id, "transactions": transactions, "balances": balances }),
-        other => json!(other),
+        } => Ok(PointsWritten {
+            batch_id,
+            transactions,
+            balances,
+        }),
+        other => Err(AppError::internal(format!("unexpected outcome {other:?}"))),
     }
 }
 
-/// `POST /api/points` → 201 `{transaction, points, student_id}`.
+/// Award, deduct or redeem for one student, atomically (the old system's endpoint).
+#[utoipa::path(post, path = "/api/points", tag = "points",
+    request_body = CreateTransaction,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retry-safe request id: a repeat replays the original answer; another body with the same key is a 409")),
+    responses(
+        (status = 201, body = CreatedTransaction, description = "Written; header Idempotent-Replayed: true on a replay"),
+        (status = 400, body = ErrorReply), (status = 401, body = ErrorReply), (status = 403, body = ErrorReply),
+        (status = 404, body = ErrorReply), (status = 409, body = ErrorReply), (status = 422, body = ErrorReply, description = "A rule refused it; `rule` names the rule")),
+    security(("bearer" = [])))]
 pub async fn create(
     State(state): State<AppState>,
     auth: Auth,
@@ -127,24 +147,20 @@ pub async fn create(
         command,
     };
     let executed = state.ledger.execute(request).await?;
-    Ok(created(executed, |outcome| match outcome {
-        Outcome::Points {
-            mut transactions,
-            balances,
-            ..
-        } if transactions.len() == 1 && balances.len() == 1 => {
-            let transaction = transactions.remove(0);
-            json!({
-                "transaction": transaction,
-                "student_id": balances[0].student_id,
-                "points": balances[0].points,
-            })
+    created(executed, |outcome| {
+        let written = points_written(outcome)?;
+        match (written.transactions.as_slice(), written.balances.as_slice()) {
+            ([transaction], [balance]) => Ok(CreatedTransaction {
+                transaction: transaction.clone(),
+                student_id: balance.student_id.clone(),
+                points: balance.points,
+            }),
+            _ => Err(AppError::internal("one change wrote other than one row")),
         }
-        other => points_json(other),
-    }))
+    })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 pub struct PointsQuery {
     student_id: Option<String>,
     #[serde(default)]
@@ -152,17 +168,21 @@ pub struct PointsQuery {
     limit: Option<i64>,
 }
 
-/// `GET /api/points?student_id=…&transactions=true` → `{student_id, points, transactions?}`;
-/// without `student_id`, `{balances: [...]}` of every student the caller may see.
+/// A student's points and, with `transactions=true`, their transactions newest first;
+/// without `student_id`, the balances of every student the caller may see.
+#[utoipa::path(get, path = "/api/points", tag = "points", params(PointsQuery),
+    responses((status = 200, body = PointsReply), (status = 400, body = ErrorReply),
+        (status = 401, body = ErrorReply), (status = 403, body = ErrorReply), (status = 404, body = ErrorReply)),
+    security(("bearer" = [])))]
 pub async fn get_points(
     State(state): State<AppState>,
     auth: Auth,
     ApiQuery(query): ApiQuery<PointsQuery>,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Json<PointsReply>, AppError> {
     let actor = auth.0.actor();
     let Some(student_id) = query.student_id else {
         let balances = state.ledger.students(&actor, None).await?;
-        return Ok(Json(json!({ "balances": balances })));
+        return Ok(Json(PointsReply::All(Balances { balances })));
     };
     validate_id("student_id", &student_id)?;
     let limit = query.limit.unwrap_or(100);
@@ -174,14 +194,19 @@ pub async fn get_points(
         .visible_student_class(&actor, &student_id)
         .await?;
     let points = state.ledger.balance(&student_id).await?;
-    let mut body = json!({ "student_id": student_id, "points": points });
-    if query.transactions {
-        body["transactions"] = json!(state.ledger.history(&student_id, limit).await?);
-    }
-    Ok(Json(body))
+    let transactions = if query.transactions {
+        Some(state.ledger.history(&student_id, limit).await?)
+    } else {
+        None
+    };
+    Ok(Json(PointsReply::Student(StudentPoints {
+        student_id,
+        points,
+        transactions,
+    })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct CreateBatch {
     target: BatchTarget,
     points_change: i64,
@@ -189,8 +214,11 @@ pub struct CreateBatch {
     reason: Option<String>,
 }
 
-/// `POST /api/points/batch {target: {kind: class|group|students, …}, points_change, …}`:
-/// all or nothing → 201 `{batch_id, transactions, balances}`.
+/// The same change for a whole class, a group or selected students: all or nothing.
+#[utoipa::path(post, path = "/api/points/batch", tag = "points", request_body = CreateBatch,
+    responses((status = 201, body = PointsWritten), (status = 400, body = ErrorReply),
+        (status = 403, body = ErrorReply), (status = 404, body = ErrorReply), (status = 422, body = ErrorReply)),
+    security(("bearer" = [])))]
 pub async fn batch(
     State(state): State<AppState>,
     auth: Auth,
@@ -210,10 +238,10 @@ pub async fn batch(
         idempotency_key: idempotency_key(&headers)?,
         command,
     };
-    Ok(created(state.ledger.execute(request).await?, points_json))
+    created(state.ledger.execute(request).await?, points_written)
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 pub struct Undo {
     #[serde(default)]
     reason: String,
@@ -231,10 +259,15 @@ async fn undo(
         idempotency_key: idempotency_key(&headers)?,
         command: Command::Reverse(Reversal { target, reason }),
     };
-    Ok(created(state.ledger.execute(request).await?, points_json))
+    created(state.ledger.execute(request).await?, points_written)
 }
 
-/// `POST /api/points/{transaction_id}/reverse {reason?}`: undo one row (once).
+/// Undo one transaction by appending its reversal (once; the original stays in the ledger).
+#[utoipa::path(post, path = "/api/points/{transaction_id}/reverse", tag = "points",
+    params(("transaction_id" = String, Path)), request_body(content = Option<Undo>),
+    responses((status = 201, body = PointsWritten), (status = 404, body = ErrorReply),
+        (status = 409, body = ErrorReply, description = "Already undone"), (status = 422, body = ErrorReply)),
+    security(("bearer" = [])))]
 pub async fn reverse(
     State(state): State<AppState>,
     auth: Auth,
@@ -246,7 +279,11 @@ pub async fn reverse(
     undo(state, auth, headers, target, body.reason).await
 }
 
-/// `POST /api/points/batches/{batch_id}/reverse {reason?}`: undo a whole batch.
+/// Undo every not-yet-undone row of a batch.
+#[utoipa::path(post, path = "/api/points/batches/{batch_id}/reverse", tag = "points",
+    params(("batch_id" = String, Path)), request_body(content = Option<Undo>),
+    responses((status = 201, body = PointsWritten), (status = 404, body = ErrorReply), (status = 409, body = ErrorReply)),
+    security(("bearer" = [])))]
 pub async fn reverse_batch(
     State(state): State<AppState>,
     auth: Auth,

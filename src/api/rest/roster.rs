@@ -1,6 +1,10 @@
 //! Teachers, classes and students.
 
-use super::extract::{ApiJson, ApiQuery, Auth};
+use super::{
+    extract::{ApiJson, ApiQuery, Auth},
+    replies::{Classes, ErrorReply, Students, Users},
+};
+use crate::model::ClassInfo;
 use crate::{
     error::AppError,
     ledger::{ClassUpdate, Command, NewClass, NewStudent, NewUser, StudentUpdate, access},
@@ -13,16 +17,19 @@ use axum::{
     http::StatusCode,
 };
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct NewTeacher {
     username: String,
     password: String,
     name: String,
 }
 
-/// `POST /api/teachers {username, password, name}` (admin) → 201 the new teacher.
+/// Create a teacher account (admin).
+#[utoipa::path(post, path = "/api/teachers", tag = "roster", request_body = NewTeacher,
+    responses((status = 201, body = UserInfo), (status = 400, body = ErrorReply), (status = 403, body = ErrorReply),
+        (status = 409, body = ErrorReply)), security(("bearer" = [])))]
 pub async fn create_teacher(
     State(state): State<AppState>,
     auth: Auth,
@@ -55,26 +62,32 @@ pub async fn create_teacher(
     Ok((StatusCode::CREATED, Json(user)))
 }
 
-/// `GET /api/teachers` (admin) → every account.
+/// Every account (admin).
+#[utoipa::path(get, path = "/api/teachers", tag = "roster",
+    responses((status = 200, body = Users), (status = 403, body = ErrorReply)), security(("bearer" = [])))]
 pub async fn list_teachers(
     State(state): State<AppState>,
     auth: Auth,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<Users>, AppError> {
     auth.require_admin()?;
-    Ok(Json(json!({ "users": state.ledger.users().await? })))
+    Ok(Json(Users {
+        users: state.ledger.users().await?,
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct CreateClass {
     name: String,
 }
 
-/// `POST /api/classes {name}` → 201; a teacher who creates a class teaches it.
+/// Create a class; a teacher who creates a class teaches it.
+#[utoipa::path(post, path = "/api/classes", tag = "roster", request_body = CreateClass,
+    responses((status = 201, body = ClassInfo), (status = 400, body = ErrorReply)), security(("bearer" = [])))]
 pub async fn create_class(
     State(state): State<AppState>,
     auth: Auth,
     ApiJson(body): ApiJson<CreateClass>,
-) -> Result<(StatusCode, Json<Value>), AppError> {
+) -> Result<(StatusCode, Json<ClassInfo>), AppError> {
     let id = state
         .ledger
         .run(
@@ -93,27 +106,32 @@ pub async fn create_class(
         .into_iter()
         .find(|c| c.id == id)
         .ok_or_else(|| AppError::internal("created class not found"))?;
-    Ok((StatusCode::CREATED, Json(json!(class))))
+    Ok((StatusCode::CREATED, Json(class)))
 }
 
-/// `GET /api/classes` → the classes the caller may see.
+/// The classes the caller may see (admins: all; teachers: theirs).
+#[utoipa::path(get, path = "/api/classes", tag = "roster",
+    responses((status = 200, body = Classes), (status = 401, body = ErrorReply)), security(("bearer" = [])))]
 pub async fn list_classes(
     State(state): State<AppState>,
     auth: Auth,
-) -> Result<Json<Value>, AppError> {
-    Ok(Json(
-        json!({ "classes": state.ledger.classes(&auth.0.actor()).await? }),
-    ))
+) -> Result<Json<Classes>, AppError> {
+    Ok(Json(Classes {
+        classes: state.ledger.classes(&auth.0.actor()).await?,
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct CreateStudent {
     class_id: String,
     name: String,
     student_no: Option<String>,
 }
 
-/// `POST /api/students {class_id, name, student_no?}` → 201 the student (0 points).
+/// Add a student to a class (starts with 0 points).
+#[utoipa::path(post, path = "/api/students", tag = "roster", request_body = CreateStudent,
+    responses((status = 201, body = StudentInfo), (status = 400, body = ErrorReply), (status = 403, body = ErrorReply),
+        (status = 404, body = ErrorReply), (status = 409, body = ErrorReply)), security(("bearer" = [])))]
 pub async fn create_student(
     State(state): State<AppState>,
     auth: Auth,
@@ -143,17 +161,19 @@ pub async fn create_student(
     Ok((StatusCode::CREATED, Json(student)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 pub struct StudentsQuery {
     class_id: Option<String>,
 }
 
-/// `GET /api/students?class_id=…` → students (with points) the caller may see.
+/// Students (with points) the caller may see, optionally of one class.
+#[utoipa::path(get, path = "/api/students", tag = "roster", params(StudentsQuery),
+    responses((status = 200, body = Students), (status = 400, body = ErrorReply)), security(("bearer" = [])))]
 pub async fn list_students(
     State(state): State<AppState>,
     auth: Auth,
     ApiQuery(query): ApiQuery<StudentsQuery>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<Students>, AppError> {
     if let Some(class_id) = &query.class_id {
         validate_id("class_id", class_id)?;
     }
@@ -161,10 +181,10 @@ pub async fn list_students(
         .ledger
         .students(&auth.0.actor(), query.class_id.as_deref())
         .await?;
-    Ok(Json(json!({ "students": students })))
+    Ok(Json(Students { students }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchStudent {
     name: Option<String>,
@@ -172,7 +192,11 @@ pub struct PatchStudent {
     archived: Option<bool>,
 }
 
-/// `PATCH /api/students/{id} {name?, student_no?, archived?}` → the student.
+/// Rename, renumber, archive or restore a student; the ledger is kept.
+#[utoipa::path(patch, path = "/api/students/{student_id}", tag = "roster", params(("student_id" = String, Path)),
+    request_body = PatchStudent, responses((status = 200, body = StudentInfo), (status = 400, body = ErrorReply),
+        (status = 403, body = ErrorReply), (status = 404, body = ErrorReply), (status = 409, body = ErrorReply)),
+    security(("bearer" = [])))]
 pub async fn update_student(
     State(state): State<AppState>,
     auth: Auth,
@@ -206,20 +230,23 @@ pub async fn update_student(
         .ok_or_else(|| AppError::internal("updated student not found"))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchClass {
     name: Option<String>,
     archived: Option<bool>,
 }
 
-/// `PATCH /api/classes/{id} {name?, archived?}` → the class.
+/// Rename, archive or restore a class.
+#[utoipa::path(patch, path = "/api/classes/{class_id}", tag = "roster", params(("class_id" = String, Path)),
+    request_body = PatchClass, responses((status = 200, body = ClassInfo), (status = 400, body = ErrorReply),
+        (status = 403, body = ErrorReply), (status = 404, body = ErrorReply)), security(("bearer" = [])))]
 pub async fn update_class(
     State(state): State<AppState>,
     auth: Auth,
     Path(class_id): Path<String>,
     ApiJson(body): ApiJson<PatchClass>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<ClassInfo>, AppError> {
     let actor = auth.0.actor();
     state
         .ledger
@@ -239,5 +266,5 @@ pub async fn update_class(
         .into_iter()
         .find(|c| c.id == class_id)
         .ok_or_else(|| AppError::internal("updated class not found"))?;
-    Ok(Json(json!(class)))
+    Ok(Json(class))
 }

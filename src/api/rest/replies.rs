@@ -1,0 +1,182 @@
+//! The API's response bodies, as types: handlers return them and the OpenAPI document
+//! describes the same types, so the two cannot disagree.
+
+use crate::{
+    ledger::access::SignedIn,
+    model::{
+        ChainStatus, ClassInfo, Inconsistency, PointTransaction, RepairedBalance, StudentBalance,
+        StudentInfo, UserInfo,
+    },
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// `{"error": {...}}`, the body of every 4xx and 5xx.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorReply {
+    pub error: ErrorObject,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorObject {
+    /// validation, not_found, unauthorized, forbidden, conflict, rule_violation,
+    /// unavailable or internal.
+    pub code: String,
+    pub message: String,
+    /// The request field to fix (validation errors).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// The rule that refused the change (rule violations).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+}
+
+/// `POST /api/points`: the transaction and the student's balance after it.
+#[derive(Serialize, ToSchema)]
+pub struct CreatedTransaction {
+    pub transaction: PointTransaction,
+    pub student_id: String,
+    pub points: i64,
+}
+
+/// Rows written by a batch or an undo, and each touched student's balance after them.
+#[derive(Serialize, ToSchema)]
+pub struct PointsWritten {
+    pub batch_id: Option<String>,
+    pub transactions: Vec<PointTransaction>,
+    pub balances: Vec<StudentBalance>,
+}
+
+/// `GET /api/points?student_id=…`: one student's points (and transactions when asked).
+#[derive(Serialize, ToSchema)]
+pub struct StudentPoints {
+    pub student_id: String,
+    pub points: i64,
+    /// Newest first; present when `transactions=true`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transactions: Option<Vec<PointTransaction>>,
+}
+
+/// `GET /api/points` without `student_id`: every student the caller may see.
+#[derive(Serialize, ToSchema)]
+pub struct Balances {
+    pub balances: Vec<StudentInfo>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum PointsReply {
+    Student(StudentPoints),
+    All(Balances),
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MonitorHealth {
+    /// healthy, degraded or unhealthy.
+    pub status: String,
+    pub checked_at: String,
+    pub chain: ChainStatus,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MonitorSummary {
+    pub total_students: i64,
+    pub consistent_students: i64,
+    pub inconsistent_students: i64,
+    /// Percent, 0–100.
+    pub consistency_rate: f64,
+    pub total_transactions: i64,
+    /// Balance rows whose student does not exist.
+    pub orphan_balances: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MonitorPerformance {
+    pub check_duration_ms: f64,
+    pub writer_queue_depth: usize,
+    pub writer_commits: u64,
+    pub writer_requests: u64,
+    pub requests_per_commit: f64,
+    pub busy_retries: u64,
+}
+
+/// `GET /api/points/monitor`, in the old system's shape.
+#[derive(Serialize, ToSchema)]
+pub struct MonitorReport {
+    pub health: MonitorHealth,
+    pub summary: MonitorSummary,
+    pub inconsistencies: Vec<Inconsistency>,
+    pub performance: MonitorPerformance,
+}
+
+/// `GET /api/points/monitor?student_id=…`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StudentCheck {
+    #[serde(rename = "student_id")]
+    pub student_id: String,
+    pub points: i64,
+    /// The sum of the student's ledger.
+    pub expected: i64,
+    pub consistent: bool,
+    pub inconsistency: Option<Inconsistency>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StatusOnly {
+    pub status: String,
+}
+
+/// `POST /api/points/monitor?auto_fix=true`.
+#[derive(Serialize, ToSchema)]
+pub struct FixReport {
+    pub message: String,
+    pub fixed: usize,
+    pub repaired: Vec<RepairedBalance>,
+    pub health: StatusOnly,
+    pub summary: MonitorSummary,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum MonitorReply {
+    Report(MonitorReport),
+    Student(StudentCheck),
+    Fixed(FixReport),
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LoginReply {
+    pub token: String,
+    pub user: SignedIn,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenReply {
+    pub id: String,
+    /// Shown once; only its hash is stored.
+    pub token: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Message {
+    pub message: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Users {
+    pub users: Vec<UserInfo>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Classes {
+    pub classes: Vec<ClassInfo>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Students {
+    pub students: Vec<StudentInfo>,
+}
