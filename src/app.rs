@@ -1,10 +1,13 @@
 //! Document shell, router and top-level layout.
 
-use crate::ui::status::StatusPage;
+use crate::{
+    api::board::SignOut,
+    ui::{board::BoardPage, classes::ClassesPage, login::LoginPage, status::StatusPage},
+};
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    StaticSegment,
+    ParamSegment, SsrMode, StaticSegment,
     components::{Route, Router, Routes},
 };
 
@@ -35,6 +38,7 @@ pub fn App() -> impl IntoView {
     // end-to-end tests wait for it before clicking.
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
+    let sign_out = ServerAction::<SignOut>::new();
 
     view! {
         <Stylesheet id="leptos" href="/pkg/classpoints.css"/>
@@ -42,10 +46,26 @@ pub fn App() -> impl IntoView {
         <Router>
             <header class="topbar">
                 <a class="brand" href="/">"classpoints"</a>
+                <nav class="topnav">
+                    <a href="/">"Classes"</a>
+                    <a href="/status">"Status"</a>
+                    <ActionForm action=sign_out>
+                        <button type="submit" class="link" data-testid="sign-out">"Sign out"</button>
+                    </ActionForm>
+                </nav>
             </header>
             <main data-hydrated=move || hydrated.get().to_string()>
                 <Routes fallback=|| view! { <p>"Page not found."</p> }>
-                    <Route path=StaticSegment("") view=StatusPage/>
+                    // Pages behind sign-in render once their data is in (SsrMode::Async), so a
+                    // visitor who is not signed in gets a real redirect, not a script.
+                    <Route path=StaticSegment("") view=ClassesPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("login") view=LoginPage/>
+                    <Route
+                        path=(StaticSegment("class"), ParamSegment("id"))
+                        view=BoardPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route path=StaticSegment("status") view=StatusPage/>
                 </Routes>
             </main>
         </Router>

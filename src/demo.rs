@@ -15,16 +15,6 @@ pub const DEMO_TEACHER_PASSWORD: &str = "classpoints-demo";
 pub const DEMO_ADMIN_USERNAME: &str = "admin";
 pub const DEMO_ADMIN_PASSWORD: &str = "classpoints-admin";
 
-/// Award presets of the demo (reason, points).
-pub const PRESETS: [(&str, i64); 6] = [
-    ("课堂表现优秀", 1),
-    ("积极发言", 1),
-    ("作业优秀", 2),
-    ("帮助同学", 1),
-    ("未交作业", -1),
-    ("迟到", -1),
-];
-
 const SURNAMES: [&str; 20] = [
     "王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "胡", "朱", "高", "林",
     "何", "郭", "马", "罗",
@@ -187,17 +177,15 @@ pub async fn seed_if_empty(ledger: &Ledger) -> Result<Option<DemoSchool>, AppErr
                 }),
             )
             .await?;
+        let presets = crate::model::default_presets();
         for _ in 0..size * 4 {
-            let (reason, points) = PRESETS[rng.random_range(0..PRESETS.len())];
+            let preset = &presets[rng.random_range(0..presets.len())];
+            let (reason, points) = (preset.reason.as_str(), preset.points);
             let student = &students[rng.random_range(0..students.len())];
             let change = Command::Change(PointChange {
                 student_id: student.clone(),
                 points_change: points,
-                transaction_type: if points > 0 {
-                    TransactionType::AddPoints
-                } else {
-                    TransactionType::DeductPoints
-                },
+                transaction_type: TransactionType::implied_by(points),
                 reason: reason.into(),
             });
             // A deduction may meet the minimum-balance rule; the demo simply skips it.

@@ -104,6 +104,15 @@ impl TransactionType {
         Self::ALL.into_iter().find(|t| t.as_str() == value)
     }
 
+    /// The type a change implies when the client names none: awards are positive.
+    pub fn implied_by(points_change: i64) -> Self {
+        if points_change < 0 {
+            TransactionType::DeductPoints
+        } else {
+            TransactionType::AddPoints
+        }
+    }
+
     /// Types a client may request directly; reversals come from undo, legacy rows from import.
     pub fn is_direct(self) -> bool {
         matches!(
@@ -270,4 +279,45 @@ pub struct UserInfo {
     pub name: String,
     pub role: Role,
     pub active: bool,
+}
+
+/// A one-tap award button: a reason and a value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Preset {
+    pub reason: String,
+    pub points: i64,
+}
+
+/// The presets every class starts with.
+pub fn default_presets() -> Vec<Preset> {
+    [
+        ("课堂表现优秀", 1),
+        ("积极发言", 1),
+        ("作业优秀", 2),
+        ("帮助同学", 1),
+        ("未交作业", -1),
+        ("迟到", -1),
+    ]
+    .into_iter()
+    .map(|(reason, points)| Preset {
+        reason: reason.to_owned(),
+        points,
+    })
+    .collect()
+}
+
+/// Everything the classroom board shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Board {
+    pub class: ClassInfo,
+    pub students: Vec<StudentInfo>,
+    pub presets: Vec<Preset>,
+}
+
+/// What a write from the board produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Awarded {
+    pub batch_id: Option<String>,
+    pub transactions: Vec<PointTransaction>,
+    pub balances: Vec<StudentBalance>,
 }

@@ -711,8 +711,17 @@ async fn the_openapi_document_describes_every_route_and_every_documented_route_e
     assert_eq!(doc.status, StatusCode::OK);
     assert!(doc.body["openapi"].as_str().unwrap().starts_with("3."));
     assert!(doc.body["components"]["securitySchemes"]["bearer"].is_object());
-    for schema in ["CreateTransaction", "CreatedTransaction", "MonitorReport", "ErrorReply", "PointTransaction"] {
-        assert!(doc.body["components"]["schemas"][schema].is_object(), "schema {schema}");
+    for schema in [
+        "CreateTransaction",
+        "CreatedTransaction",
+        "MonitorReport",
+        "ErrorReply",
+        "PointTransaction",
+    ] {
+        assert!(
+            doc.body["components"]["schemas"][schema].is_object(),
+            "schema {schema}"
+        );
     }
     let paths = doc.body["paths"].as_object().unwrap();
     let operations: usize = paths.values().map(|m| m.as_object().unwrap().len()).sum();
@@ -727,9 +736,14 @@ async fn the_openapi_document_describes_every_route_and_every_documented_route_e
             let method: Method = method.to_uppercase().parse().unwrap();
             for prefix in ["", "/v1"] {
                 let url = concrete.replacen("/api", &format!("/api{prefix}"), 1);
-                let reply = s.send(method.clone(), &url, None, Some(json!({})), &[]).await;
+                let reply = s
+                    .send(method.clone(), &url, None, Some(json!({})), &[])
+                    .await;
                 assert!(
-                    matches!(reply.status, StatusCode::UNAUTHORIZED | StatusCode::BAD_REQUEST),
+                    matches!(
+                        reply.status,
+                        StatusCode::UNAUTHORIZED | StatusCode::BAD_REQUEST
+                    ),
                     "{method} {url} -> {} {}",
                     reply.status,
                     reply.body

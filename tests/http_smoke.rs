@@ -49,9 +49,30 @@ impl Running {
 }
 
 #[tokio::test]
-async fn home_page_is_server_rendered_with_hydration_scripts() {
+async fn pages_are_server_rendered_with_hydration_scripts() {
     let server = start().await;
-    let response = reqwest::get(format!("{}/", server.base)).await.unwrap();
+    // Signed out, the home page (the teacher's classes) sends the visitor to sign in.
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let home = no_redirects
+        .get(format!("{}/", server.base))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert!(home.status().is_redirection(), "{}", home.status());
+    assert_eq!(home.headers()["location"], "/login");
+    let login = reqwest::get(format!("{}/login", server.base))
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    assert!(login.text().await.unwrap().contains("Sign in"));
+
+    let response = reqwest::get(format!("{}/status", server.base))
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     let html = response.text().await.unwrap();
     assert!(html.contains("System status"), "{html}");

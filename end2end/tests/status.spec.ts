@@ -10,7 +10,7 @@ test('status page hydrates and its server function round-trips to SQLite', async
     if (response.status() >= 400) problems.push(`${response.status()} ${response.url()}`);
   });
 
-  await page.goto('/');
+  await page.goto('/status');
   // Server-rendered content is there before any script runs...
   await expect(page.getByRole('heading', { name: 'System status' })).toBeVisible();
   await expect(page.getByTestId('database-path')).toContainText('target/e2e/classpoints.db');

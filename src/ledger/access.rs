@@ -169,6 +169,33 @@ pub async fn check_credentials(
     })
 }
 
+/// Checks a username and password and issues a browser session token for them.
+/// Returns the token (to set as a cookie) and the user; 401 on bad credentials.
+pub async fn sign_in(
+    ledger: &super::Ledger,
+    username: &str,
+    password: &str,
+) -> Result<(String, SignedIn), AppError> {
+    let user = check_credentials(ledger.db().pool(), username, password)
+        .await?
+        .ok_or_else(|| AppError::unauthorized("wrong username or password"))?;
+    let (token, token_hash) = new_token();
+    let expires = chrono::Utc::now() + chrono::Duration::days(SESSION_DAYS);
+    ledger
+        .run(
+            user.actor(),
+            super::Command::IssueToken(NewToken {
+                user_id: user.id.clone(),
+                token_hash,
+                kind: TokenKind::Session,
+                name: "browser session".into(),
+                expires_at: Some(clock::format(expires)),
+            }),
+        )
+        .await?;
+    Ok((token, user))
+}
+
 /// Writer side: store a token. Users may issue tokens for themselves; admins for anyone.
 pub(crate) fn issue_token(
     conn: &Connection,

@@ -9,7 +9,6 @@ use crate::{
     ledger::{
         Command, Request,
         access::{self, NewToken, TokenKind},
-        clock,
     },
     model::validate_id,
     server::AppState,
@@ -38,31 +37,21 @@ pub async fn login(
     jar: CookieJar,
     ApiJson(body): ApiJson<Login>,
 ) -> Result<impl IntoResponse, AppError> {
-    let user = access::check_credentials(state.ledger.db().pool(), &body.username, &body.password)
-        .await?
-        .ok_or_else(|| AppError::unauthorized("wrong username or password"))?;
-    let (token, token_hash) = access::new_token();
-    let expires = chrono::Utc::now() + chrono::Duration::days(access::SESSION_DAYS);
-    state
-        .ledger
-        .execute(Request::new(
-            user.actor(),
-            Command::IssueToken(NewToken {
-                user_id: user.id.clone(),
-                token_hash,
-                kind: TokenKind::Session,
-                name: "browser session".into(),
-                expires_at: Some(clock::format(expires)),
-            }),
-        ))
-        .await?;
-    let cookie = Cookie::build((SESSION_COOKIE, token.clone()))
+    let (token, user) = access::sign_in(&state.ledger, &body.username, &body.password).await?;
+    Ok((
+        jar.add(session_cookie(token.clone())),
+        Json(LoginReply { token, user }),
+    ))
+}
+
+/// The browser session cookie: HttpOnly (scripts cannot read it), SameSite=Lax.
+pub fn session_cookie(token: String) -> Cookie<'static> {
+    Cookie::build((SESSION_COOKIE, token))
         .http_only(true)
         .same_site(SameSite::Lax)
         .path("/")
         .max_age(cookie::time::Duration::days(access::SESSION_DAYS))
-        .build();
-    Ok((jar.add(cookie), Json(LoginReply { token, user })))
+        .build()
 }
 
 /// Sign out: revokes the token the request carries and clears the cookie.

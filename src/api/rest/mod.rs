@@ -4,7 +4,7 @@
 //! Every endpoint answers under `/api/…` and `/api/v1/…`. Every error is JSON
 //! `{"error": {"code", "message", "field"?, "rule"?}}` with a 4xx status that says what to fix.
 
-mod auth;
+pub mod auth;
 mod extract;
 mod monitor;
 mod points;
@@ -12,6 +12,7 @@ pub mod replies;
 mod roster;
 
 use crate::{error::AppError, server::AppState};
+pub use auth::session_cookie;
 use axum::{
     Json, Router,
     http::{HeaderValue, StatusCode, header},

@@ -1,0 +1,98 @@
+import { test, expect, Page, Locator } from '@playwright/test';
+
+// The test server starts on an empty database, so the demo school is there:
+// teacher wang / classpoints-demo teaches 三年级一班.
+async function signIn(page: Page, username = 'wang', password = 'classpoints-demo') {
+  await page.goto('/login');
+  await expect(page.locator('main[data-hydrated="true"]')).toBeAttached();
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill(password);
+  await page.getByTestId('sign-in').click();
+  await expect(page.getByRole('heading', { name: 'My classes' })).toBeVisible();
+}
+
+async function openClass(page: Page, name = '三年级一班') {
+  await page.getByRole('link', { name: new RegExp(name) }).click();
+  await expect(page.getByRole('heading', { name })).toBeVisible();
+  await expect(page.locator('main[data-hydrated="true"]')).toBeAttached();
+}
+
+async function points(card: Locator): Promise<number> {
+  return Number(await card.locator('.points').textContent());
+}
+
+function cardOf(page: Page, studentId: string): Locator {
+  return page.locator(`.card[data-student="${studentId}"]`);
+}
+
+test('sign in, award by tapping a student and a preset, see the new total, undo it', async ({ page }) => {
+  await signIn(page);
+  await openClass(page);
+  const first = page.locator('.card').first();
+  const id = (await first.getAttribute('data-student'))!;
+  const card = cardOf(page, id);
+  const before = await points(card);
+
+  await card.click();
+  await page.getByRole('dialog').getByRole('button', { name: '+1 积极发言' }).click();
+  await expect(page.getByRole('dialog')).toHaveCount(0);
+  await expect(card.locator('.points')).toHaveText(String(before + 1));
+  await expect(page.getByTestId('toast')).toContainText('积极发言');
+
+  await page.getByTestId('undo').click();
+  await expect(card.locator('.points')).toHaveText(String(before));
+  await expect(page.getByTestId('toast')).toHaveCount(0);
+
+  // The server agrees after a reload.
+  await page.reload();
+  await expect(cardOf(page, id).locator('.points')).toHaveText(String(before));
+});
+
+test('a double click on a preset awards once', async ({ page }) => {
+  await signIn(page);
+  await openClass(page);
+  const id = (await page.locator('.card').nth(1).getAttribute('data-student'))!;
+  const before = await points(cardOf(page, id));
+  await cardOf(page, id).click();
+  await page.getByRole('dialog').getByRole('button', { name: '+2 作业优秀' }).dblclick();
+  await expect(cardOf(page, id).locator('.points')).toHaveText(String(before + 2));
+  await page.waitForTimeout(500);
+  await page.reload();
+  await expect(cardOf(page, id).locator('.points')).toHaveText(String(before + 2));
+});
+
+test('whole-class award gives every student the points at once', async ({ page }) => {
+  await signIn(page);
+  await openClass(page);
+  const cards = page.locator('.card');
+  const count = await cards.count();
+  expect(count).toBeGreaterThan(10);
+  const before = new Map<string, number>();
+  for (let i = 0; i < count; i++) {
+    const card = cards.nth(i);
+    before.set((await card.getAttribute('data-student'))!, await points(card));
+  }
+  await page.getByTestId('award-class').click();
+  await page.getByRole('dialog').getByRole('button', { name: '+1 课堂表现优秀' }).click();
+  await expect(page.getByTestId('toast')).toContainText(`${count} students`);
+  for (const [id, value] of before) {
+    await expect(cardOf(page, id).locator('.points')).toHaveText(String(value + 1));
+  }
+});
+
+test('a wrong password is refused with a message', async ({ page }) => {
+  await page.goto('/login');
+  await expect(page.locator('main[data-hydrated="true"]')).toBeAttached();
+  await page.getByLabel('Username').fill('wang');
+  await page.getByLabel('Password').fill('not-the-password');
+  const reply = page.waitForResponse((r) => r.url().includes('/rpc/sign_in'));
+  await page.getByTestId('sign-in').click();
+  expect((await reply).status()).toBe(401);
+  await expect(page.getByRole('alert')).toContainText('wrong username or password');
+  await expect(page).toHaveURL(/\/login$/);
+});
+
+test('signed out, the classes page sends you to sign in', async ({ page }) => {
+  await page.goto('/');
+  await expect(page).toHaveURL(/\/login$/);
+});

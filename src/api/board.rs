@@ -1,0 +1,295 @@
+//! Server functions behind the teacher's pages: sign-in, classes, the board and its writes.
+//! Every write carries the request id the page generated for that press.
+
+use crate::{
+    error::AppError,
+    model::{Awarded, Board, ClassInfo, UserInfo},
+};
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+mod session {
+    use crate::{
+        api::rest::SESSION_COOKIE,
+        error::AppError,
+        ledger::access::{self, SignedIn},
+        model::UserInfo,
+        server::{AppState, app_state},
+    };
+    use axum_extra::extract::CookieJar;
+
+    /// The signed-in user of this request, from the session cookie.
+    pub async fn current() -> Result<Option<(AppState, SignedIn)>, AppError> {
+        let state = app_state()?;
+        let jar: CookieJar = leptos_axum::extract()
+            .await
+            .map_err(|e| AppError::internal(format!("cannot read cookies: {e}")))?;
+        let Some(token) = jar.get(SESSION_COOKIE).map(|c| c.value().to_owned()) else {
+            return Ok(None);
+        };
+        let user = access::user_for_token(state.ledger.db().pool(), &token).await?;
+        Ok(user.map(|user| (state, user)))
+    }
+
+    pub async fn required() -> Result<(AppState, SignedIn), AppError> {
+        current()
+            .await?
+            .ok_or_else(|| AppError::unauthorized("please sign in"))
+    }
+
+    pub fn info(user: SignedIn) -> UserInfo {
+        UserInfo {
+            id: user.id,
+            username: user.username,
+            name: user.name,
+            role: user.role,
+            active: true,
+        }
+    }
+
+    /// The token of this request's session cookie, if any.
+    pub async fn token() -> Option<String> {
+        let jar: CookieJar = leptos_axum::extract().await.ok()?;
+        jar.get(SESSION_COOKIE).map(|c| c.value().to_owned())
+    }
+
+    /// Gives a failed server function the same HTTP status as the REST API would (4xx for
+    /// anything the caller can fix), instead of the default 500.
+    /// Only for calls over `/rpc/…`: during server-side rendering the function shares the
+    /// page's response, whose status the page decides.
+    pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+        use leptos::prelude::use_context;
+        let is_rpc = use_context::<axum::http::request::Parts>()
+            .is_some_and(|parts| parts.uri.path().starts_with("/rpc/"));
+        if let Err(error) = &result
+            && is_rpc
+            && let Some(response) = use_context::<leptos_axum::ResponseOptions>()
+        {
+            response.set_status(error.status());
+        }
+        result
+    }
+
+    pub fn set_cookie(cookie: &cookie::Cookie<'_>) -> Result<(), AppError> {
+        let response = leptos::prelude::expect_context::<leptos_axum::ResponseOptions>();
+        let value = axum::http::HeaderValue::from_str(&cookie.to_string())
+            .map_err(|e| AppError::internal(format!("bad cookie: {e}")))?;
+        response.append_header(axum::http::header::SET_COOKIE, value);
+        Ok(())
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn written(outcome: crate::ledger::Outcome) -> Result<Awarded, AppError> {
+    match outcome {
+        crate::ledger::Outcome::Points {
+            batch_id,
+            transactions,
+            balances,
+        } => Ok(Awarded {
+            batch_id,
+            transactions,
+            balances,
+        }),
+        other => Err(AppError::internal(format!("unexpected outcome {other:?}"))),
+    }
+}
+
+/// The signed-in user, or `None`.
+#[server(prefix = "/rpc")]
+pub async fn current_user() -> Result<Option<UserInfo>, AppError> {
+    session::respond(
+        async move {
+            Ok(session::current()
+                .await?
+                .map(|(_, user)| session::info(user)))
+        }
+        .await,
+    )
+}
+
+/// Signs in and sets the session cookie. Without JavaScript the form post lands back on
+/// the home page.
+#[server(prefix = "/rpc")]
+pub async fn sign_in(username: String, password: String) -> Result<UserInfo, AppError> {
+    session::respond(
+        async move {
+            let state = crate::server::app_state()?;
+            let (token, user) =
+                crate::ledger::access::sign_in(&state.ledger, &username, &password).await?;
+            session::set_cookie(&crate::api::rest::session_cookie(token))?;
+            leptos_axum::redirect("/");
+            Ok(session::info(user))
+        }
+        .await,
+    )
+}
+
+/// Revokes this session and clears its cookie.
+#[server(prefix = "/rpc")]
+pub async fn sign_out() -> Result<(), AppError> {
+    session::respond(
+        async move {
+            if let (Some((state, user)), Some(token)) =
+                (session::current().await?, session::token().await)
+            {
+                state
+                    .ledger
+                    .run(
+                        user.actor(),
+                        crate::ledger::Command::RevokeToken {
+                            token_hash: crate::ledger::access::token_hash(&token),
+                        },
+                    )
+                    .await?;
+            }
+            let mut cleared = crate::api::rest::session_cookie(String::new());
+            cleared.make_removal();
+            session::set_cookie(&cleared)?;
+            leptos_axum::redirect("/login");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// The classes the signed-in teacher teaches (admins: all).
+#[server(prefix = "/rpc")]
+pub async fn my_classes() -> Result<Vec<ClassInfo>, AppError> {
+    session::respond(
+        async move {
+            let (state, user) = session::required().await?;
+            let classes = state.ledger.classes(&user.actor()).await?;
+            Ok(classes.into_iter().filter(|c| !c.archived).collect())
+        }
+        .await,
+    )
+}
+
+/// A class's board: its active students with their points, and the award presets.
+#[server(prefix = "/rpc")]
+pub async fn class_board(class_id: String) -> Result<Board, AppError> {
+    session::respond(
+        async move {
+            crate::model::validate_id("class_id", &class_id)?;
+            let (state, user) = session::required().await?;
+            let actor = user.actor();
+            let class = state
+                .ledger
+                .classes(&actor)
+                .await?
+                .into_iter()
+                .find(|c| c.id == class_id)
+                .ok_or_else(|| AppError::NotFound {
+                    what: format!("class {class_id} (or it is not yours)"),
+                })?;
+            let students = state
+                .ledger
+                .students(&actor, Some(&class_id))
+                .await?
+                .into_iter()
+                .filter(|s| !s.archived)
+                .collect();
+            Ok(Board {
+                class,
+                students,
+                presets: crate::model::default_presets(),
+            })
+        }
+        .await,
+    )
+}
+
+/// Awards (or deducts) for one student. `request_id` is generated once per press and reused
+/// on retry, so a double tap or a flaky network never awards twice.
+#[server(prefix = "/rpc")]
+pub async fn award(
+    student_id: String,
+    points_change: i64,
+    reason: String,
+    request_id: String,
+) -> Result<Awarded, AppError> {
+    session::respond(
+        async move {
+            use crate::{ledger::*, model::TransactionType};
+            let (state, user) = session::required().await?;
+            let transaction_type = TransactionType::implied_by(points_change);
+            let request = Request::new(
+                user.actor(),
+                Command::Change(PointChange {
+                    student_id,
+                    points_change,
+                    transaction_type,
+                    reason,
+                }),
+            )
+            .with_key(request_id);
+            written(state.ledger.execute(request).await?.outcome)
+        }
+        .await,
+    )
+}
+
+/// The same award for every active student of a class, all or nothing.
+#[server(prefix = "/rpc")]
+pub async fn award_class(
+    class_id: String,
+    points_change: i64,
+    reason: String,
+    request_id: String,
+) -> Result<Awarded, AppError> {
+    session::respond(
+        async move {
+            use crate::{ledger::*, model::TransactionType};
+            let (state, user) = session::required().await?;
+            let transaction_type = TransactionType::implied_by(points_change);
+            let request = Request::new(
+                user.actor(),
+                Command::ChangeMany(BatchChange {
+                    target: BatchTarget::Class { class_id },
+                    points_change,
+                    transaction_type,
+                    reason,
+                }),
+            )
+            .with_key(request_id);
+            written(state.ledger.execute(request).await?.outcome)
+        }
+        .await,
+    )
+}
+
+/// Undoes what an award wrote: one transaction, or a whole batch.
+#[server(prefix = "/rpc")]
+pub async fn undo(
+    transaction_id: Option<String>,
+    batch_id: Option<String>,
+    request_id: String,
+) -> Result<Awarded, AppError> {
+    session::respond(
+        async move {
+            use crate::ledger::*;
+            let (state, user) = session::required().await?;
+            let target = match (transaction_id, batch_id) {
+                (_, Some(batch_id)) => ReversalTarget::Batch { batch_id },
+                (Some(transaction_id), None) => ReversalTarget::Transaction { transaction_id },
+                (None, None) => {
+                    return Err(AppError::validation(
+                        "transaction_id",
+                        "name a transaction or a batch to undo",
+                    ));
+                }
+            };
+            let request = Request::new(
+                user.actor(),
+                Command::Reverse(Reversal {
+                    target,
+                    reason: "undo".into(),
+                }),
+            )
+            .with_key(request_id);
+            written(state.ledger.execute(request).await?.outcome)
+        }
+        .await,
+    )
+}

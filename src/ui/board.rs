@@ -1,0 +1,307 @@
+//! The classroom board: every student as a card; tap a card, tap a preset, done.
+
+use super::request_id::new_request_id;
+use crate::{
+    api::board::{Award, AwardClass, Undo, class_board},
+    model::{Awarded, Board, Preset, StudentInfo},
+};
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+use std::collections::HashMap;
+
+/// Whom the open award sheet is for.
+#[derive(Debug, Clone, PartialEq)]
+enum Target {
+    Student { id: String, name: String },
+    Class,
+}
+
+/// The last write, for the undo toast.
+#[derive(Debug, Clone, PartialEq)]
+struct Done {
+    message: String,
+    transaction_id: Option<String>,
+    batch_id: Option<String>,
+}
+
+/// Students in display order: by name, or by points (highest first, then name).
+fn sorted(mut students: Vec<StudentInfo>, by_points: bool) -> Vec<StudentInfo> {
+    if by_points {
+        students.sort_by(|a, b| b.points.cmp(&a.points).then_with(|| a.name.cmp(&b.name)));
+    } else {
+        students.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+    students
+}
+
+fn signed(points: i64) -> String {
+    if points > 0 {
+        format!("+{points}")
+    } else {
+        points.to_string()
+    }
+}
+
+#[component]
+pub fn BoardPage() -> impl IntoView {
+    let params = use_params_map();
+    let class_id = move || params.read().get("id").unwrap_or_default();
+    let board = Resource::new(class_id, class_board);
+    view! {
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || {
+                board
+                    .get()
+                    .map(|result| match result {
+                        Err(e) => super::load_failed(e),
+                        Ok(board) => view! { <ClassBoard board/> }.into_any(),
+                    })
+            }}
+        </Transition>
+    }
+}
+
+#[component]
+fn ClassBoard(board: Board) -> impl IntoView {
+    let class_id = board.class.id.clone();
+    let names: HashMap<String, String> = board
+        .students
+        .iter()
+        .map(|s| (s.id.clone(), s.name.clone()))
+        .collect();
+    let students = RwSignal::new(board.students);
+    let presets = board.presets;
+    let by_points = RwSignal::new(false);
+    let open = RwSignal::new(None::<Target>);
+    let done = RwSignal::new(None::<Done>);
+    let failure = RwSignal::new(None::<String>);
+
+    let award = ServerAction::<Award>::new();
+    let award_class = ServerAction::<AwardClass>::new();
+    let undo = ServerAction::<Undo>::new();
+
+    // New balances from any write go straight onto the cards.
+    let apply = move |awarded: &Awarded| {
+        students.update(|list| {
+            for balance in &awarded.balances {
+                if let Some(s) = list.iter_mut().find(|s| s.id == balance.student_id) {
+                    s.points = balance.points;
+                }
+            }
+        });
+    };
+    let describe = move |awarded: &Awarded| -> String {
+        let Some(first) = awarded.transactions.first() else {
+            return String::new();
+        };
+        let who = if awarded.transactions.len() > 1 {
+            format!("{} students", awarded.transactions.len())
+        } else {
+            names.get(&first.student_id).cloned().unwrap_or_default()
+        };
+        format!("{who} {} {}", signed(first.points_change), first.reason)
+    };
+    let describe = StoredValue::new(describe);
+    for action in [award.value(), award_class.value()] {
+        Effect::new(move |_| match action.get() {
+            Some(Ok(awarded)) => {
+                apply(&awarded);
+                failure.set(None);
+                done.set(Some(Done {
+                    message: describe.with_value(|d| d(&awarded)),
+                    transaction_id: (awarded.transactions.len() == 1)
+                        .then(|| awarded.transactions[0].id.clone()),
+                    batch_id: awarded.batch_id.clone(),
+                }));
+            }
+            Some(Err(e)) => failure.set(Some(e.to_string())),
+            None => {}
+        });
+    }
+    Effect::new(move |_| match undo.value().get() {
+        Some(Ok(awarded)) => {
+            apply(&awarded);
+            done.set(None);
+        }
+        Some(Err(e)) => failure.set(Some(e.to_string())),
+        None => {}
+    });
+
+    let class_for_press = StoredValue::new(class_id);
+    // One press: close the sheet first (a second click of a double click finds no button),
+    // then send the write with a new request id.
+    let press = move |preset: Preset| {
+        let Some(target) = open.get_untracked() else {
+            return;
+        };
+        open.set(None);
+        let request_id = new_request_id();
+        match target {
+            Target::Student { id, .. } => {
+                award.dispatch(Award {
+                    student_id: id,
+                    points_change: preset.points,
+                    reason: preset.reason,
+                    request_id,
+                });
+            }
+            Target::Class => {
+                award_class.dispatch(AwardClass {
+                    class_id: class_for_press.get_value(),
+                    points_change: preset.points,
+                    reason: preset.reason,
+                    request_id,
+                });
+            }
+        }
+    };
+    let custom = RwSignal::new(String::new());
+    let presets = StoredValue::new(presets);
+
+    view! {
+        <section class="board" aria-labelledby="board-title">
+            <header class="board-header">
+                <h1 id="board-title">{board.class.name}</h1>
+                <div class="board-tools">
+                    <button
+                        type="button"
+                        data-testid="sort"
+                        aria-pressed=move || by_points.get().to_string()
+                        on:click=move |_| by_points.update(|b| *b = !*b)
+                    >
+                        {move || if by_points.get() { "Sort by name" } else { "Sort by points" }}
+                    </button>
+                    <button
+                        type="button"
+                        class="primary"
+                        data-testid="award-class"
+                        on:click=move |_| open.set(Some(Target::Class))
+                    >
+                        "Whole class"
+                    </button>
+                </div>
+            </header>
+            <ul class="cards" role="list">
+                <For
+                    each=move || sorted(students.get(), by_points.get())
+                    key=|s| (s.id.clone(), s.points)
+                    children=move |s| {
+                        let target = Target::Student {
+                            id: s.id.clone(),
+                            name: s.name.clone(),
+                        };
+                        let label = format!("{}, {} points", s.name, s.points);
+                        view! {
+                            <li>
+                                <button
+                                    type="button"
+                                    class="card"
+                                    class:negative=s.points < 0
+                                    data-student=s.id.clone()
+                                    data-name=s.name.clone()
+                                    aria-label=label
+                                    on:click=move |_| open.set(Some(target.clone()))
+                                >
+                                    <span class="name">{s.name.clone()}</span>
+                                    <span class="points">{s.points}</span>
+                                </button>
+                            </li>
+                        }
+                    }
+                />
+            </ul>
+            {move || {
+                open.get()
+                    .map(|target| {
+                        let title = match &target {
+                            Target::Student { name, .. } => name.clone(),
+                            Target::Class => "Whole class".to_owned(),
+                        };
+                        view! {
+                            <div class="sheet-backdrop" on:click=move |_| open.set(None)></div>
+                            <div class="sheet" role="dialog" aria-modal="true" aria-labelledby="sheet-title">
+                                <h2 id="sheet-title">{title}</h2>
+                                <div class="presets">
+                                    {presets
+                                        .get_value()
+                                        .into_iter()
+                                        .map(|preset| {
+                                            let label = format!("{} {}", signed(preset.points), preset.reason);
+                                            let value = preset.clone();
+                                            view! {
+                                                <button
+                                                    type="button"
+                                                    class="preset"
+                                                    class:minus=preset.points < 0
+                                                    data-testid="preset"
+                                                    on:click=move |_| press(value.clone())
+                                                >
+                                                    {label}
+                                                </button>
+                                            }
+                                        })
+                                        .collect_view()}
+                                </div>
+                                <form
+                                    class="custom"
+                                    on:submit=move |ev| {
+                                        ev.prevent_default();
+                                        match custom.get_untracked().trim().parse::<i64>() {
+                                            Ok(points) if points != 0 => {
+                                                custom.set(String::new());
+                                                press(Preset { reason: String::new(), points });
+                                            }
+                                            _ => failure.set(Some("Enter a whole number other than 0".into())),
+                                        }
+                                    }
+                                >
+                                    <label>
+                                        "Custom"
+                                        <input
+                                            type="number"
+                                            name="points"
+                                            data-testid="custom-points"
+                                            prop:value=move || custom.get()
+                                            on:input=move |ev| custom.set(event_target_value(&ev))
+                                        />
+                                    </label>
+                                    <button type="submit">"Give"</button>
+                                    <button type="button" on:click=move |_| open.set(None)>"Cancel"</button>
+                                </form>
+                            </div>
+                        }
+                    })
+            }}
+            <div class="toasts" aria-live="polite">
+                {move || {
+                    failure.get().map(|message| view! { <p class="toast error" role="alert">{message}</p> })
+                }}
+                {move || {
+                    done.get()
+                        .map(|last| {
+                            let again = last.clone();
+                            view! {
+                                <p class="toast" data-testid="toast">
+                                    <span>{last.message}</span>
+                                    <button
+                                        type="button"
+                                        data-testid="undo"
+                                        disabled=move || undo.pending().get()
+                                        on:click=move |_| {
+                                            undo.dispatch(Undo {
+                                                transaction_id: again.transaction_id.clone(),
+                                                batch_id: again.batch_id.clone(),
+                                                request_id: new_request_id(),
+                                            });
+                                        }
+                                    >
+                                        "Undo"
+                                    </button>
+                                </p>
+                            }
+                        })
+                }}
+            </div>
+        </section>
+    }
+}

@@ -1,0 +1,45 @@
+use crate::api::board::my_classes;
+use leptos::prelude::*;
+
+/// The signed-in teacher's classes; sends visitors who are not signed in to the sign-in page.
+#[component]
+pub fn ClassesPage() -> impl IntoView {
+    let classes = Resource::new(|| (), |_| my_classes());
+    view! {
+        <section aria-labelledby="classes-title">
+            <h1 id="classes-title">"My classes"</h1>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                {move || {
+                    classes
+                        .get()
+                        .map(|result| match result {
+                            Err(e) => super::load_failed(e),
+                            Ok(list) if list.is_empty() => {
+                                view! { <p>"No classes yet."</p> }.into_any()
+                            }
+                            Ok(list) => {
+                                view! {
+                                    <ul class="class-list">
+                                        {list
+                                            .into_iter()
+                                            .map(|c| {
+                                                view! {
+                                                    <li>
+                                                        <a href=format!("/class/{}", c.id) class="class-link">
+                                                            <span class="class-name">{c.name}</span>
+                                                            <span class="muted">{format!("{} students", c.students)}</span>
+                                                        </a>
+                                                    </li>
+                                                }
+                                            })
+                                            .collect_view()}
+                                    </ul>
+                                }
+                                    .into_any()
+                            }
+                        })
+                }}
+            </Transition>
+        </section>
+    }
+}
