@@ -48,6 +48,8 @@ export default defineConfig({
       LEPTOS_SITE_PKG_DIR: 'pkg',
       LEPTOS_OUTPUT_NAME: 'classpoints',
       RUST_LOG: 'warn',
+      // Live streams end after 2 s (browsers reconnect and resync), so tests can drop them.
+      CLASSPOINTS_LIVE_MAX_SECONDS: '2',
     },
   },
 });

@@ -179,6 +179,10 @@ pub struct ServeArgs {
     /// Directory holding the built browser bundle, CSS and public assets.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,
+    /// Seconds a live-update stream stays open before the server ends it; browsers
+    /// reconnect at once and resync, so this bounds resources without losing updates.
+    #[arg(long, env = "CLASSPOINTS_LIVE_MAX_SECONDS", default_value_t = 600)]
+    pub live_max_seconds: u64,
     #[command(flatten)]
     pub bootstrap: BootstrapArgs,
 }

@@ -321,3 +321,12 @@ pub struct Awarded {
     pub transactions: Vec<PointTransaction>,
     pub balances: Vec<StudentBalance>,
 }
+
+/// What a live board receives when its class changes elsewhere.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveUpdate {
+    /// New balances to show.
+    pub balances: Vec<StudentBalance>,
+    /// The roster or much else changed (or updates were missed): reload the board.
+    pub reload: bool,
+}

@@ -19,6 +19,8 @@ use tower_http::{compression::CompressionLayer, trace::TraceLayer};
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub ledger: Ledger,
+    /// Longest life of one live-update stream.
+    pub live_max: std::time::Duration,
 }
 
 /// The state inside a server function (provided as context by the Leptos routes).
@@ -76,6 +78,7 @@ impl Server {
         let state = AppState {
             leptos_options: leptos_options(args),
             ledger,
+            live_max: std::time::Duration::from_secs(args.live_max_seconds.max(1)),
         };
         let listener = TcpListener::bind(args.addr).await?;
         Ok(Self {

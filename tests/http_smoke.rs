@@ -25,6 +25,7 @@ async fn start() -> Running {
         },
         addr: "127.0.0.1:0".parse().unwrap(),
         site_root: dir.path().display().to_string(),
+        live_max_seconds: 600,
         bootstrap: Default::default(),
     };
     let server = Server::bind(&args).await.unwrap();

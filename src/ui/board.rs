@@ -127,6 +127,36 @@ fn ClassBoard(board: Board) -> impl IntoView {
         None => {}
     });
 
+    // Live: changes made on other devices arrive as they commit; on every (re)connect the
+    // whole board is fetched again, so nothing missed while disconnected stays missing.
+    let class_for_live = class_id.clone();
+    Effect::new(move |_| {
+        let resync_class = class_for_live.clone();
+        let resync = move || {
+            let class_id = resync_class.clone();
+            leptos::task::spawn_local(async move {
+                if let Ok(board) = class_board(class_id).await {
+                    students.set(board.students);
+                }
+            });
+        };
+        let reload = resync.clone();
+        super::live::follow(
+            &class_for_live,
+            move |update| {
+                if update.reload {
+                    reload();
+                } else {
+                    apply(&Awarded {
+                        batch_id: None,
+                        transactions: vec![],
+                        balances: update.balances,
+                    });
+                }
+            },
+            resync,
+        );
+    });
     let class_for_press = StoredValue::new(class_id);
     // One press: close the sheet first (a second click of a double click finds no button),
     // then send the write with a new request id.

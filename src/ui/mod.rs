@@ -2,6 +2,7 @@
 
 pub mod board;
 pub mod classes;
+mod live;
 pub mod login;
 mod request_id;
 pub mod status;

@@ -27,6 +27,7 @@ pub async fn start() -> TestServer {
         },
         addr: "127.0.0.1:0".parse().unwrap(),
         site_root: dir.path().display().to_string(),
+        live_max_seconds: 600,
         bootstrap: BootstrapArgs {
             admin_username: Some(ADMIN.0.into()),
             admin_password: Some(ADMIN.1.into()),
