@@ -30,10 +30,14 @@ if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WASM_BIND
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
 fi
 
-if [ ! -x "$CHROMIUM_PATH" ]; then
-  step "installing Debian's chromium"
+# Chromium, and a CJK font so students' Chinese names render in browser tests and screenshots.
+missing_packages=()
+[ -x "$CHROMIUM_PATH" ] || missing_packages+=(chromium)
+[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing_packages+=(fonts-wqy-microhei)
+if [ ${#missing_packages[@]} -gt 0 ]; then
+  step "installing Debian packages: ${missing_packages[*]}"
   as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing_packages[@]}"
 fi
 
 # npm packages (Playwright, binaryen's wasm-opt) from the committed lockfile; skipped when

@@ -6,7 +6,7 @@ use crate::{
     model::{Awarded, Board, Preset, StudentInfo},
 };
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 use std::collections::HashMap;
 
 /// Whom the open award sheet is for.
@@ -32,6 +32,15 @@ fn sorted(mut students: Vec<StudentInfo>, by_points: bool) -> Vec<StudentInfo> {
         students.sort_by(|a, b| a.name.cmp(&b.name));
     }
     students
+}
+
+/// What a card shows for a balance; projector mode may hide negative balances.
+fn shown_points(points: i64, hide_negative: bool) -> String {
+    if hide_negative && points < 0 {
+        "–".to_owned()
+    } else {
+        points.to_string()
+    }
 }
 
 fn signed(points: i64) -> String {
@@ -71,6 +80,14 @@ fn ClassBoard(board: Board) -> impl IntoView {
         .collect();
     let students = RwSignal::new(board.students);
     let presets = board.presets;
+    // Projector mode and its options come from the URL (?view=projector&hide_negative=1&
+    // hide_ranking=1), so a classroom projector can keep a bookmark.
+    let query = use_query_map();
+    let flag = move |name: &str| query.with_untracked(|q| q.get(name).is_some_and(|v| v == "1"));
+    let projector =
+        RwSignal::new(query.with_untracked(|q| q.get("view").as_deref() == Some("projector")));
+    let hide_negative = RwSignal::new(flag("hide_negative"));
+    let hide_ranking = RwSignal::new(flag("hide_ranking"));
     let by_points = RwSignal::new(false);
     let open = RwSignal::new(None::<Target>);
     let done = RwSignal::new(None::<Done>);
@@ -189,13 +206,42 @@ fn ClassBoard(board: Board) -> impl IntoView {
     let presets = StoredValue::new(presets);
 
     view! {
-        <section class="board" aria-labelledby="board-title">
+        <section class="board" class:projector=move || projector.get() aria-labelledby="board-title">
             <header class="board-header">
                 <h1 id="board-title">{board.class.name}</h1>
                 <div class="board-tools">
                     <button
                         type="button"
+                        data-testid="projector"
+                        aria-pressed=move || projector.get().to_string()
+                        on:click=move |_| projector.update(|p| *p = !*p)
+                    >
+                        "Projector"
+                    </button>
+                    <Show when=move || projector.get()>
+                        <label class="toggle">
+                            <input
+                                type="checkbox"
+                                data-testid="hide-negative"
+                                prop:checked=move || hide_negative.get()
+                                on:change=move |ev| hide_negative.set(event_target_checked(&ev))
+                            />
+                            "Hide negative points"
+                        </label>
+                        <label class="toggle">
+                            <input
+                                type="checkbox"
+                                data-testid="hide-ranking"
+                                prop:checked=move || hide_ranking.get()
+                                on:change=move |ev| hide_ranking.set(event_target_checked(&ev))
+                            />
+                            "Hide ranking"
+                        </label>
+                    </Show>
+                    <button
+                        type="button"
                         data-testid="sort"
+                        hidden=move || hide_ranking.get()
                         aria-pressed=move || by_points.get().to_string()
                         on:click=move |_| by_points.update(|b| *b = !*b)
                     >
@@ -213,27 +259,36 @@ fn ClassBoard(board: Board) -> impl IntoView {
             </header>
             <ul class="cards" role="list">
                 <For
-                    each=move || sorted(students.get(), by_points.get())
+                    each=move || sorted(students.get(), by_points.get() && !hide_ranking.get())
                     key=|s| (s.id.clone(), s.points)
                     children=move |s| {
                         let target = Target::Student {
                             id: s.id.clone(),
                             name: s.name.clone(),
                         };
-                        let label = format!("{}, {} points", s.name, s.points);
+                        let shown = move || shown_points(s.points, hide_negative.get());
+                        let name = s.name.clone();
+                        let label_name = s.name.clone();
+                        let label = move || {
+                            if hide_negative.get() && s.points < 0 {
+                                label_name.clone()
+                            } else {
+                                format!("{label_name}, {} points", s.points)
+                            }
+                        };
                         view! {
                             <li>
                                 <button
                                     type="button"
                                     class="card"
-                                    class:negative=s.points < 0
+                                    class:negative=move || s.points < 0 && !hide_negative.get()
                                     data-student=s.id.clone()
                                     data-name=s.name.clone()
                                     aria-label=label
                                     on:click=move |_| open.set(Some(target.clone()))
                                 >
-                                    <span class="name">{s.name.clone()}</span>
-                                    <span class="points">{s.points}</span>
+                                    <span class="name">{name}</span>
+                                    <span class="points">{shown}</span>
                                 </button>
                             </li>
                         }
@@ -333,5 +388,39 @@ fn ClassBoard(board: Board) -> impl IntoView {
                 }}
             </div>
         </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn student(name: &str, points: i64) -> StudentInfo {
+        StudentInfo {
+            id: name.to_owned(),
+            class_id: "c".into(),
+            name: name.to_owned(),
+            student_no: None,
+            points,
+            archived: false,
+        }
+    }
+
+    #[test]
+    fn boards_sort_by_name_or_by_points_then_name() {
+        let list = vec![student("Cai", 3), student("Ann", 1), student("Bo", 3)];
+        let names = |v: Vec<StudentInfo>| v.into_iter().map(|s| s.name).collect::<Vec<_>>();
+        assert_eq!(names(sorted(list.clone(), false)), ["Ann", "Bo", "Cai"]);
+        assert_eq!(names(sorted(list, true)), ["Bo", "Cai", "Ann"]);
+    }
+
+    #[test]
+    fn projector_can_hide_negative_balances_only() {
+        assert_eq!(shown_points(-3, true), "–");
+        assert_eq!(shown_points(-3, false), "-3");
+        assert_eq!(shown_points(0, true), "0");
+        assert_eq!(shown_points(5, true), "5");
+        assert_eq!(signed(2), "+2");
+        assert_eq!(signed(-1), "-1");
     }
 }

@@ -1,0 +1,81 @@
+import { test, expect, Page } from '@playwright/test';
+import AxeBuilder from '@axe-core/playwright';
+
+async function signIn(page: Page) {
+  await page.goto('/login');
+  await expect(page.locator('main[data-hydrated="true"]')).toBeAttached();
+  await page.getByLabel('Username').fill('wang');
+  await page.getByLabel('Password').fill('classpoints-demo');
+  await page.getByTestId('sign-in').click();
+  await expect(page.getByRole('heading', { name: 'My classes' })).toBeVisible();
+}
+
+async function expectNoViolations(page: Page) {
+  const results = await new AxeBuilder({ page }).analyze();
+  const summary = results.violations.map(
+    (v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`,
+  );
+  expect(summary).toEqual([]);
+}
+
+test('sign-in page has no accessibility violations', async ({ page }) => {
+  await page.goto('/login');
+  await expect(page.locator('main[data-hydrated="true"]')).toBeAttached();
+  await expectNoViolations(page);
+});
+
+test('classes, board, award sheet and status pages have no accessibility violations', async ({ page }) => {
+  await signIn(page);
+  await expectNoViolations(page);
+  await page.getByRole('link', { name: /三年级一班/ }).click();
+  await expect(page.getByRole('heading', { name: '三年级一班' })).toBeVisible();
+  await expectNoViolations(page);
+  await page.locator('.card').first().click();
+  await expect(page.getByRole('dialog')).toBeVisible();
+  await expectNoViolations(page);
+  await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
+  await page.getByTestId('projector').click();
+  await expectNoViolations(page);
+  await page.goto('/status');
+  await expect(page.getByRole('heading', { name: 'System status' })).toBeVisible();
+  await expectNoViolations(page);
+});
+
+test('projector mode: large board, negative points and ranking can be hidden', async ({ page }) => {
+  await signIn(page);
+  await page.getByRole('link', { name: /三年级一班/ }).click();
+  await expect(page.locator('main[data-hydrated="true"]')).toBeAttached();
+  // (Which balances are hidden is unit-tested in ui::board; default rules allow no negatives.)
+  const card = page.locator('.card').last();
+  const id = (await card.getAttribute('data-student'))!;
+  const url = page.url();
+  await page.goto(`${url}?view=projector&hide_negative=1&hide_ranking=1`);
+  await expect(page.locator('.board.projector')).toBeVisible();
+  await expect(page.getByTestId('hide-negative')).toBeChecked();
+  await expect(page.getByTestId('sort')).toBeHidden();
+  const size = await page.locator(`.card[data-student="${id}"] .points`).evaluate(
+    (el) => parseFloat(getComputedStyle(el).fontSize),
+  );
+  expect(size).toBeGreaterThanOrEqual(40);
+  await page.getByTestId('hide-ranking').uncheck();
+  await expect(page.getByTestId('sort')).toBeVisible();
+});
+
+test('board screenshots at phone and projector size', async ({ page }, info) => {
+  await signIn(page);
+  await page.getByRole('link', { name: /三年级一班/ }).click();
+  await expect(page.locator('main[data-hydrated="true"]')).toBeAttached();
+  const board = page.url();
+  await page.setViewportSize({ width: 375, height: 812 });
+  await page.goto(board);
+  await expect(page.locator('.card').first()).toBeVisible();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow).toBeLessThanOrEqual(0);
+  await page.screenshot({ path: info.outputPath('board-phone.png'), fullPage: true });
+  await page.setViewportSize({ width: 1920, height: 1080 });
+  await page.goto(`${board}?view=projector`);
+  await expect(page.locator('.board.projector')).toBeVisible();
+  await page.screenshot({ path: info.outputPath('board-projector.png') });
+  await info.attach('board-phone', { path: info.outputPath('board-phone.png'), contentType: 'image/png' });
+  await info.attach('board-projector', { path: info.outputPath('board-projector.png'), contentType: 'image/png' });
+});
