@@ -2,7 +2,10 @@
 
 use crate::{
     api::board::SignOut,
-    ui::{board::BoardPage, classes::ClassesPage, login::LoginPage, status::StatusPage},
+    ui::{
+        board::BoardPage, classes::ClassesPage, login::LoginPage, status::StatusPage,
+        student::StudentPage,
+    },
 };
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -63,6 +66,11 @@ pub fn App() -> impl IntoView {
                     <Route
                         path=(StaticSegment("class"), ParamSegment("id"))
                         view=BoardPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=(StaticSegment("student"), ParamSegment("id"))
+                        view=StudentPage
                         ssr=SsrMode::Async
                     />
                     <Route path=StaticSegment("status") view=StatusPage/>

@@ -330,3 +330,106 @@ pub struct LiveUpdate {
     /// The roster or much else changed (or updates were missed): reload the board.
     pub reload: bool,
 }
+
+/// One line of a student's history: the row, who recorded it, and what undid it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub transaction: PointTransaction,
+    pub teacher_name: String,
+    /// The reversal that undid this row, if any.
+    pub undone_by: Option<String>,
+}
+
+/// A student's page: who they are and their ledger, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StudentHistory {
+    pub student: StudentInfo,
+    pub class_name: String,
+    pub entries: Vec<HistoryEntry>,
+}
+
+/// Balance after each row, oldest first, from the current balance and the newest-first
+/// history (which may be only the latest part of the ledger).
+pub fn balance_series(current: i64, newest_first: &[HistoryEntry]) -> Vec<(String, i64)> {
+    let mut balance = current;
+    let mut series: Vec<(String, i64)> = newest_first
+        .iter()
+        .map(|entry| {
+            let point = (entry.transaction.created_at.clone(), balance);
+            balance -= entry.transaction.points_change;
+            point
+        })
+        .collect();
+    series.reverse();
+    series
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(points_change: i64, at: &str) -> HistoryEntry {
+        HistoryEntry {
+            transaction: PointTransaction {
+                id: "t".into(),
+                student_id: "s".into(),
+                teacher_id: "u".into(),
+                points_change,
+                transaction_type: TransactionType::implied_by(points_change),
+                reason: String::new(),
+                batch_id: None,
+                reverses_id: None,
+                created_at: at.into(),
+            },
+            teacher_name: "T".into(),
+            undone_by: None,
+        }
+    }
+
+    #[test]
+    fn balance_series_runs_forward_from_the_oldest_listed_row() {
+        // Newest first: +2 (balance 5), -1 (balance 3), +4 (balance 4): started at 0.
+        let newest_first = [entry(2, "c"), entry(-1, "b"), entry(4, "a")];
+        assert_eq!(
+            balance_series(5, &newest_first),
+            vec![("a".into(), 4), ("b".into(), 3), ("c".into(), 5)]
+        );
+        assert!(balance_series(7, &[]).is_empty());
+    }
+
+    #[test]
+    fn health_follows_the_ninety_nine_percent_line() {
+        assert_eq!(
+            HealthStatus::from_findings(100, 0, true),
+            HealthStatus::Healthy
+        );
+        assert_eq!(
+            HealthStatus::from_findings(100, 1, true),
+            HealthStatus::Degraded
+        );
+        assert_eq!(
+            HealthStatus::from_findings(100, 2, true),
+            HealthStatus::Unhealthy
+        );
+        assert_eq!(
+            HealthStatus::from_findings(100, 0, false),
+            HealthStatus::Unhealthy
+        );
+        assert_eq!(consistency_rate(0, 0), 100.0);
+        assert_eq!(consistency_rate(4, 1), 75.0);
+    }
+
+    #[test]
+    fn ids_are_fifteen_lowercase_letters_or_digits() {
+        assert!(validate_id("id", "76o50j4kfqnjk0g").is_ok());
+        for bad in [
+            "",
+            "76o50j4kfqnjk0",
+            "76o50j4kfqnjk0gg",
+            "76O50J4KFQNJK0G",
+            "76o50j4kfqnjk0-",
+        ] {
+            assert!(validate_id("id", bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -24,7 +24,7 @@ test('sign-in page has no accessibility violations', async ({ page }) => {
   await expectNoViolations(page);
 });
 
-test('classes, board, award sheet and status pages have no accessibility violations', async ({ page }) => {
+test('classes, board, award sheet, student, projector and status pages have no accessibility violations', async ({ page }) => {
   await signIn(page);
   await expectNoViolations(page);
   await page.getByRole('link', { name: /三年级一班/ }).click();
@@ -33,7 +33,11 @@ test('classes, board, award sheet and status pages have no accessibility violati
   await page.locator('.card').first().click();
   await expect(page.getByRole('dialog')).toBeVisible();
   await expectNoViolations(page);
-  await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
+  await page.getByTestId('history-link').click();
+  await expect(page.locator('table.history')).toBeVisible();
+  await expectNoViolations(page);
+  await page.goBack();
+  await expect(page.locator('.card').first()).toBeVisible();
   await page.getByTestId('projector').click();
   await expectNoViolations(page);
   await page.goto('/status');

@@ -3,7 +3,7 @@
 
 use crate::{
     error::AppError,
-    model::{Awarded, Board, ClassInfo, UserInfo},
+    model::{Awarded, Board, ClassInfo, StudentHistory, UserInfo},
 };
 use leptos::prelude::*;
 
@@ -289,6 +289,46 @@ pub async fn undo(
             )
             .with_key(request_id);
             written(state.ledger.execute(request).await?.outcome)
+        }
+        .await,
+    )
+}
+
+/// A student's page: their details and their ledger (latest 500 rows), newest first.
+#[server(prefix = "/rpc")]
+pub async fn load_student(student_id: String) -> Result<StudentHistory, AppError> {
+    session::respond(
+        async move {
+            crate::model::validate_id("student_id", &student_id)?;
+            let (state, user) = session::required().await?;
+            let actor = user.actor();
+            let class_id = state
+                .ledger
+                .visible_student_class(&actor, &student_id)
+                .await?;
+            let student = state
+                .ledger
+                .students(&actor, Some(&class_id))
+                .await?
+                .into_iter()
+                .find(|s| s.id == student_id)
+                .ok_or_else(|| AppError::NotFound {
+                    what: format!("student {student_id}"),
+                })?;
+            let class_name = state
+                .ledger
+                .classes(&actor)
+                .await?
+                .into_iter()
+                .find(|c| c.id == class_id)
+                .map(|c| c.name)
+                .unwrap_or_default();
+            let entries = state.ledger.history_entries(&student_id, 500).await?;
+            Ok(StudentHistory {
+                student,
+                class_name,
+                entries,
+            })
         }
         .await,
     )

@@ -394,6 +394,15 @@ impl Ledger {
         queries::users(self.db.pool()).await
     }
 
+    /// A student's ledger with teacher names and undo links, newest first.
+    pub async fn history_entries(
+        &self,
+        student_id: &str,
+        limit: i64,
+    ) -> Result<Vec<crate::model::HistoryEntry>, AppError> {
+        queries::history_entries(self.db.pool(), student_id, limit).await
+    }
+
     /// Streams every ledger row, oldest first; returns how many.
     pub async fn for_each_transaction(
         &self,

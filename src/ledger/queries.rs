@@ -323,3 +323,36 @@ pub(crate) async fn for_each_transaction(
     }
     Ok(count)
 }
+
+/// A student's ledger with teacher names and undo links, newest first.
+pub(crate) async fn history_entries(
+    pool: &SqlitePool,
+    student_id: &str,
+    limit: i64,
+) -> Result<Vec<crate::model::HistoryEntry>, AppError> {
+    let sql = format!(
+        "SELECT {}, u.name AS teacher_name, r.id AS undone_by \
+         FROM point_transactions t JOIN users u ON u.id = t.teacher_id \
+         LEFT JOIN point_transactions r ON r.reverses_id = t.id \
+         WHERE t.student_id = ? ORDER BY t.created_at DESC, t.seq DESC LIMIT ?",
+        TRANSACTION_COLUMNS
+            .split(", ")
+            .map(|c| format!("t.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    sqlx::query(&sql)
+        .bind(student_id)
+        .bind(limit.clamp(1, 10_000))
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(crate::model::HistoryEntry {
+                transaction: transaction_from_row(row)?,
+                teacher_name: row.try_get("teacher_name")?,
+                undone_by: row.try_get("undone_by")?,
+            })
+        })
+        .collect()
+}

@@ -298,14 +298,24 @@ fn ClassBoard(board: Board) -> impl IntoView {
             {move || {
                 open.get()
                     .map(|target| {
-                        let title = match &target {
-                            Target::Student { name, .. } => name.clone(),
-                            Target::Class => "Whole class".to_owned(),
+                        let (title, history) = match &target {
+                            Target::Student { id, name } => {
+                                (name.clone(), Some(format!("/student/{id}")))
+                            }
+                            Target::Class => ("Whole class".to_owned(), None),
                         };
                         view! {
                             <div class="sheet-backdrop" on:click=move |_| open.set(None)></div>
                             <div class="sheet" role="dialog" aria-modal="true" aria-labelledby="sheet-title">
                                 <h2 id="sheet-title">{title}</h2>
+                                {history
+                                    .map(|href| {
+                                        view! {
+                                            <p>
+                                                <a href=href data-testid="history-link">"History"</a>
+                                            </p>
+                                        }
+                                    })}
                                 <div class="presets">
                                     {presets
                                         .get_value()

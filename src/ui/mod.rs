@@ -6,6 +6,7 @@ mod live;
 pub mod login;
 mod request_id;
 pub mod status;
+pub mod student;
 
 use crate::error::AppError;
 use leptos::prelude::*;
