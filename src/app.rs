@@ -2,6 +2,7 @@
 
 use crate::{
     api::board::SignOut,
+    i18n::{I18nContextProvider, Locale, t, use_i18n},
     ui::{
         board::BoardPage, classes::ClassesPage, login::LoginPage, status::StatusPage,
         student::StudentPage,
@@ -44,16 +45,47 @@ pub fn App() -> impl IntoView {
     let sign_out = ServerAction::<SignOut>::new();
 
     view! {
+        <I18nContextProvider>
+            <Layout hydrated sign_out/>
+        </I18nContextProvider>
+    }
+}
+
+/// Switches between the two interface languages (the choice is kept in a cookie).
+#[component]
+fn LanguageSwitch() -> impl IntoView {
+    let i18n = use_i18n();
+    let toggle = move |_| {
+        let next = match i18n.get_locale() {
+            Locale::en => Locale::zh_CN,
+            Locale::zh_CN => Locale::en,
+        };
+        i18n.set_locale(next);
+    };
+    view! {
+        <button type="button" class="link" data-testid="language" on:click=toggle>
+            {t!(i18n, language)}
+        </button>
+    }
+}
+
+#[component]
+fn Layout(hydrated: RwSignal<bool>, sign_out: ServerAction<SignOut>) -> impl IntoView {
+    let i18n = use_i18n();
+    view! {
         <Stylesheet id="leptos" href="/pkg/classpoints.css"/>
         <Title text="classpoints"/>
         <Router>
             <header class="topbar">
                 <a class="brand" href="/">"classpoints"</a>
                 <nav class="topnav">
-                    <a href="/">"Classes"</a>
-                    <a href="/status">"Status"</a>
+                    <a href="/">{t!(i18n, nav_classes)}</a>
+                    <a href="/status">{t!(i18n, nav_status)}</a>
+                    <LanguageSwitch/>
                     <ActionForm action=sign_out>
-                        <button type="submit" class="link" data-testid="sign-out">"Sign out"</button>
+                        <button type="submit" class="link" data-testid="sign-out">
+                            {t!(i18n, sign_out)}
+                        </button>
                     </ActionForm>
                 </nav>
             </header>

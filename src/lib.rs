@@ -3,6 +3,15 @@
 //! The crate compiles twice: with `ssr` into the server binary (HTTP, SQLite, CLI) and with
 //! `hydrate` into the browser bundle. Modules that touch the database exist only under `ssr`.
 
+// Interface strings (locales/*.json), checked at compile time. The build-script code
+// generation that replaces this macro compiles ICU's data-export crates into every build;
+// the macro gives the same checked `i18n` module without that cost.
+#[allow(deprecated)]
+mod i18n_generated {
+    leptos_i18n::load_locales!();
+}
+pub use i18n_generated::i18n;
+
 pub mod api;
 pub mod app;
 pub mod error;

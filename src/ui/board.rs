@@ -1,6 +1,7 @@
 //! The classroom board: every student as a card; tap a card, tap a preset, done.
 
 use super::request_id::new_request_id;
+use crate::i18n::{t, t_string, use_i18n};
 use crate::{
     api::board::{Award, AwardClass, Undo, class_board},
     model::{Awarded, Board, Preset, StudentInfo},
@@ -72,6 +73,7 @@ pub fn BoardPage() -> impl IntoView {
 
 #[component]
 fn ClassBoard(board: Board) -> impl IntoView {
+    let i18n = use_i18n();
     let class_id = board.class.id.clone();
     let names: HashMap<String, String> = board
         .students
@@ -216,7 +218,7 @@ fn ClassBoard(board: Board) -> impl IntoView {
                         aria-pressed=move || projector.get().to_string()
                         on:click=move |_| projector.update(|p| *p = !*p)
                     >
-                        "Projector"
+                        {t!(i18n, projector)}
                     </button>
                     <Show when=move || projector.get()>
                         <label class="toggle">
@@ -226,7 +228,7 @@ fn ClassBoard(board: Board) -> impl IntoView {
                                 prop:checked=move || hide_negative.get()
                                 on:change=move |ev| hide_negative.set(event_target_checked(&ev))
                             />
-                            "Hide negative points"
+                            {t!(i18n, hide_negative)}
                         </label>
                         <label class="toggle">
                             <input
@@ -235,7 +237,7 @@ fn ClassBoard(board: Board) -> impl IntoView {
                                 prop:checked=move || hide_ranking.get()
                                 on:change=move |ev| hide_ranking.set(event_target_checked(&ev))
                             />
-                            "Hide ranking"
+                            {t!(i18n, hide_ranking)}
                         </label>
                     </Show>
                     <button
@@ -245,7 +247,13 @@ fn ClassBoard(board: Board) -> impl IntoView {
                         aria-pressed=move || by_points.get().to_string()
                         on:click=move |_| by_points.update(|b| *b = !*b)
                     >
-                        {move || if by_points.get() { "Sort by name" } else { "Sort by points" }}
+                        {move || {
+                            if by_points.get() {
+                                t!(i18n, sort_by_name).into_any()
+                            } else {
+                                t!(i18n, sort_by_points).into_any()
+                            }
+                        }}
                     </button>
                     <button
                         type="button"
@@ -253,7 +261,7 @@ fn ClassBoard(board: Board) -> impl IntoView {
                         data-testid="award-class"
                         on:click=move |_| open.set(Some(Target::Class))
                     >
-                        "Whole class"
+                        {t!(i18n, whole_class)}
                     </button>
                 </div>
             </header>
@@ -302,7 +310,7 @@ fn ClassBoard(board: Board) -> impl IntoView {
                             Target::Student { id, name } => {
                                 (name.clone(), Some(format!("/student/{id}")))
                             }
-                            Target::Class => ("Whole class".to_owned(), None),
+                            Target::Class => (t_string!(i18n, whole_class).to_owned(), None),
                         };
                         view! {
                             <div class="sheet-backdrop" on:click=move |_| open.set(None)></div>
@@ -312,7 +320,7 @@ fn ClassBoard(board: Board) -> impl IntoView {
                                     .map(|href| {
                                         view! {
                                             <p>
-                                                <a href=href data-testid="history-link">"History"</a>
+                                                <a href=href data-testid="history-link">{t!(i18n, history)}</a>
                                             </p>
                                         }
                                     })}
@@ -351,7 +359,7 @@ fn ClassBoard(board: Board) -> impl IntoView {
                                     }
                                 >
                                     <label>
-                                        "Custom"
+                                        {t!(i18n, custom)}
                                         <input
                                             type="number"
                                             name="points"
@@ -360,8 +368,10 @@ fn ClassBoard(board: Board) -> impl IntoView {
                                             on:input=move |ev| custom.set(event_target_value(&ev))
                                         />
                                     </label>
-                                    <button type="submit">"Give"</button>
-                                    <button type="button" on:click=move |_| open.set(None)>"Cancel"</button>
+                                    <button type="submit">{t!(i18n, give)}</button>
+                                    <button type="button" on:click=move |_| open.set(None)>
+                                        {t!(i18n, cancel)}
+                                    </button>
                                 </form>
                             </div>
                         }
@@ -390,7 +400,7 @@ fn ClassBoard(board: Board) -> impl IntoView {
                                             });
                                         }
                                     >
-                                        "Undo"
+                                        {t!(i18n, undo)}
                                     </button>
                                 </p>
                             }

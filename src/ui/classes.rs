@@ -1,21 +1,25 @@
-use crate::api::board::my_classes;
+use crate::{
+    api::board::my_classes,
+    i18n::{t, use_i18n},
+};
 use leptos::prelude::*;
 
 /// The signed-in teacher's classes; sends visitors who are not signed in to the sign-in page.
 #[component]
 pub fn ClassesPage() -> impl IntoView {
+    let i18n = use_i18n();
     let classes = Resource::new(|| (), |_| my_classes());
     view! {
         <section aria-labelledby="classes-title">
-            <h1 id="classes-title">"My classes"</h1>
-            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            <h1 id="classes-title">{t!(i18n, my_classes)}</h1>
+            <Transition fallback=move || view! { <p>{t!(i18n, loading)}</p> }>
                 {move || {
                     classes
                         .get()
                         .map(|result| match result {
                             Err(e) => super::load_failed(e),
                             Ok(list) if list.is_empty() => {
-                                view! { <p>"No classes yet."</p> }.into_any()
+                                view! { <p>{t!(i18n, no_classes)}</p> }.into_any()
                             }
                             Ok(list) => {
                                 view! {

@@ -1,10 +1,14 @@
-use crate::api::board::SignIn;
+use crate::{
+    api::board::SignIn,
+    i18n::{t, use_i18n},
+};
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 
 /// Sign-in form; a plain form post without JavaScript, a server action with it.
 #[component]
 pub fn LoginPage() -> impl IntoView {
+    let i18n = use_i18n();
     let action = ServerAction::<SignIn>::new();
     let navigate = use_navigate();
     Effect::new(move |_| {
@@ -14,17 +18,19 @@ pub fn LoginPage() -> impl IntoView {
     });
     view! {
         <section class="login" aria-labelledby="login-title">
-            <h1 id="login-title">"Sign in"</h1>
+            <h1 id="login-title">{t!(i18n, sign_in_title)}</h1>
             <ActionForm action=action>
                 <label>
-                    "Username"
+                    {t!(i18n, username)}
                     <input type="text" name="username" autocomplete="username" required/>
                 </label>
                 <label>
-                    "Password"
+                    {t!(i18n, password)}
                     <input type="password" name="password" autocomplete="current-password" required/>
                 </label>
-                <button type="submit" class="primary" data-testid="sign-in">"Sign in"</button>
+                <button type="submit" class="primary" data-testid="sign-in">
+                    {t!(i18n, sign_in)}
+                </button>
             </ActionForm>
             {move || {
                 action

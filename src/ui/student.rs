@@ -2,6 +2,7 @@
 //! and the balance over time.
 
 use super::request_id::new_request_id;
+use crate::i18n::{t, use_i18n};
 use crate::{
     api::board::{Undo, load_student},
     model::{HistoryEntry, StudentHistory, TransactionType, balance_series},
@@ -45,6 +46,7 @@ fn kind_label(kind: TransactionType) -> &'static str {
 
 #[component]
 fn History(history: StudentHistory, undo: ServerAction<Undo>) -> impl IntoView {
+    let i18n = use_i18n();
     let series = balance_series(history.student.points, &history.entries);
     let back = format!("/class/{}", history.student.class_id);
     view! {
@@ -54,20 +56,20 @@ fn History(history: StudentHistory, undo: ServerAction<Undo>) -> impl IntoView {
             </p>
             <h1 id="student-title">{history.student.name.clone()}</h1>
             <p class="balance">
-                <span class="muted">"Points "</span>
+                <span class="muted">{t!(i18n, points)} " "</span>
                 <strong data-testid="balance">{history.student.points}</strong>
             </p>
             <Chart series/>
             <table class="history">
-                <caption>"History"</caption>
+                <caption>{t!(i18n, history)}</caption>
                 <thead>
                     <tr>
-                        <th scope="col">"When"</th>
-                        <th scope="col">"Who"</th>
-                        <th scope="col">"Points"</th>
-                        <th scope="col">"Why"</th>
+                        <th scope="col">{t!(i18n, when)}</th>
+                        <th scope="col">{t!(i18n, who)}</th>
+                        <th scope="col">{t!(i18n, points)}</th>
+                        <th scope="col">{t!(i18n, why)}</th>
                         <th scope="col">
-                            <span class="visually-hidden">"Undo"</span>
+                            <span class="visually-hidden">{t!(i18n, undo)}</span>
                         </th>
                     </tr>
                 </thead>
@@ -85,6 +87,7 @@ fn History(history: StudentHistory, undo: ServerAction<Undo>) -> impl IntoView {
 
 #[component]
 fn Row(entry: HistoryEntry, undo: ServerAction<Undo>) -> impl IntoView {
+    let i18n = use_i18n();
     let tx = entry.transaction;
     let undoable = entry.undone_by.is_none() && tx.transaction_type != TransactionType::Reversal;
     let id = tx.id.clone();
@@ -126,7 +129,7 @@ fn Row(entry: HistoryEntry, undo: ServerAction<Undo>) -> impl IntoView {
                                     });
                                 }
                             >
-                                "Undo"
+                                {t!(i18n, undo)}
                             </button>
                         }
                     })}
