@@ -96,3 +96,38 @@ test('signed out, the classes page sends you to sign in', async ({ page }) => {
   await page.goto('/');
   await expect(page).toHaveURL(/\/login$/);
 });
+
+test('a lost response is retried with the same request id and awards once', async ({ page }) => {
+  await signIn(page);
+  await openClass(page);
+  const id = (await page.locator('.card').nth(5).getAttribute('data-student'))!;
+  const before = await points(cardOf(page, id));
+  // The first attempt reaches the server and commits, but its response never arrives.
+  let sent: string | undefined;
+  await page.route('**/rpc/award*', async (route) => {
+    sent = route.request().postData() ?? undefined;
+    await route.fetch();
+    await route.abort('connectionreset');
+  });
+  await cardOf(page, id).click();
+  await page.getByRole('dialog').getByRole('button', { name: '+1 积极发言' }).click();
+  await expect(page.getByTestId('retry')).toBeVisible();
+  // (The write did commit: the board's live stream may already show it.)
+
+  await page.unroute('**/rpc/award*');
+  const retried = page.waitForRequest((r) => r.url().includes('/rpc/award'));
+  await page.getByTestId('retry').click();
+  expect((await retried).postData()).toBe(sent);
+  await expect(cardOf(page, id).locator('.points')).toHaveText(String(before + 1));
+  await page.reload();
+  await expect(cardOf(page, id).locator('.points')).toHaveText(String(before + 1));
+});
+
+test('Escape closes the award sheet', async ({ page }) => {
+  await signIn(page);
+  await openClass(page);
+  await page.locator('.card').first().click();
+  await expect(page.getByRole('dialog')).toBeVisible();
+  await page.keyboard.press('Escape');
+  await expect(page.getByRole('dialog')).toHaveCount(0);
+});

@@ -1,6 +1,7 @@
 //! The classroom board: every student as a card; tap a card, tap a preset, done.
 
 use super::request_id::new_request_id;
+use crate::error::AppError;
 use crate::i18n::{t, t_string, use_i18n};
 use crate::{
     api::board::{Award, AwardClass, Undo, class_board},
@@ -23,6 +24,41 @@ struct Done {
     message: String,
     transaction_id: Option<String>,
     batch_id: Option<String>,
+}
+
+/// A write that did not go through; a retry resends the same request (same request id).
+#[derive(Debug, Clone, PartialEq)]
+struct Failure {
+    message: String,
+    retryable: bool,
+}
+
+impl Failure {
+    fn from(error: &AppError) -> Self {
+        Failure {
+            message: error.to_string(),
+            // The network or the server failed: the write may or may not have happened, and
+            // resending the same request id is safe either way.
+            retryable: matches!(
+                error,
+                AppError::Unavailable { .. } | AppError::Internal { .. }
+            ),
+        }
+    }
+
+    fn message(message: impl Into<String>) -> Self {
+        Failure {
+            message: message.into(),
+            retryable: false,
+        }
+    }
+}
+
+/// One press of a preset, kept so that a retry sends exactly the same request.
+#[derive(Debug, Clone)]
+enum Press {
+    One(Award),
+    Class(AwardClass),
 }
 
 /// Students in display order: by name, or by points (highest first, then name).
@@ -93,7 +129,7 @@ fn ClassBoard(board: Board) -> impl IntoView {
     let by_points = RwSignal::new(false);
     let open = RwSignal::new(None::<Target>);
     let done = RwSignal::new(None::<Done>);
-    let failure = RwSignal::new(None::<String>);
+    let failure = RwSignal::new(None::<Failure>);
 
     let award = ServerAction::<Award>::new();
     let award_class = ServerAction::<AwardClass>::new();
@@ -133,7 +169,7 @@ fn ClassBoard(board: Board) -> impl IntoView {
                     batch_id: awarded.batch_id.clone(),
                 }));
             }
-            Some(Err(e)) => failure.set(Some(e.to_string())),
+            Some(Err(e)) => failure.set(Some(Failure::from(&e))),
             None => {}
         });
     }
@@ -142,7 +178,7 @@ fn ClassBoard(board: Board) -> impl IntoView {
             apply(&awarded);
             done.set(None);
         }
-        Some(Err(e)) => failure.set(Some(e.to_string())),
+        Some(Err(e)) => failure.set(Some(Failure::from(&e))),
         None => {}
     });
 
@@ -177,6 +213,19 @@ fn ClassBoard(board: Board) -> impl IntoView {
         );
     });
     let class_for_press = StoredValue::new(class_id);
+    let last_press = StoredValue::new(None::<Press>);
+    let send = move |press: Press| {
+        failure.set(None);
+        last_press.set_value(Some(press.clone()));
+        match press {
+            Press::One(input) => {
+                award.dispatch(input);
+            }
+            Press::Class(input) => {
+                award_class.dispatch(input);
+            }
+        }
+    };
     // One press: close the sheet first (a second click of a double click finds no button),
     // then send the write with a new request id.
     let press = move |preset: Preset| {
@@ -185,25 +234,27 @@ fn ClassBoard(board: Board) -> impl IntoView {
         };
         open.set(None);
         let request_id = new_request_id();
-        match target {
-            Target::Student { id, .. } => {
-                award.dispatch(Award {
-                    student_id: id,
-                    points_change: preset.points,
-                    reason: preset.reason,
-                    request_id,
-                });
-            }
-            Target::Class => {
-                award_class.dispatch(AwardClass {
-                    class_id: class_for_press.get_value(),
-                    points_change: preset.points,
-                    reason: preset.reason,
-                    request_id,
-                });
-            }
-        }
+        send(match target {
+            Target::Student { id, .. } => Press::One(Award {
+                student_id: id,
+                points_change: preset.points,
+                reason: preset.reason,
+                request_id,
+            }),
+            Target::Class => Press::Class(AwardClass {
+                class_id: class_for_press.get_value(),
+                points_change: preset.points,
+                reason: preset.reason,
+                request_id,
+            }),
+        });
     };
+    // Escape closes the award sheet.
+    let _escape = window_event_listener(leptos::ev::keydown, move |ev| {
+        if ev.key() == "Escape" {
+            open.set(None);
+        }
+    });
     let custom = RwSignal::new(String::new());
     let presets = StoredValue::new(presets);
 
@@ -354,7 +405,9 @@ fn ClassBoard(board: Board) -> impl IntoView {
                                                 custom.set(String::new());
                                                 press(Preset { reason: String::new(), points });
                                             }
-                                            _ => failure.set(Some("Enter a whole number other than 0".into())),
+                                            _ => {
+                                                failure.set(Some(Failure::message("Enter a whole number other than 0")))
+                                            }
                                         }
                                     }
                                 >
@@ -379,7 +432,32 @@ fn ClassBoard(board: Board) -> impl IntoView {
             }}
             <div class="toasts" aria-live="polite">
                 {move || {
-                    failure.get().map(|message| view! { <p class="toast error" role="alert">{message}</p> })
+                    failure
+                        .get()
+                        .map(|failed| {
+                            view! {
+                                <p class="toast error" role="alert">
+                                    <span>{failed.message}</span>
+                                    {failed
+                                        .retryable
+                                        .then(|| {
+                                            view! {
+                                                <button
+                                                    type="button"
+                                                    data-testid="retry"
+                                                    on:click=move |_| {
+                                                        if let Some(press) = last_press.get_value() {
+                                                            send(press);
+                                                        }
+                                                    }
+                                                >
+                                                    {t!(i18n, retry)}
+                                                </button>
+                                            }
+                                        })}
+                                </p>
+                            }
+                        })
                 }}
                 {move || {
                     done.get()
