@@ -1,14 +1,6 @@
 import { test, expect, Page } from '@playwright/test';
+import { signIn } from './helpers';
 import AxeBuilder from '@axe-core/playwright';
-
-async function signIn(page: Page) {
-  await page.goto('/login');
-  await expect(page.locator('main[data-hydrated="true"]')).toBeAttached();
-  await page.getByLabel('Username').fill('wang');
-  await page.getByLabel('Password').fill('classpoints-demo');
-  await page.getByTestId('sign-in').click();
-  await expect(page.getByRole('heading', { name: 'My classes' })).toBeVisible();
-}
 
 async function expectNoViolations(page: Page) {
   const results = await new AxeBuilder({ page }).analyze();

@@ -1,13 +1,5 @@
-import { test, expect, Page } from '@playwright/test';
-
-async function signIn(page: Page) {
-  await page.goto('/login');
-  await expect(page.locator('main[data-hydrated="true"]')).toBeAttached();
-  await page.getByLabel('Username').fill('wang');
-  await page.getByLabel('Password').fill('classpoints-demo');
-  await page.getByTestId('sign-in').click();
-  await expect(page.getByRole('heading', { name: 'My classes' })).toBeVisible();
-}
+import { test, expect } from '@playwright/test';
+import { signIn } from './helpers';
 
 test('a student page shows who gave what and why, undo strikes the row through, and a chart', async ({ page }) => {
   await signIn(page);

@@ -79,6 +79,17 @@ mod session {
     }
 }
 
+/// Runs a board write for the signed-in user under the page's request id.
+#[cfg(feature = "ssr")]
+async fn write_as_user(
+    command: crate::ledger::Command,
+    request_id: String,
+) -> Result<Awarded, AppError> {
+    let (state, user) = session::required().await?;
+    let request = crate::ledger::Request::new(user.actor(), command).with_key(request_id);
+    written(state.ledger.execute(request).await?.outcome)
+}
+
 #[cfg(feature = "ssr")]
 fn written(outcome: crate::ledger::Outcome) -> Result<Awarded, AppError> {
     match outcome {
@@ -212,19 +223,13 @@ pub async fn award(
     session::respond(
         async move {
             use crate::{ledger::*, model::TransactionType};
-            let (state, user) = session::required().await?;
-            let transaction_type = TransactionType::implied_by(points_change);
-            let request = Request::new(
-                user.actor(),
-                Command::Change(PointChange {
-                    student_id,
-                    points_change,
-                    transaction_type,
-                    reason,
-                }),
-            )
-            .with_key(request_id);
-            written(state.ledger.execute(request).await?.outcome)
+            let command = Command::Change(PointChange {
+                student_id,
+                points_change,
+                transaction_type: TransactionType::implied_by(points_change),
+                reason,
+            });
+            write_as_user(command, request_id).await
         }
         .await,
     )
@@ -241,19 +246,13 @@ pub async fn award_class(
     session::respond(
         async move {
             use crate::{ledger::*, model::TransactionType};
-            let (state, user) = session::required().await?;
-            let transaction_type = TransactionType::implied_by(points_change);
-            let request = Request::new(
-                user.actor(),
-                Command::ChangeMany(BatchChange {
-                    target: BatchTarget::Class { class_id },
-                    points_change,
-                    transaction_type,
-                    reason,
-                }),
-            )
-            .with_key(request_id);
-            written(state.ledger.execute(request).await?.outcome)
+            let command = Command::ChangeMany(BatchChange {
+                target: BatchTarget::Class { class_id },
+                points_change,
+                transaction_type: TransactionType::implied_by(points_change),
+                reason,
+            });
+            write_as_user(command, request_id).await
         }
         .await,
     )
@@ -269,7 +268,6 @@ pub async fn undo(
     session::respond(
         async move {
             use crate::ledger::*;
-            let (state, user) = session::required().await?;
             let target = match (transaction_id, batch_id) {
                 (_, Some(batch_id)) => ReversalTarget::Batch { batch_id },
                 (Some(transaction_id), None) => ReversalTarget::Transaction { transaction_id },
@@ -280,15 +278,11 @@ pub async fn undo(
                     ));
                 }
             };
-            let request = Request::new(
-                user.actor(),
-                Command::Reverse(Reversal {
-                    target,
-                    reason: "undo".into(),
-                }),
-            )
-            .with_key(request_id);
-            written(state.ledger.execute(request).await?.outcome)
+            let command = Command::Reverse(Reversal {
+                target,
+                reason: "undo".into(),
+            });
+            write_as_user(command, request_id).await
         }
         .await,
     )

@@ -268,44 +268,38 @@ pub(crate) async fn students(
         .collect())
 }
 
+/// id, username, name, role, active
+type UserRow = (String, String, String, String, bool);
+
+fn user_info((id, username, name, role, active): UserRow) -> Option<crate::model::UserInfo> {
+    crate::model::Role::parse(&role).map(|role| crate::model::UserInfo {
+        id,
+        username,
+        name,
+        role,
+        active,
+    })
+}
+
 pub(crate) async fn users(pool: &SqlitePool) -> Result<Vec<crate::model::UserInfo>, AppError> {
-    let rows: Vec<(String, String, String, String, bool)> = sqlx::query_as(
+    let rows: Vec<UserRow> = sqlx::query_as(
         "SELECT id, username, name, role, active FROM users ORDER BY role, username",
     )
     .fetch_all(pool)
     .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(id, username, name, role, active)| {
-            crate::model::Role::parse(&role).map(|role| crate::model::UserInfo {
-                id,
-                username,
-                name,
-                role,
-                active,
-            })
-        })
-        .collect())
+    Ok(rows.into_iter().filter_map(user_info).collect())
 }
 
 pub(crate) async fn user(
     pool: &SqlitePool,
     id: &str,
 ) -> Result<Option<crate::model::UserInfo>, AppError> {
-    let row: Option<(String, String, String, String, bool)> =
+    let row: Option<UserRow> =
         sqlx::query_as("SELECT id, username, name, role, active FROM users WHERE id = ?")
             .bind(id)
             .fetch_optional(pool)
             .await?;
-    Ok(row.and_then(|(id, username, name, role, active)| {
-        crate::model::Role::parse(&role).map(|role| crate::model::UserInfo {
-            id,
-            username,
-            name,
-            role,
-            active,
-        })
-    }))
+    Ok(row.and_then(user_info))
 }
 
 /// Every ledger row in ledger order, streamed to `each` (for exports of any size).
