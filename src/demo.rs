@@ -152,6 +152,7 @@ pub async fn seed_if_empty(ledger: &Ledger) -> Result<Option<DemoSchool>, AppErr
                 Command::CreateGroup(NewGroup {
                     class_id: class_id.clone(),
                     name: group_name.into(),
+                    student_ids: vec![],
                 }),
             )
             .await?;

@@ -311,6 +311,7 @@ pub fn default_presets() -> Vec<Preset> {
 pub struct Board {
     pub class: ClassInfo,
     pub students: Vec<StudentInfo>,
+    pub groups: Vec<GroupInfo>,
     pub presets: Vec<Preset>,
 }
 
@@ -431,5 +432,64 @@ mod tests {
         ] {
             assert!(validate_id("id", bad).is_err(), "{bad}");
         }
+    }
+}
+
+/// A group of students within a class.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupInfo {
+    pub id: String,
+    pub name: String,
+    pub student_ids: Vec<String>,
+}
+
+/// Draws students at random without repeating anyone until everyone has been drawn.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RandomPicker {
+    drawn: Vec<String>,
+}
+
+impl RandomPicker {
+    /// The next student, from those not drawn in this round; `random(n)` returns 0..n.
+    pub fn next(
+        &mut self,
+        everyone: &[String],
+        mut random: impl FnMut(usize) -> usize,
+    ) -> Option<String> {
+        self.drawn.retain(|id| everyone.contains(id));
+        if self.drawn.len() >= everyone.len() {
+            self.drawn.clear();
+        }
+        let left: Vec<&String> = everyone
+            .iter()
+            .filter(|id| !self.drawn.contains(id))
+            .collect();
+        let pick = left.get(random(left.len()).min(left.len().saturating_sub(1)))?;
+        self.drawn.push((*pick).clone());
+        Some((*pick).clone())
+    }
+}
+
+#[cfg(test)]
+mod picker_tests {
+    use super::RandomPicker;
+
+    #[test]
+    fn nobody_is_drawn_twice_until_everyone_was_drawn() {
+        let everyone: Vec<String> = (0..5).map(|i| i.to_string()).collect();
+        let mut picker = RandomPicker::default();
+        let mut seed = 7usize;
+        let mut random = move |n: usize| {
+            seed = seed.wrapping_mul(1103515245).wrapping_add(12345);
+            (seed >> 8) % n.max(1)
+        };
+        for _round in 0..3 {
+            let mut round: Vec<String> = (0..5)
+                .map(|_| picker.next(&everyone, &mut random).unwrap())
+                .collect();
+            round.sort();
+            assert_eq!(round, everyone, "each round draws everyone once");
+        }
+        assert_eq!(RandomPicker::default().next(&[], |_| 0), None);
     }
 }

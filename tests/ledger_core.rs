@@ -99,6 +99,7 @@ async fn class_group_and_selected_batches_are_all_or_nothing() {
                 Command::CreateGroup(NewGroup {
                     class_id: s.class_id.clone(),
                     name: "Red team".into(),
+                    student_ids: vec![],
                 }),
             )
             .await
@@ -638,4 +639,31 @@ async fn one_rejected_request_does_not_sink_its_group() {
         "requests were grouped"
     );
     s.assert_consistent().await;
+}
+
+#[tokio::test]
+async fn a_group_is_created_with_its_members_or_not_at_all() {
+    let s = school(2).await;
+    let create = |student_ids: Vec<String>| {
+        Command::CreateGroup(NewGroup {
+            class_id: s.class_id.clone(),
+            name: "Team".into(),
+            student_ids,
+        })
+    };
+    let intruder = vec![s.students[0].clone(), s.other_students[0].clone()];
+    let refused = s.ledger.run(s.teacher.clone(), create(intruder)).await;
+    assert!(matches!(refused, Err(AppError::Validation { field, .. }) if field == "student_ids"));
+    assert_eq!(
+        s.count("SELECT count(*) FROM student_groups").await,
+        0,
+        "no empty group left behind"
+    );
+    s.ledger
+        .run(s.teacher.clone(), create(s.students.clone()))
+        .await
+        .unwrap();
+    let groups = s.ledger.groups(&s.class_id).await.unwrap();
+    assert_eq!(groups.len(), 1);
+    assert_eq!(groups[0].student_ids.len(), 2);
 }

@@ -201,9 +201,11 @@ pub async fn class_board(class_id: String) -> Result<Board, AppError> {
                 .into_iter()
                 .filter(|s| !s.archived)
                 .collect();
+            let groups = state.ledger.groups(&class_id).await?;
             Ok(Board {
                 class,
                 students,
+                groups,
                 presets: crate::model::default_presets(),
             })
         }
@@ -253,6 +255,66 @@ pub async fn award_class(
                 reason,
             });
             write_as_user(command, request_id).await
+        }
+        .await,
+    )
+}
+
+/// The same award for selected students or a group, all or nothing. (JSON arguments: the
+/// default form encoding cannot carry the list of students.)
+#[server(prefix = "/rpc", input = leptos::server_fn::codec::Json)]
+pub async fn award_many(
+    student_ids: Vec<String>,
+    group_id: Option<String>,
+    points_change: i64,
+    reason: String,
+    request_id: String,
+) -> Result<Awarded, AppError> {
+    session::respond(
+        async move {
+            use crate::{ledger::*, model::TransactionType};
+            let target = match group_id {
+                Some(group_id) => BatchTarget::Group { group_id },
+                None => BatchTarget::Students { student_ids },
+            };
+            let command = Command::ChangeMany(BatchChange {
+                target,
+                points_change,
+                transaction_type: TransactionType::implied_by(points_change),
+                reason,
+            });
+            write_as_user(command, request_id).await
+        }
+        .await,
+    )
+}
+
+/// Creates a group of the class from the given students, in one transaction.
+#[server(prefix = "/rpc", input = leptos::server_fn::codec::Json)]
+pub async fn save_group(
+    class_id: String,
+    name: String,
+    student_ids: Vec<String>,
+) -> Result<crate::model::GroupInfo, AppError> {
+    session::respond(
+        async move {
+            use crate::ledger::*;
+            let (state, user) = session::required().await?;
+            let group = NewGroup {
+                class_id,
+                name: name.clone(),
+                student_ids: student_ids.clone(),
+            };
+            let group_id = state
+                .ledger
+                .run(user.actor(), Command::CreateGroup(group))
+                .await?
+                .into_roster_id()?;
+            Ok(crate::model::GroupInfo {
+                id: group_id,
+                name: name.trim().to_owned(),
+                student_ids,
+            })
         }
         .await,
     )

@@ -386,6 +386,11 @@ impl Ledger {
         queries::students(self.db.pool(), actor, class_id).await
     }
 
+    /// The groups of a class (callers check the reader may see the class).
+    pub async fn groups(&self, class_id: &str) -> Result<Vec<crate::model::GroupInfo>, AppError> {
+        queries::groups(self.db.pool(), class_id).await
+    }
+
     pub async fn user(&self, id: &str) -> Result<Option<crate::model::UserInfo>, AppError> {
         queries::user(self.db.pool(), id).await
     }

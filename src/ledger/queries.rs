@@ -350,3 +350,28 @@ pub(crate) async fn history_entries(
         })
         .collect()
 }
+
+/// The groups of a class with their members.
+pub(crate) async fn groups(
+    pool: &SqlitePool,
+    class_id: &str,
+) -> Result<Vec<crate::model::GroupInfo>, AppError> {
+    let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT g.id, g.name, \
+                (SELECT group_concat(student_id) FROM student_group_members m WHERE m.group_id = g.id) \
+         FROM student_groups g WHERE g.class_id = ? ORDER BY g.name",
+    )
+    .bind(class_id)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, name, members)| crate::model::GroupInfo {
+            id,
+            name,
+            student_ids: members
+                .map(|m| m.split(',').map(str::to_owned).collect())
+                .unwrap_or_default(),
+        })
+        .collect())
+}

@@ -56,6 +56,9 @@ pub struct ClassUpdate {
 pub struct NewGroup {
     pub class_id: String,
     pub name: String,
+    /// Members, set in the same transaction as the group is created.
+    #[serde(default)]
+    pub student_ids: Vec<String>,
 }
 
 /// Trims a display name and checks its length (1–100 characters, no control characters).
@@ -284,6 +287,9 @@ pub(crate) fn create_group(
     )?
     .execute(params![id, group.class_id, name, clock::now()])
     .map_err(|e| conflict_on_unique(e, || format!("a group named {name} already exists")))?;
+    if !group.student_ids.is_empty() {
+        set_group_members(conn, actor, &id, &group.student_ids)?;
+    }
     Ok(id)
 }
 

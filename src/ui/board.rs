@@ -1,11 +1,11 @@
 //! The classroom board: every student as a card; tap a card, tap a preset, done.
 
-use super::request_id::new_request_id;
+use super::request_id::{new_request_id, random_below};
 use crate::error::AppError;
 use crate::i18n::{t, t_string, use_i18n};
 use crate::{
-    api::board::{Award, AwardClass, Undo, class_board},
-    model::{Awarded, Board, Preset, StudentInfo},
+    api::board::{Award, AwardClass, AwardMany, SaveGroup, Undo, class_board},
+    model::{Awarded, Board, Preset, RandomPicker, StudentInfo},
 };
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -16,6 +16,8 @@ use std::collections::HashMap;
 enum Target {
     Student { id: String, name: String },
     Class,
+    Selected(Vec<String>),
+    Group { id: String, name: String },
 }
 
 /// The last write, for the undo toast.
@@ -59,6 +61,7 @@ impl Failure {
 enum Press {
     One(Award),
     Class(AwardClass),
+    Many(AwardMany),
 }
 
 /// Students in display order: by name, or by points (highest first, then name).
@@ -133,6 +136,24 @@ fn ClassBoard(board: Board) -> impl IntoView {
 
     let award = ServerAction::<Award>::new();
     let award_class = ServerAction::<AwardClass>::new();
+    let award_many = ServerAction::<AwardMany>::new();
+    let save_group = ServerAction::<SaveGroup>::new();
+    let groups = RwSignal::new(board.groups);
+    let selecting = RwSignal::new(false);
+    let selected = RwSignal::new(Vec::<String>::new());
+    let group_name = RwSignal::new(String::new());
+    let picker = StoredValue::new(RandomPicker::default());
+    let picked = RwSignal::new(None::<String>);
+    Effect::new(move |_| match save_group.value().get() {
+        Some(Ok(group)) => {
+            groups.update(|list| list.push(group));
+            selected.set(vec![]);
+            selecting.set(false);
+            group_name.set(String::new());
+        }
+        Some(Err(e)) => failure.set(Some(Failure::from(&e))),
+        None => {}
+    });
     let undo = ServerAction::<Undo>::new();
 
     // New balances from any write go straight onto the cards.
@@ -157,7 +178,7 @@ fn ClassBoard(board: Board) -> impl IntoView {
         format!("{who} {} {}", signed(first.points_change), first.reason)
     };
     let describe = StoredValue::new(describe);
-    for action in [award.value(), award_class.value()] {
+    for action in [award.value(), award_class.value(), award_many.value()] {
         Effect::new(move |_| match action.get() {
             Some(Ok(awarded)) => {
                 apply(&awarded);
@@ -224,6 +245,9 @@ fn ClassBoard(board: Board) -> impl IntoView {
             Press::Class(input) => {
                 award_class.dispatch(input);
             }
+            Press::Many(input) => {
+                award_many.dispatch(input);
+            }
         }
     };
     // One press: close the sheet first (a second click of a double click finds no button),
@@ -247,7 +271,55 @@ fn ClassBoard(board: Board) -> impl IntoView {
                 reason: preset.reason,
                 request_id,
             }),
+            Target::Selected(student_ids) => {
+                selected.set(vec![]);
+                selecting.set(false);
+                Press::Many(AwardMany {
+                    student_ids,
+                    group_id: None,
+                    points_change: preset.points,
+                    reason: preset.reason,
+                    request_id,
+                })
+            }
+            Target::Group { id, .. } => Press::Many(AwardMany {
+                student_ids: vec![],
+                group_id: Some(id),
+                points_change: preset.points,
+                reason: preset.reason,
+                request_id,
+            }),
         });
+    };
+    // Tapping a card awards that student, or in select mode toggles the selection.
+    let tap = move |target: Target| {
+        if let (true, Target::Student { id, .. }) = (selecting.get_untracked(), &target) {
+            selected.update(|list| {
+                if let Some(at) = list.iter().position(|s| s == id) {
+                    list.remove(at);
+                } else {
+                    list.push(id.clone());
+                }
+            });
+        } else {
+            open.set(Some(target));
+        }
+    };
+    let pick_random = move |_| {
+        let everyone: Vec<String> = sorted(students.get_untracked(), false)
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
+        let next = picker
+            .try_update_value(|p| p.next(&everyone, random_below))
+            .flatten();
+        if let Some(id) = next {
+            let name = students
+                .with_untracked(|list| list.iter().find(|s| s.id == id).map(|s| s.name.clone()))
+                .unwrap_or_default();
+            picked.set(Some(id.clone()));
+            open.set(Some(Target::Student { id, name }));
+        }
     };
     // Escape closes the award sheet.
     let _escape = window_event_listener(leptos::ev::keydown, move |ev| {
@@ -306,6 +378,20 @@ fn ClassBoard(board: Board) -> impl IntoView {
                             }
                         }}
                     </button>
+                    <button type="button" data-testid="random" on:click=pick_random>
+                        {t!(i18n, random)}
+                    </button>
+                    <button
+                        type="button"
+                        data-testid="select-mode"
+                        aria-pressed=move || selecting.get().to_string()
+                        on:click=move |_| {
+                            selecting.update(|s| *s = !*s);
+                            selected.set(vec![]);
+                        }
+                    >
+                        {t!(i18n, select)}
+                    </button>
                     <button
                         type="button"
                         class="primary"
@@ -316,6 +402,72 @@ fn ClassBoard(board: Board) -> impl IntoView {
                     </button>
                 </div>
             </header>
+            <Show when=move || !groups.get().is_empty()>
+                <ul class="groups" role="list">
+                    {move || {
+                        groups
+                            .get()
+                            .into_iter()
+                            .map(|g| {
+                                let target = Target::Group {
+                                    id: g.id.clone(),
+                                    name: g.name.clone(),
+                                };
+                                view! {
+                                    <li>
+                                        <button
+                                            type="button"
+                                            class="chip"
+                                            data-testid="group"
+                                            on:click=move |_| open.set(Some(target.clone()))
+                                        >
+                                            {format!("{} · {}", g.name, g.student_ids.len())}
+                                        </button>
+                                    </li>
+                                }
+                            })
+                            .collect_view()
+                    }}
+                </ul>
+            </Show>
+            <Show when=move || selecting.get()>
+                <div class="selection-bar" data-testid="selection-bar">
+                    <span>{move || format!("{} ✓", selected.get().len())}</span>
+                    <button
+                        type="button"
+                        class="primary"
+                        data-testid="award-selected"
+                        disabled=move || selected.get().is_empty()
+                        on:click=move |_| open.set(Some(Target::Selected(selected.get_untracked())))
+                    >
+                        {t!(i18n, award_selected)}
+                    </button>
+                    <label>
+                        <span class="visually-hidden">{t!(i18n, group_name)}</span>
+                        <input
+                            type="text"
+                            data-testid="group-name"
+                            placeholder=move || t_string!(i18n, group_name)
+                            prop:value=move || group_name.get()
+                            on:input=move |ev| group_name.set(event_target_value(&ev))
+                        />
+                    </label>
+                    <button
+                        type="button"
+                        data-testid="save-group"
+                        disabled=move || selected.get().is_empty() || group_name.get().trim().is_empty()
+                        on:click=move |_| {
+                            save_group.dispatch(SaveGroup {
+                                class_id: class_for_press.get_value(),
+                                name: group_name.get_untracked(),
+                                student_ids: selected.get_untracked(),
+                            });
+                        }
+                    >
+                        {t!(i18n, save_group)}
+                    </button>
+                </div>
+            </Show>
             <ul class="cards" role="list">
                 <For
                     each=move || sorted(students.get(), by_points.get() && !hide_ranking.get())
@@ -340,11 +492,19 @@ fn ClassBoard(board: Board) -> impl IntoView {
                                 <button
                                     type="button"
                                     class="card"
+                                    class:selected={
+                                        let id = s.id.clone();
+                                        move || selected.with(|list| list.contains(&id))
+                                    }
+                                    class:picked={
+                                        let id = s.id.clone();
+                                        move || picked.with(|p| p.as_ref() == Some(&id))
+                                    }
                                     class:negative=move || s.points < 0 && !hide_negative.get()
                                     data-student=s.id.clone()
                                     data-name=s.name.clone()
                                     aria-label=label
-                                    on:click=move |_| open.set(Some(target.clone()))
+                                    on:click=move |_| tap(target.clone())
                                 >
                                     <span class="name">{name}</span>
                                     <span class="points">{shown}</span>
@@ -362,6 +522,8 @@ fn ClassBoard(board: Board) -> impl IntoView {
                                 (name.clone(), Some(format!("/student/{id}")))
                             }
                             Target::Class => (t_string!(i18n, whole_class).to_owned(), None),
+                            Target::Selected(ids) => (format!("{} ✓", ids.len()), None),
+                            Target::Group { name, .. } => (name.clone(), None),
                         };
                         view! {
                             <div class="sheet-backdrop" on:click=move |_| open.set(None)></div>

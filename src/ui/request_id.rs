@@ -25,6 +25,17 @@ pub fn new_request_id() -> String {
     format!("{nanos:x}{:x}", COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
+/// A random index below `n` (0 when `n` is 0), for the random picker.
+pub fn random_below(n: usize) -> usize {
+    #[cfg(all(feature = "hydrate", target_arch = "wasm32"))]
+    let unit = js_sys::Math::random();
+    #[cfg(not(all(feature = "hydrate", target_arch = "wasm32")))]
+    let unit = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| f64::from(d.subsec_nanos()) / 1e9);
+    ((unit * n as f64) as usize).min(n.saturating_sub(1))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

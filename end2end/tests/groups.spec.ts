@@ -1,0 +1,54 @@
+import { test, expect, Page, Locator } from '@playwright/test';
+import { signIn, openClass } from './helpers';
+
+const points = async (card: Locator) => Number(await card.locator('.points').textContent());
+const cardOf = (page: Page, id: string) => page.locator(`.card[data-student="${id}"]`);
+
+test('select several students, award them at once, save them as a group and award the group', async ({ page }) => {
+  await signIn(page);
+  await openClass(page);
+  const ids = await Promise.all([6, 7, 8].map((n) => page.locator('.card').nth(n).getAttribute('data-student')));
+  const other = (await page.locator('.card').nth(9).getAttribute('data-student'))!;
+  const before = await Promise.all(ids.map((id) => points(cardOf(page, id!))));
+  const otherBefore = await points(cardOf(page, other));
+
+  await page.getByTestId('select-mode').click();
+  for (const id of ids) await cardOf(page, id!).click();
+  await expect(page.getByRole('dialog')).toHaveCount(0);
+  await expect(page.getByTestId('selection-bar')).toContainText('3');
+  await page.getByTestId('award-selected').click();
+  await page.getByRole('dialog').getByRole('button', { name: '+1 积极发言' }).click();
+  for (const [i, id] of ids.entries()) {
+    await expect(cardOf(page, id!).locator('.points')).toHaveText(String(before[i] + 1));
+  }
+  await expect(cardOf(page, other).locator('.points')).toHaveText(String(otherBefore));
+
+  await page.getByTestId('select-mode').click();
+  for (const id of ids.slice(0, 2)) await cardOf(page, id!).click();
+  await page.getByTestId('group-name').fill('Reading club');
+  await page.getByTestId('save-group').click();
+  const chip = page.getByTestId('group').filter({ hasText: 'Reading club' });
+  await expect(chip).toContainText('2');
+  await chip.click();
+  await page.getByRole('dialog').getByRole('button', { name: '+2 作业优秀' }).click();
+  await expect(cardOf(page, ids[0]!).locator('.points')).toHaveText(String(before[0] + 3));
+  await expect(cardOf(page, ids[1]!).locator('.points')).toHaveText(String(before[1] + 3));
+  await expect(cardOf(page, ids[2]!).locator('.points')).toHaveText(String(before[2] + 1));
+});
+
+test('the random picker does not repeat anyone until everyone was picked', async ({ page }) => {
+  await signIn(page);
+  await openClass(page);
+  const count = await page.locator('.card').count();
+  const seen = new Set<string>();
+  for (let i = 0; i < count; i++) {
+    await page.getByTestId('random').click();
+    const dialog = page.getByRole('dialog');
+    await expect(dialog).toBeVisible();
+    const picked = (await page.locator('.card.picked').getAttribute('data-student'))!;
+    expect(seen.has(picked)).toBe(false);
+    seen.add(picked);
+    await page.keyboard.press('Escape');
+  }
+  expect(seen.size).toBe(count);
+});
