@@ -7,7 +7,7 @@ use crate::{
     error::AppError,
     ledger::Ledger,
 };
-use axum::{Router, extract::FromRef, routing::get};
+use axum::{Router, extract::FromRef, response::IntoResponse, routing::get};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use std::net::SocketAddr;
@@ -50,6 +50,32 @@ pub fn leptos_options(args: &ServeArgs) -> LeptosOptions {
     options
 }
 
+/// Server functions answer every error as 500 with the error in the body. Their error type
+/// is [`AppError`], so its own status (400, 401, 403, 404, 409, 422, 503) is restored here,
+/// including for arguments that could not be decoded, which never reach our code.
+async fn server_fn_status(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let is_rpc = request.uri().path().starts_with("/rpc/");
+    let response = next.run(request).await;
+    if !is_rpc || response.status() != axum::http::StatusCode::INTERNAL_SERVER_ERROR {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let bytes = match axum::body::to_bytes(body, 1 << 20).await {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            tracing::error!(%error, "cannot read a server function's error");
+            return AppError::internal("error response unreadable").into_response();
+        }
+    };
+    if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
+        parts.status = error.status();
+    }
+    axum::response::Response::from_parts(parts, axum::body::Body::from(bytes))
+}
+
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
@@ -58,6 +84,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::api::rest::router())
         .leptos_routes(&state, routes, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn(server_fn_status))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -124,3 +124,33 @@ async fn health_endpoint_and_unknown_paths() {
     assert_eq!(missing.status(), 404);
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn server_function_errors_carry_their_own_status_never_500() {
+    use classpoints::api::board::{Award, MyClasses};
+    let server = start().await;
+    let client = reqwest::Client::new();
+    let post = |path: &'static str, body: &'static str| {
+        client
+            .post(format!("{}{path}", server.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    // Arguments that cannot be decoded never reach our code, and still get a 400.
+    let garbled = post(Award::PATH, "points_change=lots").await.unwrap();
+    assert_eq!(garbled.status(), 400);
+    let error: serde_json::Value = garbled.json().await.unwrap();
+    assert_eq!(error["code"], "validation", "{error}");
+    // Signed out: 401, with the error in the body.
+    let signed_out = post(MyClasses::PATH, "").await.unwrap();
+    assert_eq!(signed_out.status(), 401);
+    let award = post(
+        Award::PATH,
+        "student_id=aaaaaaaaaaaaaaa&points_change=1&reason=x&request_id=r1",
+    )
+    .await
+    .unwrap();
+    assert_eq!(award.status(), 401);
+    server.shutdown().await;
+}

@@ -53,23 +53,6 @@ mod session {
         jar.get(SESSION_COOKIE).map(|c| c.value().to_owned())
     }
 
-    /// Gives a failed server function the same HTTP status as the REST API would (4xx for
-    /// anything the caller can fix), instead of the default 500.
-    /// Only for calls over `/rpc/…`: during server-side rendering the function shares the
-    /// page's response, whose status the page decides.
-    pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
-        use leptos::prelude::use_context;
-        let is_rpc = use_context::<axum::http::request::Parts>()
-            .is_some_and(|parts| parts.uri.path().starts_with("/rpc/"));
-        if let Err(error) = &result
-            && is_rpc
-            && let Some(response) = use_context::<leptos_axum::ResponseOptions>()
-        {
-            response.set_status(error.status());
-        }
-        result
-    }
-
     pub fn set_cookie(cookie: &cookie::Cookie<'_>) -> Result<(), AppError> {
         let response = leptos::prelude::expect_context::<leptos_axum::ResponseOptions>();
         let value = axum::http::HeaderValue::from_str(&cookie.to_string())
@@ -109,108 +92,81 @@ fn written(outcome: crate::ledger::Outcome) -> Result<Awarded, AppError> {
 /// The signed-in user, or `None`.
 #[server(prefix = "/rpc")]
 pub async fn current_user() -> Result<Option<UserInfo>, AppError> {
-    session::respond(
-        async move {
-            Ok(session::current()
-                .await?
-                .map(|(_, user)| session::info(user)))
-        }
-        .await,
-    )
+    Ok(session::current()
+        .await?
+        .map(|(_, user)| session::info(user)))
 }
 
 /// Signs in and sets the session cookie. Without JavaScript the form post lands back on
 /// the home page.
 #[server(prefix = "/rpc")]
 pub async fn sign_in(username: String, password: String) -> Result<UserInfo, AppError> {
-    session::respond(
-        async move {
-            let state = crate::server::app_state()?;
-            let (token, user) =
-                crate::ledger::access::sign_in(&state.ledger, &username, &password).await?;
-            session::set_cookie(&crate::api::rest::session_cookie(token))?;
-            leptos_axum::redirect("/");
-            Ok(session::info(user))
-        }
-        .await,
-    )
+    let state = crate::server::app_state()?;
+    let (token, user) = crate::ledger::access::sign_in(&state.ledger, &username, &password).await?;
+    session::set_cookie(&crate::api::rest::session_cookie(token))?;
+    leptos_axum::redirect("/");
+    Ok(session::info(user))
 }
 
 /// Revokes this session and clears its cookie.
 #[server(prefix = "/rpc")]
 pub async fn sign_out() -> Result<(), AppError> {
-    session::respond(
-        async move {
-            if let (Some((state, user)), Some(token)) =
-                (session::current().await?, session::token().await)
-            {
-                state
-                    .ledger
-                    .run(
-                        user.actor(),
-                        crate::ledger::Command::RevokeToken {
-                            token_hash: crate::ledger::access::token_hash(&token),
-                        },
-                    )
-                    .await?;
-            }
-            let mut cleared = crate::api::rest::session_cookie(String::new());
-            cleared.make_removal();
-            session::set_cookie(&cleared)?;
-            leptos_axum::redirect("/login");
-            Ok(())
-        }
-        .await,
-    )
+    if let (Some((state, user)), Some(token)) = (session::current().await?, session::token().await)
+    {
+        state
+            .ledger
+            .run(
+                user.actor(),
+                crate::ledger::Command::RevokeToken {
+                    token_hash: crate::ledger::access::token_hash(&token),
+                },
+            )
+            .await?;
+    }
+    let mut cleared = crate::api::rest::session_cookie(String::new());
+    cleared.make_removal();
+    session::set_cookie(&cleared)?;
+    leptos_axum::redirect("/login");
+    Ok(())
 }
 
 /// The classes the signed-in teacher teaches (admins: all).
 #[server(prefix = "/rpc")]
 pub async fn my_classes() -> Result<Vec<ClassInfo>, AppError> {
-    session::respond(
-        async move {
-            let (state, user) = session::required().await?;
-            let classes = state.ledger.classes(&user.actor()).await?;
-            Ok(classes.into_iter().filter(|c| !c.archived).collect())
-        }
-        .await,
-    )
+    let (state, user) = session::required().await?;
+    let classes = state.ledger.classes(&user.actor()).await?;
+    Ok(classes.into_iter().filter(|c| !c.archived).collect())
 }
 
 /// A class's board: its active students with their points, and the award presets.
 #[server(prefix = "/rpc")]
 pub async fn class_board(class_id: String) -> Result<Board, AppError> {
-    session::respond(
-        async move {
-            crate::model::validate_id("class_id", &class_id)?;
-            let (state, user) = session::required().await?;
-            let actor = user.actor();
-            let class = state
-                .ledger
-                .classes(&actor)
-                .await?
-                .into_iter()
-                .find(|c| c.id == class_id)
-                .ok_or_else(|| AppError::NotFound {
-                    what: format!("class {class_id} (or it is not yours)"),
-                })?;
-            let students = state
-                .ledger
-                .students(&actor, Some(&class_id))
-                .await?
-                .into_iter()
-                .filter(|s| !s.archived)
-                .collect();
-            let groups = state.ledger.groups(&class_id).await?;
-            Ok(Board {
-                class,
-                students,
-                groups,
-                presets: crate::model::default_presets(),
-            })
-        }
-        .await,
-    )
+    crate::model::validate_id("class_id", &class_id)?;
+    let (state, user) = session::required().await?;
+    let actor = user.actor();
+    let class = state
+        .ledger
+        .classes(&actor)
+        .await?
+        .into_iter()
+        .find(|c| c.id == class_id)
+        .ok_or_else(|| AppError::NotFound {
+            what: format!("class {class_id} (or it is not yours)"),
+        })?;
+    let students = state
+        .ledger
+        .students(&actor, Some(&class_id))
+        .await?
+        .into_iter()
+        .filter(|s| !s.archived)
+        .collect();
+    let groups = state.ledger.groups(&class_id).await?;
+    Ok(Board {
+        class,
+        students,
+        groups,
+        presets: crate::model::default_presets(),
+    })
 }
 
 /// Awards (or deducts) for one student. `request_id` is generated once per press and reused
@@ -222,19 +178,14 @@ pub async fn award(
     reason: String,
     request_id: String,
 ) -> Result<Awarded, AppError> {
-    session::respond(
-        async move {
-            use crate::{ledger::*, model::TransactionType};
-            let command = Command::Change(PointChange {
-                student_id,
-                points_change,
-                transaction_type: TransactionType::implied_by(points_change),
-                reason,
-            });
-            write_as_user(command, request_id).await
-        }
-        .await,
-    )
+    use crate::{ledger::*, model::TransactionType};
+    let command = Command::Change(PointChange {
+        student_id,
+        points_change,
+        transaction_type: TransactionType::implied_by(points_change),
+        reason,
+    });
+    write_as_user(command, request_id).await
 }
 
 /// The same award for every active student of a class, all or nothing.
@@ -245,19 +196,14 @@ pub async fn award_class(
     reason: String,
     request_id: String,
 ) -> Result<Awarded, AppError> {
-    session::respond(
-        async move {
-            use crate::{ledger::*, model::TransactionType};
-            let command = Command::ChangeMany(BatchChange {
-                target: BatchTarget::Class { class_id },
-                points_change,
-                transaction_type: TransactionType::implied_by(points_change),
-                reason,
-            });
-            write_as_user(command, request_id).await
-        }
-        .await,
-    )
+    use crate::{ledger::*, model::TransactionType};
+    let command = Command::ChangeMany(BatchChange {
+        target: BatchTarget::Class { class_id },
+        points_change,
+        transaction_type: TransactionType::implied_by(points_change),
+        reason,
+    });
+    write_as_user(command, request_id).await
 }
 
 /// The same award for selected students or a group, all or nothing. (JSON arguments: the
@@ -270,23 +216,18 @@ pub async fn award_many(
     reason: String,
     request_id: String,
 ) -> Result<Awarded, AppError> {
-    session::respond(
-        async move {
-            use crate::{ledger::*, model::TransactionType};
-            let target = match group_id {
-                Some(group_id) => BatchTarget::Group { group_id },
-                None => BatchTarget::Students { student_ids },
-            };
-            let command = Command::ChangeMany(BatchChange {
-                target,
-                points_change,
-                transaction_type: TransactionType::implied_by(points_change),
-                reason,
-            });
-            write_as_user(command, request_id).await
-        }
-        .await,
-    )
+    use crate::{ledger::*, model::TransactionType};
+    let target = match group_id {
+        Some(group_id) => BatchTarget::Group { group_id },
+        None => BatchTarget::Students { student_ids },
+    };
+    let command = Command::ChangeMany(BatchChange {
+        target,
+        points_change,
+        transaction_type: TransactionType::implied_by(points_change),
+        reason,
+    });
+    write_as_user(command, request_id).await
 }
 
 /// Creates a group of the class from the given students, in one transaction.
@@ -296,28 +237,23 @@ pub async fn save_group(
     name: String,
     student_ids: Vec<String>,
 ) -> Result<crate::model::GroupInfo, AppError> {
-    session::respond(
-        async move {
-            use crate::ledger::*;
-            let (state, user) = session::required().await?;
-            let group = NewGroup {
-                class_id,
-                name: name.clone(),
-                student_ids: student_ids.clone(),
-            };
-            let group_id = state
-                .ledger
-                .run(user.actor(), Command::CreateGroup(group))
-                .await?
-                .into_roster_id()?;
-            Ok(crate::model::GroupInfo {
-                id: group_id,
-                name: name.trim().to_owned(),
-                student_ids,
-            })
-        }
-        .await,
-    )
+    use crate::ledger::*;
+    let (state, user) = session::required().await?;
+    let group = NewGroup {
+        class_id,
+        name: name.clone(),
+        student_ids: student_ids.clone(),
+    };
+    let group_id = state
+        .ledger
+        .run(user.actor(), Command::CreateGroup(group))
+        .await?
+        .into_roster_id()?;
+    Ok(crate::model::GroupInfo {
+        id: group_id,
+        name: name.trim().to_owned(),
+        student_ids,
+    })
 }
 
 /// Undoes what an award wrote: one transaction, or a whole batch.
@@ -327,65 +263,55 @@ pub async fn undo(
     batch_id: Option<String>,
     request_id: String,
 ) -> Result<Awarded, AppError> {
-    session::respond(
-        async move {
-            use crate::ledger::*;
-            let target = match (transaction_id, batch_id) {
-                (_, Some(batch_id)) => ReversalTarget::Batch { batch_id },
-                (Some(transaction_id), None) => ReversalTarget::Transaction { transaction_id },
-                (None, None) => {
-                    return Err(AppError::validation(
-                        "transaction_id",
-                        "name a transaction or a batch to undo",
-                    ));
-                }
-            };
-            let command = Command::Reverse(Reversal {
-                target,
-                reason: "undo".into(),
-            });
-            write_as_user(command, request_id).await
+    use crate::ledger::*;
+    let target = match (transaction_id, batch_id) {
+        (_, Some(batch_id)) => ReversalTarget::Batch { batch_id },
+        (Some(transaction_id), None) => ReversalTarget::Transaction { transaction_id },
+        (None, None) => {
+            return Err(AppError::validation(
+                "transaction_id",
+                "name a transaction or a batch to undo",
+            ));
         }
-        .await,
-    )
+    };
+    let command = Command::Reverse(Reversal {
+        target,
+        reason: "undo".into(),
+    });
+    write_as_user(command, request_id).await
 }
 
 /// A student's page: their details and their ledger (latest 500 rows), newest first.
 #[server(prefix = "/rpc")]
 pub async fn load_student(student_id: String) -> Result<StudentHistory, AppError> {
-    session::respond(
-        async move {
-            crate::model::validate_id("student_id", &student_id)?;
-            let (state, user) = session::required().await?;
-            let actor = user.actor();
-            let class_id = state
-                .ledger
-                .visible_student_class(&actor, &student_id)
-                .await?;
-            let student = state
-                .ledger
-                .students(&actor, Some(&class_id))
-                .await?
-                .into_iter()
-                .find(|s| s.id == student_id)
-                .ok_or_else(|| AppError::NotFound {
-                    what: format!("student {student_id}"),
-                })?;
-            let class_name = state
-                .ledger
-                .classes(&actor)
-                .await?
-                .into_iter()
-                .find(|c| c.id == class_id)
-                .map(|c| c.name)
-                .unwrap_or_default();
-            let entries = state.ledger.history_entries(&student_id, 500).await?;
-            Ok(StudentHistory {
-                student,
-                class_name,
-                entries,
-            })
-        }
-        .await,
-    )
+    crate::model::validate_id("student_id", &student_id)?;
+    let (state, user) = session::required().await?;
+    let actor = user.actor();
+    let class_id = state
+        .ledger
+        .visible_student_class(&actor, &student_id)
+        .await?;
+    let student = state
+        .ledger
+        .students(&actor, Some(&class_id))
+        .await?
+        .into_iter()
+        .find(|s| s.id == student_id)
+        .ok_or_else(|| AppError::NotFound {
+            what: format!("student {student_id}"),
+        })?;
+    let class_name = state
+        .ledger
+        .classes(&actor)
+        .await?
+        .into_iter()
+        .find(|c| c.id == class_id)
+        .map(|c| c.name)
+        .unwrap_or_default();
+    let entries = state.ledger.history_entries(&student_id, 500).await?;
+    Ok(StudentHistory {
+        student,
+        class_name,
+        entries,
+    })
 }
