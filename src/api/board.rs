@@ -146,10 +146,8 @@ pub async fn class_board(class_id: String) -> Result<Board, AppError> {
     let actor = user.actor();
     let class = state
         .ledger
-        .classes(&actor)
+        .visible_class(&actor, &class_id)
         .await?
-        .into_iter()
-        .find(|c| c.id == class_id)
         .ok_or_else(|| AppError::NotFound {
             what: format!("class {class_id} (or it is not yours)"),
         })?;
@@ -302,10 +300,8 @@ pub async fn load_student(student_id: String) -> Result<StudentHistory, AppError
         })?;
     let class_name = state
         .ledger
-        .classes(&actor)
+        .visible_class(&actor, &class_id)
         .await?
-        .into_iter()
-        .find(|c| c.id == class_id)
         .map(|c| c.name)
         .unwrap_or_default();
     let entries = state.ledger.history_entries(&student_id, 500).await?;

@@ -16,6 +16,15 @@ async fn open(url: &str) -> anyhow::Result<Ledger> {
     Ok(Ledger::start(Db::open(url).await?).await?)
 }
 
+async fn user_named(ledger: &Ledger, username: &str) -> anyhow::Result<crate::model::UserInfo> {
+    ledger
+        .users()
+        .await?
+        .into_iter()
+        .find(|u| u.username.eq_ignore_ascii_case(username))
+        .with_context(|| format!("no user {username}"))
+}
+
 pub async fn user_add(
     url: &str,
     username: &str,
@@ -54,12 +63,7 @@ pub async fn user_add(
 
 pub async fn token_create(url: &str, username: &str, name: &str) -> anyhow::Result<()> {
     let ledger = open(url).await?;
-    let user = ledger
-        .users()
-        .await?
-        .into_iter()
-        .find(|u| u.username.eq_ignore_ascii_case(username))
-        .with_context(|| format!("no user {username}"))?;
+    let user = user_named(&ledger, username).await?;
     let (token, token_hash) = access::new_token();
     ledger
         .run(
@@ -223,12 +227,7 @@ pub async fn import_roster(
     let actor = match teacher {
         None => Actor::System,
         Some(username) => {
-            let user = ledger
-                .users()
-                .await?
-                .into_iter()
-                .find(|u| u.username.eq_ignore_ascii_case(username))
-                .with_context(|| format!("no user {username}"))?;
+            let user = user_named(&ledger, username).await?;
             Actor::User {
                 id: user.id,
                 role: user.role,

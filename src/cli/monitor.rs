@@ -120,6 +120,15 @@ fn healthy(report: &Value) -> bool {
     report["health"]["status"] == "healthy"
 }
 
+/// The exit status a report stands for.
+fn status_of(report: &Value) -> u8 {
+    if healthy(report) {
+        HEALTHY
+    } else {
+        INCONSISTENT
+    }
+}
+
 pub async fn run(args: MonitorArgs) -> ExitCode {
     let client = Client {
         http: reqwest::Client::builder()
@@ -159,11 +168,7 @@ async fn check(client: &Client, args: &MonitorArgs, full: bool) -> u8 {
             } else {
                 print_report(&client.base, &report);
             }
-            if healthy(&report) {
-                HEALTHY
-            } else {
-                INCONSISTENT
-            }
+            status_of(&report)
         }
         Err(failure) => {
             failure.report();
@@ -196,11 +201,7 @@ async fn fix(client: &Client, args: &MonitorArgs, student: Option<&str>) -> u8 {
                     result["health"]["status"].as_str().unwrap_or("?")
                 );
             }
-            if healthy(&result) {
-                HEALTHY
-            } else {
-                INCONSISTENT
-            }
+            status_of(&result)
         }
         Err(failure) => {
             failure.report();
@@ -251,10 +252,9 @@ async fn start(client: &Client, args: &MonitorArgs, interval: Duration, auto_fix
                         summary["totalTransactions"]
                     );
                 }
-                match (healthy(&report), auto_fix) {
-                    (true, _) => HEALTHY,
-                    (false, true) => fix(client, args, None).await,
-                    (false, false) => INCONSISTENT,
+                match status_of(&report) {
+                    INCONSISTENT if auto_fix => fix(client, args, None).await,
+                    status => status,
                 }
             }
             Err(failure) => {

@@ -377,6 +377,19 @@ impl Ledger {
         queries::classes(self.db.pool(), actor).await
     }
 
+    /// One class, if `actor` may see it.
+    pub async fn visible_class(
+        &self,
+        actor: &Actor,
+        class_id: &str,
+    ) -> Result<Option<crate::model::ClassInfo>, AppError> {
+        Ok(self
+            .classes(actor)
+            .await?
+            .into_iter()
+            .find(|c| c.id == class_id))
+    }
+
     /// Students with balances that `actor` may see, optionally of one class.
     pub async fn students(
         &self,

@@ -150,18 +150,11 @@ pub(crate) async fn history(
     limit: i64,
 ) -> Result<Vec<PointTransaction>, AppError> {
     require_student(pool, student_id).await?;
-    let sql = format!(
-        "SELECT {TRANSACTION_COLUMNS} FROM point_transactions WHERE student_id = ? \
-         ORDER BY created_at DESC, seq DESC LIMIT ?"
-    );
-    sqlx::query(&sql)
-        .bind(student_id)
-        .bind(limit.clamp(1, 10_000))
-        .fetch_all(pool)
+    Ok(history_entries(pool, student_id, limit)
         .await?
-        .iter()
-        .map(transaction_from_row)
-        .collect()
+        .into_iter()
+        .map(|entry| entry.transaction)
+        .collect())
 }
 
 /// Who is reading: admins see everything, teachers their classes.

@@ -101,10 +101,8 @@ pub async fn create_class(
         .into_roster_id()?;
     let class = state
         .ledger
-        .classes(&auth.0.actor())
+        .visible_class(&auth.0.actor(), &id)
         .await?
-        .into_iter()
-        .find(|c| c.id == id)
         .ok_or_else(|| AppError::internal("created class not found"))?;
     Ok((StatusCode::CREATED, Json(class)))
 }
@@ -261,10 +259,8 @@ pub async fn update_class(
         .await?;
     let class = state
         .ledger
-        .classes(&actor)
+        .visible_class(&actor, &class_id)
         .await?
-        .into_iter()
-        .find(|c| c.id == class_id)
         .ok_or_else(|| AppError::internal("updated class not found"))?;
     Ok(Json(class))
 }
