@@ -50,6 +50,10 @@ export default defineConfig({
       RUST_LOG: 'warn',
       // Live streams end after 2 s (browsers reconnect and resync), so tests can drop them.
       CLASSPOINTS_LIVE_MAX_SECONDS: '2',
+      // The background monitor checks every 2 s and only reports: the monitor tests repair
+      // drift themselves, with the Auto-fix button.
+      CLASSPOINTS_MONITOR_INTERVAL_SECONDS: '2',
+      CLASSPOINTS_AUTO_FIX: 'false',
     },
   },
 });

@@ -30,10 +30,12 @@ if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WASM_BIND
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
 fi
 
-# Chromium, and a CJK font so students' Chinese names render in browser tests and screenshots.
+# Chromium, a CJK font so students' Chinese names render in browser tests and screenshots,
+# and sqlite3, which the monitor's browser test uses to corrupt a balance behind the app.
 missing_packages=()
 [ -x "$CHROMIUM_PATH" ] || missing_packages+=(chromium)
 [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing_packages+=(fonts-wqy-microhei)
+command -v sqlite3 >/dev/null || missing_packages+=(sqlite3)
 if [ ${#missing_packages[@]} -gt 0 ]; then
   step "installing Debian packages: ${missing_packages[*]}"
   as_root apt-get update -qq
@@ -46,6 +48,15 @@ if ! cmp -s end2end/package-lock.json end2end/node_modules/.package-lock.json.in
   step "installing end2end npm packages"
   (cd end2end && npm ci --no-audit --no-fund)
   cp end2end/package-lock.json end2end/node_modules/.package-lock.json.installed
+fi
+
+# The reference OpenMetrics parser (Prometheus's own Python client) in a virtualenv under
+# end2end/: the browser tests check /metrics with it.
+PROMETHEUS_CLIENT_VERSION=0.23.1
+if [ "$(end2end/.venv/bin/pip show prometheus-client 2>/dev/null | sed -n 's/^Version: //p')" != "$PROMETHEUS_CLIENT_VERSION" ]; then
+  step "installing prometheus-client $PROMETHEUS_CLIENT_VERSION (Python) for the metrics test"
+  python3 -m venv end2end/.venv
+  end2end/.venv/bin/pip install --quiet "prometheus-client==$PROMETHEUS_CLIENT_VERSION"
 fi
 
 case "$(command -v wasm-opt)" in

@@ -1,10 +1,15 @@
 //! Document shell, router and top-level layout.
 
 use crate::{
-    api::board::SignOut,
+    api::board::{SignOut, current_user},
     i18n::{I18nContextProvider, Locale, t, use_i18n},
+    model::Role,
     ui::{
-        board::BoardPage, classes::ClassesPage, login::LoginPage, status::StatusPage,
+        admin::{AccountsPage, ClassRosterPage, MonitorPage, RulesPage, SchoolClassesPage},
+        board::BoardPage,
+        classes::ClassesPage,
+        login::LoginPage,
+        status::StatusPage,
         student::StudentPage,
     },
 };
@@ -12,7 +17,8 @@ use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
     ParamSegment, SsrMode, StaticSegment,
-    components::{Route, Router, Routes},
+    components::{Redirect, Route, Router, Routes},
+    hooks::use_location,
 };
 
 /// The HTML document the server renders around the app.
@@ -69,6 +75,26 @@ fn LanguageSwitch() -> impl IntoView {
     }
 }
 
+/// "Admin" in the top bar, for admins only. Asked again on every navigation, so it appears
+/// right after signing in.
+#[component]
+fn AdminLink() -> impl IntoView {
+    let i18n = use_i18n();
+    let location = use_location();
+    let user = Resource::new(move || location.pathname.get(), |_| current_user());
+    view! {
+        <Transition fallback=|| ()>
+            {move || {
+                user.get()
+                    .and_then(Result::ok)
+                    .flatten()
+                    .filter(|u| u.role == Role::Admin)
+                    .map(|_| view! { <a href="/admin/monitor" data-testid="nav-admin">{t!(i18n, nav_admin)}</a> })
+            }}
+        </Transition>
+    }
+}
+
 #[component]
 fn Layout(hydrated: RwSignal<bool>, sign_out: ServerAction<SignOut>) -> impl IntoView {
     let i18n = use_i18n();
@@ -80,7 +106,7 @@ fn Layout(hydrated: RwSignal<bool>, sign_out: ServerAction<SignOut>) -> impl Int
                 <a class="brand" href="/">"classpoints"</a>
                 <nav class="topnav">
                     <a href="/">{t!(i18n, nav_classes)}</a>
-                    <a href="/status">{t!(i18n, nav_status)}</a>
+                    <AdminLink/>
                     <LanguageSwitch/>
                     <ActionForm action=sign_out>
                         <button type="submit" class="link" data-testid="sign-out">
@@ -105,7 +131,36 @@ fn Layout(hydrated: RwSignal<bool>, sign_out: ServerAction<SignOut>) -> impl Int
                         view=StudentPage
                         ssr=SsrMode::Async
                     />
-                    <Route path=StaticSegment("status") view=StatusPage/>
+                    <Route path=StaticSegment("status") view=StatusPage ssr=SsrMode::Async/>
+                    <Route
+                        path=StaticSegment("admin")
+                        view=|| view! { <Redirect path="/admin/monitor"/> }
+                    />
+                    <Route
+                        path=(StaticSegment("admin"), StaticSegment("monitor"))
+                        view=MonitorPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=(StaticSegment("admin"), StaticSegment("accounts"))
+                        view=AccountsPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=(StaticSegment("admin"), StaticSegment("classes"))
+                        view=SchoolClassesPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=(StaticSegment("admin"), StaticSegment("classes"), ParamSegment("id"))
+                        view=ClassRosterPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=(StaticSegment("admin"), StaticSegment("rules"))
+                        view=RulesPage
+                        ssr=SsrMode::Async
+                    />
                 </Routes>
             </main>
         </Router>

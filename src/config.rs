@@ -185,6 +185,75 @@ pub struct ServeArgs {
     pub live_max_seconds: u64,
     #[command(flatten)]
     pub bootstrap: BootstrapArgs,
+    #[command(flatten)]
+    pub watch: WatchArgs,
+}
+
+/// The background monitor, its alerts and the metrics endpoint.
+#[derive(Debug, Clone, Args)]
+pub struct WatchArgs {
+    /// Seconds between background consistency checks; 0 turns the background monitor off.
+    #[arg(
+        long,
+        env = "CLASSPOINTS_MONITOR_INTERVAL_SECONDS",
+        default_value_t = 60
+    )]
+    pub monitor_interval_seconds: u64,
+    /// Repair drifted balances automatically (audited) when a background check finds them.
+    #[arg(long, env = "CLASSPOINTS_AUTO_FIX", default_value_t = true, action = clap::ArgAction::Set)]
+    pub auto_fix: bool,
+    /// Alert when more than this percentage of requests fail with a server error (5 minutes).
+    #[arg(long, env = "CLASSPOINTS_ALERT_ERROR_RATE_PERCENT", default_value_t = 1.0,
+          value_parser = percent)]
+    pub alert_error_rate_percent: f64,
+    /// Alert when the p95 latency of the last 5 minutes is above this many milliseconds.
+    #[arg(long, env = "CLASSPOINTS_ALERT_P95_MS", default_value_t = 250.0, value_parser = positive)]
+    pub alert_p95_ms: f64,
+    /// Requests needed in 5 minutes before error rate and latency can raise alerts.
+    #[arg(long, env = "CLASSPOINTS_ALERT_MIN_REQUESTS", default_value_t = 20)]
+    pub alert_min_requests: u64,
+    /// POST every raised and resolved alert as JSON to this URL.
+    #[arg(long, env = "CLASSPOINTS_ALERT_WEBHOOK_URL", value_parser = http_url)]
+    pub alert_webhook_url: Option<String>,
+    /// Require `Authorization: Bearer <this>` on /metrics (open when unset).
+    #[arg(long, env = "CLASSPOINTS_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+}
+
+impl Default for WatchArgs {
+    /// The documented defaults; a test checks they match the flags' defaults.
+    fn default() -> Self {
+        Self {
+            monitor_interval_seconds: 60,
+            auto_fix: true,
+            alert_error_rate_percent: 1.0,
+            alert_p95_ms: 250.0,
+            alert_min_requests: 20,
+            alert_webhook_url: None,
+            metrics_token: None,
+        }
+    }
+}
+
+fn percent(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(p) if (0.0..=100.0).contains(&p) => Ok(p),
+        _ => Err("must be a number from 0 to 100".into()),
+    }
+}
+
+fn positive(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+        _ => Err("must be a number above 0".into()),
+    }
+}
+
+fn http_url(value: &str) -> Result<String, String> {
+    match reqwest::Url::parse(value) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(value.to_owned()),
+        _ => Err("must be an http:// or https:// URL".into()),
+    }
 }
 
 /// What a first start creates.
@@ -206,5 +275,30 @@ impl Cli {
     pub fn command(self) -> Command {
         self.command
             .unwrap_or_else(|| Command::Serve(ServeArgs::parse_from(["classpoints"])))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn monitor_defaults_match_the_flags() {
+        let parsed = ServeArgs::try_parse_from(["classpoints"]).unwrap().watch;
+        let default = WatchArgs::default();
+        assert_eq!(format!("{parsed:?}"), format!("{default:?}"));
+        assert_eq!(default.monitor_interval_seconds, 60);
+        assert!(default.auto_fix);
+    }
+
+    #[test]
+    fn bad_monitor_settings_are_refused_at_start() {
+        for args in [
+            ["classpoints", "--alert-error-rate-percent", "150"],
+            ["classpoints", "--alert-p95-ms", "0"],
+            ["classpoints", "--alert-webhook-url", "ftp://example"],
+        ] {
+            assert!(ServeArgs::try_parse_from(args).is_err(), "{args:?}");
+        }
     }
 }

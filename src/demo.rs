@@ -36,10 +36,7 @@ async fn create_user(
     role: Role,
     password: &str,
 ) -> Result<String, AppError> {
-    let password = password.to_owned();
-    let password_hash = tokio::task::spawn_blocking(move || access::hash_password(&password))
-        .await
-        .map_err(|e| AppError::internal(e.to_string()))??;
+    let password_hash = access::hash_password_off_thread(password.to_owned()).await?;
     id_of(
         ledger,
         Actor::System,

@@ -30,6 +30,8 @@ pub mod demo;
 #[cfg(feature = "ssr")]
 pub mod ledger;
 #[cfg(feature = "ssr")]
+pub mod monitor;
+#[cfg(feature = "ssr")]
 pub mod server;
 
 /// Browser entry point: attach the reactive app to the server-rendered HTML.

@@ -21,6 +21,9 @@ pub struct AppState {
     pub ledger: Ledger,
     /// Longest life of one live-update stream.
     pub live_max: std::time::Duration,
+    pub monitor: crate::monitor::Monitor,
+    /// Bearer token `/metrics` requires, if any.
+    pub metrics_token: Option<String>,
 }
 
 /// The state inside a server function (provided as context by the Leptos routes).
@@ -76,15 +79,42 @@ async fn server_fn_status(
     axum::response::Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
+/// `GET /metrics`: Prometheus (OpenMetrics) text; behind a bearer token when one is set.
+async fn metrics_endpoint(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    if let Some(expected) = &state.metrics_token {
+        let presented = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if presented != Some(expected.as_str()) {
+            return AppError::unauthorized(
+                "send Authorization: Bearer <CLASSPOINTS_METRICS_TOKEN>",
+            )
+            .into_response();
+        }
+    }
+    crate::monitor::metrics::exposition(state.monitor.metrics())
+}
+
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
+    let metrics = state.monitor.metrics().clone();
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics_endpoint))
         .merge(crate::api::rest::router())
         .leptos_routes(&state, routes, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(server_fn_status))
+        // Outside the status fix-up, so requests are counted with the status clients see.
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            crate::monitor::metrics::track,
+        ))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -102,10 +132,15 @@ impl Server {
         let db = Db::open(&args.database.database_url).await?;
         let ledger = Ledger::start(db).await?;
         bootstrap(&ledger, &args.bootstrap, args.addr).await?;
+        let metrics = std::sync::Arc::new(crate::monitor::metrics::Metrics::new(&ledger));
+        let monitor = crate::monitor::Monitor::new(ledger.clone(), metrics, &args.watch);
+        monitor.spawn_background();
         let state = AppState {
             leptos_options: leptos_options(args),
             ledger,
             live_max: std::time::Duration::from_secs(args.live_max_seconds.max(1)),
+            monitor,
+            metrics_token: args.watch.metrics_token.clone(),
         };
         let listener = TcpListener::bind(args.addr).await?;
         Ok(Self {

@@ -26,7 +26,12 @@ async fn start() -> Running {
         addr: "127.0.0.1:0".parse().unwrap(),
         site_root: dir.path().display().to_string(),
         live_max_seconds: 600,
-        bootstrap: Default::default(),
+        bootstrap: classpoints::config::BootstrapArgs {
+            admin_username: Some("root".into()),
+            admin_password: Some("root-password".into()),
+            demo: false,
+        },
+        watch: Default::default(),
     };
     let server = Server::bind(&args).await.unwrap();
     let base = format!("http://{}", server.local_addr().unwrap());
@@ -89,13 +94,31 @@ async fn pages_are_server_rendered_with_hydration_scripts() {
 }
 
 #[tokio::test]
-async fn status_server_function_reads_the_database() {
+async fn status_server_function_reads_the_database_for_admins() {
     let server = start().await;
-    let response = reqwest::Client::new()
-        .post(format!("{}{}", server.base, GetSystemStatus::PATH))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("")
+    let client = reqwest::Client::new();
+    let status = |cookie: Option<String>| {
+        let mut request = client
+            .post(format!("{}{}", server.base, GetSystemStatus::PATH))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("");
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        request.send()
+    };
+    assert_eq!(status(None).await.unwrap().status(), 401);
+    let login = client
+        .post(format!("{}/api/auth/login", server.base))
+        .json(&serde_json::json!({"username": "root", "password": "root-password"}))
         .send()
+        .await
+        .unwrap();
+    let token = login.json::<serde_json::Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let response = status(Some(format!("classpoints_session={token}")))
         .await
         .unwrap();
     assert_eq!(response.status(), 200);

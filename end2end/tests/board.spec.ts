@@ -1,5 +1,5 @@
 import { test, expect, Page, Locator } from '@playwright/test';
-import { signIn, openClass } from './helpers';
+import { signIn, openClass, hydrated } from './helpers';
 
 async function points(card: Locator): Promise<number> {
   return Number(await card.locator('.points').textContent());
@@ -66,7 +66,7 @@ test('whole-class award gives every student the points at once', async ({ page }
 
 test('a wrong password is refused with a message', async ({ page }) => {
   await page.goto('/login');
-  await expect(page.locator('main[data-hydrated="true"]')).toBeAttached();
+  await hydrated(page);
   await page.getByLabel('Username').fill('wang');
   await page.getByLabel('Password').fill('not-the-password');
   const reply = page.waitForResponse((r) => r.url().includes('/rpc/sign_in'));

@@ -1,5 +1,5 @@
 import { test, expect, Page, Locator } from '@playwright/test';
-import { signIn, openClass } from './helpers';
+import { signIn, openClass, hydrated } from './helpers';
 
 const points = async (card: Locator) => Number(await card.locator('.points').textContent());
 const cardOf = (page: Page, id: string) => page.locator(`.card[data-student="${id}"]`);
@@ -51,4 +51,50 @@ test('the random picker does not repeat anyone until everyone was picked', async
     await page.keyboard.press('Escape');
   }
   expect(seen.size).toBe(count);
+});
+
+test('a group is renamed, given other members and deleted from select mode', async ({ page }) => {
+  await signIn(page);
+  await openClass(page);
+  const ids = await Promise.all([0, 1, 2].map((n) => page.locator('.card').nth(n).getAttribute('data-student')));
+  await page.getByTestId('select-mode').click();
+  await cardOf(page, ids[0]!).click();
+  await page.getByTestId('group-name').fill('Chess club');
+  await page.getByTestId('save-group').click();
+  const chip = page.getByTestId('group').filter({ hasText: 'Chess club' });
+  await expect(chip).toContainText('1');
+
+  // In select mode a chip loads the group: its members are selected and its name editable.
+  await page.getByTestId('select-mode').click();
+  await chip.click();
+  await expect(cardOf(page, ids[0]!)).toHaveClass(/selected/);
+  await expect(page.getByTestId('group-name')).toHaveValue('Chess club');
+  await cardOf(page, ids[0]!).click();
+  await cardOf(page, ids[1]!).click();
+  await cardOf(page, ids[2]!).click();
+  await page.getByTestId('group-name').fill('Chess team');
+  await page.getByTestId('save-group').click();
+  const renamed = page.getByTestId('group').filter({ hasText: 'Chess team' });
+  await expect(renamed).toContainText('2');
+  await expect(page.getByTestId('group').filter({ hasText: 'Chess club' })).toHaveCount(0);
+
+  // The server kept it: after a reload the group awards exactly its two members.
+  await page.reload();
+  await hydrated(page);
+  const before = await Promise.all(ids.map((id) => points(cardOf(page, id!))));
+  await page.getByTestId('group').filter({ hasText: 'Chess team' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: '+1 积极发言' }).click();
+  await expect(cardOf(page, ids[1]!).locator('.points')).toHaveText(String(before[1] + 1));
+  await expect(cardOf(page, ids[2]!).locator('.points')).toHaveText(String(before[2] + 1));
+  await expect(cardOf(page, ids[0]!).locator('.points')).toHaveText(String(before[0]));
+
+  await page.getByTestId('select-mode').click();
+  await page.getByTestId('group').filter({ hasText: 'Chess team' }).click();
+  await page.getByTestId('delete-group').click();
+  await expect(page.getByTestId('group').filter({ hasText: 'Chess team' })).toHaveCount(0);
+  await page.reload();
+  await hydrated(page);
+  await expect(page.getByTestId('group').filter({ hasText: 'Chess team' })).toHaveCount(0);
+  // Its award stays in the students' points.
+  await expect(cardOf(page, ids[1]!).locator('.points')).toHaveText(String(before[1] + 1));
 });

@@ -1,10 +1,19 @@
 import { expect, Page } from '@playwright/test';
+import AxeBuilder from '@axe-core/playwright';
+import { execFileSync } from 'node:child_process';
+
+// Resolves once the WASM bundle has hydrated the page (an Effect sets the marker). A debug
+// bundle takes a few seconds to compile in a fresh browser context on a busy 2-core machine,
+// so this waits longer than the default; it is readiness, not a speed check.
+export async function hydrated(page: Page) {
+  await expect(page.locator('main[data-hydrated="true"]')).toBeAttached({ timeout: 30_000 });
+}
 
 // The test server starts on an empty database, so the demo school is there:
 // teachers wang and li (password classpoints-demo); wang teaches 三年级一班.
 export async function signIn(page: Page, username = 'wang', password = 'classpoints-demo') {
   await page.goto('/login');
-  await expect(page.locator('main[data-hydrated="true"]')).toBeAttached();
+  await hydrated(page);
   await page.getByLabel('Username').fill(username);
   await page.getByLabel('Password').fill(password);
   await page.getByTestId('sign-in').click();
@@ -14,5 +23,32 @@ export async function signIn(page: Page, username = 'wang', password = 'classpoi
 export async function openClass(page: Page, name = '三年级一班') {
   await page.getByRole('link', { name: new RegExp(name) }).click();
   await expect(page.getByRole('heading', { name })).toBeVisible();
-  await expect(page.locator('main[data-hydrated="true"]')).toBeAttached();
+  await hydrated(page);
+}
+
+// The demo's admin (created on an empty database when no admin comes from the environment).
+export async function signInAdmin(page: Page) {
+  await page.goto('/login');
+  await hydrated(page);
+  await page.getByLabel('Username').fill('admin');
+  await page.getByLabel('Password').fill('classpoints-admin');
+  await page.getByTestId('sign-in').click();
+  await expect(page.getByTestId('nav-admin')).toBeVisible();
+}
+
+// axe-core's verdict on the page as it is now: no violations, or the list of them.
+export async function expectNoViolations(page: Page) {
+  const results = await new AxeBuilder({ page }).analyze();
+  const summary = results.violations.map(
+    (v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`,
+  );
+  expect(summary).toEqual([]);
+}
+
+// The suite's server runs on this SQLite file (see playwright.config.ts).
+const DB = '../target/e2e/classpoints.db';
+
+/** Runs SQL on the live database with Debian's sqlite3, as someone outside the app would. */
+export function sqlite(sql: string): string {
+  return execFileSync('sqlite3', ['-cmd', '.timeout 5000', DB, sql], { encoding: 'utf8' }).trim();
 }

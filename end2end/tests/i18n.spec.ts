@@ -1,11 +1,12 @@
 import { test, expect } from '@playwright/test';
+import { hydrated } from './helpers';
 
 test.describe('in a browser set to Chinese', () => {
   test.use({ locale: 'zh-CN' });
 
   test('pages come in Chinese and can be switched to English and back', async ({ page }) => {
     await page.goto('/login');
-    await expect(page.locator('main[data-hydrated="true"]')).toBeAttached();
+    await hydrated(page);
     await expect(page.locator('html')).toHaveAttribute('lang', 'zh-CN');
     await expect(page.getByRole('heading', { name: '登录' })).toBeVisible();
     await page.getByLabel('用户名').fill('wang');

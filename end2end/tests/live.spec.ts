@@ -1,16 +1,17 @@
 import { test, expect, Page, Browser } from '@playwright/test';
+import { hydrated } from './helpers';
 
 async function boardAs(browser: Browser, username: string): Promise<Page> {
   const context = await browser.newContext();
   const page = await context.newPage();
   await page.goto('/login');
-  await expect(page.locator('main[data-hydrated="true"]')).toBeAttached();
+  await hydrated(page);
   await page.getByLabel('Username').fill(username);
   await page.getByLabel('Password').fill('classpoints-demo');
   await page.getByTestId('sign-in').click();
   await page.getByRole('link', { name: /三年级一班/ }).click();
   await expect(page.getByRole('heading', { name: '三年级一班' })).toBeVisible();
-  await expect(page.locator('main[data-hydrated="true"]')).toBeAttached();
+  await hydrated(page);
   return page;
 }
 

@@ -1,10 +1,10 @@
 import { test, expect } from '@playwright/test';
-import { signIn } from './helpers';
+import { signIn, hydrated } from './helpers';
 
 test('a student page shows who gave what and why, undo strikes the row through, and a chart', async ({ page }) => {
   await signIn(page);
   await page.getByRole('link', { name: /三年级一班/ }).click();
-  await expect(page.locator('main[data-hydrated="true"]')).toBeAttached();
+  await hydrated(page);
   const card = page.locator('.card').nth(4);
   const id = (await card.getAttribute('data-student'))!;
   const name = (await card.getAttribute('data-name'))!;
@@ -15,7 +15,7 @@ test('a student page shows who gave what and why, undo strikes the row through, 
   await card.click();
   await page.getByTestId('history-link').click();
   await expect(page.getByRole('heading', { name })).toBeVisible();
-  await expect(page.locator('main[data-hydrated="true"]')).toBeAttached();
+  await hydrated(page);
   const newest = page.locator('table.history tbody tr').first();
   await expect(newest).toContainText('王老师');
   await expect(newest).toContainText('+1');

@@ -8,59 +8,7 @@ use crate::{
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-mod session {
-    use crate::{
-        api::rest::SESSION_COOKIE,
-        error::AppError,
-        ledger::access::{self, SignedIn},
-        model::UserInfo,
-        server::{AppState, app_state},
-    };
-    use axum_extra::extract::CookieJar;
-
-    /// The signed-in user of this request, from the session cookie.
-    pub async fn current() -> Result<Option<(AppState, SignedIn)>, AppError> {
-        let state = app_state()?;
-        let jar: CookieJar = leptos_axum::extract()
-            .await
-            .map_err(|e| AppError::internal(format!("cannot read cookies: {e}")))?;
-        let Some(token) = jar.get(SESSION_COOKIE).map(|c| c.value().to_owned()) else {
-            return Ok(None);
-        };
-        let user = access::user_for_token(state.ledger.db().pool(), &token).await?;
-        Ok(user.map(|user| (state, user)))
-    }
-
-    pub async fn required() -> Result<(AppState, SignedIn), AppError> {
-        current()
-            .await?
-            .ok_or_else(|| AppError::unauthorized("please sign in"))
-    }
-
-    pub fn info(user: SignedIn) -> UserInfo {
-        UserInfo {
-            id: user.id,
-            username: user.username,
-            name: user.name,
-            role: user.role,
-            active: true,
-        }
-    }
-
-    /// The token of this request's session cookie, if any.
-    pub async fn token() -> Option<String> {
-        let jar: CookieJar = leptos_axum::extract().await.ok()?;
-        jar.get(SESSION_COOKIE).map(|c| c.value().to_owned())
-    }
-
-    pub fn set_cookie(cookie: &cookie::Cookie<'_>) -> Result<(), AppError> {
-        let response = leptos::prelude::expect_context::<leptos_axum::ResponseOptions>();
-        let value = axum::http::HeaderValue::from_str(&cookie.to_string())
-            .map_err(|e| AppError::internal(format!("bad cookie: {e}")))?;
-        response.append_header(axum::http::header::SET_COOKIE, value);
-        Ok(())
-    }
-}
+use super::session;
 
 /// Runs a board write for the signed-in user under the page's request id.
 #[cfg(feature = "ssr")]
@@ -146,11 +94,8 @@ pub async fn class_board(class_id: String) -> Result<Board, AppError> {
     let actor = user.actor();
     let class = state
         .ledger
-        .visible_class(&actor, &class_id)
-        .await?
-        .ok_or_else(|| AppError::NotFound {
-            what: format!("class {class_id} (or it is not yours)"),
-        })?;
+        .require_visible_class(&actor, &class_id)
+        .await?;
     let students = state
         .ledger
         .students(&actor, Some(&class_id))
@@ -159,11 +104,13 @@ pub async fn class_board(class_id: String) -> Result<Board, AppError> {
         .filter(|s| !s.archived)
         .collect();
     let groups = state.ledger.groups(&class_id).await?;
+    let (presets, custom_presets) = state.ledger.presets(Some(&class_id)).await?;
     Ok(Board {
         class,
         students,
         groups,
-        presets: crate::model::default_presets(),
+        presets,
+        custom_presets,
     })
 }
 
@@ -252,6 +199,63 @@ pub async fn save_group(
         name: name.trim().to_owned(),
         student_ids,
     })
+}
+
+/// Renames a group and sets its members, in one transaction.
+#[server(prefix = "/rpc", input = leptos::server_fn::codec::Json)]
+pub async fn update_group(
+    group_id: String,
+    name: String,
+    student_ids: Vec<String>,
+) -> Result<crate::model::GroupInfo, AppError> {
+    use crate::ledger::*;
+    let (state, user) = session::required().await?;
+    let update = GroupUpdate {
+        group_id: group_id.clone(),
+        name: Some(name.clone()),
+        student_ids: Some(student_ids.clone()),
+    };
+    state
+        .ledger
+        .run(user.actor(), Command::UpdateGroup(update))
+        .await?;
+    Ok(crate::model::GroupInfo {
+        id: group_id,
+        name: name.trim().to_owned(),
+        student_ids,
+    })
+}
+
+/// Deletes a group; awards it received stay in its students' histories.
+#[server(prefix = "/rpc")]
+pub async fn delete_group(group_id: String) -> Result<(), AppError> {
+    use crate::ledger::*;
+    let (state, user) = session::required().await?;
+    state
+        .ledger
+        .run(user.actor(), Command::DeleteGroup { group_id })
+        .await?;
+    Ok(())
+}
+
+/// Sets a class's own award presets, or (`presets: None`) returns it to the school's.
+/// Answers the presets the class uses afterwards.
+#[server(prefix = "/rpc", input = leptos::server_fn::codec::Json)]
+pub async fn save_presets(
+    class_id: String,
+    presets: Option<Vec<crate::model::Preset>>,
+) -> Result<(Vec<crate::model::Preset>, bool), AppError> {
+    use crate::ledger::*;
+    let (state, user) = session::required().await?;
+    let update = PresetsUpdate {
+        class_id: Some(class_id.clone()),
+        presets,
+    };
+    state
+        .ledger
+        .run(user.actor(), Command::SetPresets(update))
+        .await?;
+    state.ledger.presets(Some(&class_id)).await
 }
 
 /// Undoes what an award wrote: one transaction, or a whole batch.

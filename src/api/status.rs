@@ -1,9 +1,9 @@
 use crate::{error::AppError, model::SystemStatus};
 use leptos::prelude::*;
 
-/// Reports the database this server uses and the row count of every table.
+/// Reports the database this server uses and the row count of every table (admins).
 #[server(prefix = "/rpc")]
 pub async fn get_system_status() -> Result<SystemStatus, AppError> {
-    let state = crate::server::app_state()?;
+    let (state, _) = super::session::admin().await?;
     state.ledger.db().status().await
 }

@@ -234,7 +234,7 @@ pub async fn import_roster(
             }
         }
     };
-    let report = crate::ledger::import::import_roster(&ledger, &actor, &text).await?;
+    let report = crate::ledger::import::import_roster(&ledger, &actor, &text, false).await?;
     println!(
         "imported {} students; created classes: {}",
         report.students_created,

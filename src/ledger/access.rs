@@ -39,6 +39,13 @@ pub fn hash_password(password: &str) -> Result<String, AppError> {
         .map_err(|e| AppError::internal(format!("cannot hash password: {e}")))
 }
 
+/// [`hash_password`] on a blocking thread, for async callers.
+pub async fn hash_password_off_thread(password: String) -> Result<String, AppError> {
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| AppError::internal(format!("password hashing failed: {e}")))?
+}
+
 /// Checks a password against a stored hash; a missing or unreadable hash never matches.
 pub fn verify_password(password: &str, stored: Option<&str>) -> bool {
     // Compare against a throwaway hash when the user has none, so an unknown username costs

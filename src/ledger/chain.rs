@@ -62,6 +62,16 @@ pub struct Checkpoint {
     pub hash: String,
 }
 
+/// What verifications so far established.
+#[derive(Debug, Clone, Default)]
+pub struct ChainState {
+    checkpoint: Option<Checkpoint>,
+    /// A break found earlier. Incremental verifications only look at rows after the
+    /// checkpoint, so without this a break found by a full verification would be forgotten
+    /// by the next incremental one; it stands until a full verification passes.
+    known_break: Option<ChainStatus>,
+}
+
 type StoredRow = (
     i64,
     String,
@@ -80,10 +90,27 @@ type StoredRow = (
 /// yet) and advances the checkpoint when everything matched.
 pub async fn verify(
     pool: &SqlitePool,
-    checkpoint: &Mutex<Option<Checkpoint>>,
+    state: &Mutex<ChainState>,
     full: bool,
 ) -> Result<ChainStatus, AppError> {
-    let mut checkpoint = checkpoint.lock().await;
+    let mut state = state.lock().await;
+    if let (false, Some(known)) = (full, &state.known_break) {
+        return Ok(ChainStatus {
+            verified_rows: 0,
+            full: false,
+            ..known.clone()
+        });
+    }
+    let status = verify_from(pool, &mut state.checkpoint, full).await?;
+    state.known_break = (!status.ok).then(|| status.clone());
+    Ok(status)
+}
+
+async fn verify_from(
+    pool: &SqlitePool,
+    checkpoint: &mut Option<Checkpoint>,
+    full: bool,
+) -> Result<ChainStatus, AppError> {
     let start = if full { None } else { checkpoint.clone() };
     let broken = |seq: i64, verified_rows: i64, message: String| ChainStatus {
         ok: false,

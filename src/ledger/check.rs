@@ -1,6 +1,6 @@
 //! Consistency: every balance must equal the sum of its student's ledger rows.
 
-use super::chain::{self, Checkpoint};
+use super::chain::{self, ChainState};
 use crate::{
     error::AppError,
     model::{ConsistencyReport, HealthStatus, Inconsistency, consistency_rate},
@@ -84,7 +84,7 @@ pub(crate) fn drift_on_writer(
 
 pub(crate) async fn check_all(
     pool: &SqlitePool,
-    checkpoint: &Mutex<Option<Checkpoint>>,
+    checkpoint: &Mutex<ChainState>,
     full_chain: bool,
 ) -> Result<ConsistencyReport, AppError> {
     let started = Instant::now();

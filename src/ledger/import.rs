@@ -9,31 +9,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
-/// One student line of a roster CSV.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RosterRow {
-    /// 1-based line in the file (the header is line 1).
-    pub line: usize,
-    pub class: String,
-    pub name: String,
-    pub student_no: Option<String>,
-    pub id: Option<String>,
-}
-
-/// A line that was not imported, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RowError {
-    pub line: usize,
-    pub message: String,
-}
-
-/// What a roster import did (or, for a preview, would do).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RosterReport {
-    pub classes_created: Vec<String>,
-    pub students_created: usize,
-    pub errors: Vec<RowError>,
-}
+pub use crate::model::{RosterReport, RosterRow, RowError};
 
 fn column(headers: &csv::StringRecord, names: &[&str]) -> Option<usize> {
     headers
@@ -105,68 +81,137 @@ pub fn parse_roster(text: &str) -> Result<(Vec<RosterRow>, Vec<RowError>), AppEr
     Ok((rows, errors))
 }
 
-/// Imports roster lines: creates missing classes by name (the actor teaches them when a
-/// teacher), then each student on its own, so one bad line does not stop the rest.
+/// Imports roster lines in one transaction: missing classes are created by name (the actor
+/// teaches them when a teacher), then each student under its own savepoint, so a bad line is
+/// reported and the rest imported. With `dry_run` the same work is done and then rolled back:
+/// the report is exactly what the import would do.
 pub async fn import_roster(
     ledger: &Ledger,
     actor: &Actor,
     text: &str,
+    dry_run: bool,
 ) -> Result<RosterReport, AppError> {
-    let (rows, mut errors) = parse_roster(text)?;
-    let mut report = RosterReport::default();
-    let mut classes: HashMap<String, String> = ledger
-        .classes(actor)
-        .await?
-        .into_iter()
-        .map(|c| (c.name, c.id))
-        .collect();
-    for row in rows {
-        let class_id = match classes.get(&row.class) {
-            Some(id) => id.clone(),
-            None => {
-                let created = ledger
-                    .run(
-                        actor.clone(),
-                        Command::CreateClass(NewClass {
+    let (rows, errors) = parse_roster(text)?;
+    let outcome = ledger
+        .run(
+            actor.clone(),
+            Command::ImportRoster(RosterImport {
+                rows,
+                errors,
+                dry_run,
+            }),
+        )
+        .await?;
+    match outcome {
+        super::Outcome::RosterImported { report } => Ok(report),
+        other => Err(AppError::internal(format!(
+            "roster import returned {other:?}"
+        ))),
+    }
+}
+
+/// Parsed roster lines, and the lines parsing already refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RosterImport {
+    pub rows: Vec<RosterRow>,
+    pub errors: Vec<RowError>,
+    pub dry_run: bool,
+}
+
+/// Writer side of [`import_roster`].
+pub(crate) fn apply_roster(
+    conn: &Connection,
+    actor: &Actor,
+    import: &RosterImport,
+) -> Result<RosterReport, AppError> {
+    let mut report = RosterReport {
+        errors: import.errors.clone(),
+        ..RosterReport::default()
+    };
+    let teacher = match actor {
+        Actor::User {
+            id,
+            role: crate::model::Role::Teacher,
+        } => Some(id.as_str()),
+        _ => None,
+    };
+    // Class name → id, for classes found or created by earlier lines.
+    let mut classes: HashMap<String, String> = HashMap::new();
+    conn.execute_batch("SAVEPOINT roster_import")?;
+    for row in &import.rows {
+        conn.execute_batch("SAVEPOINT roster_line")?;
+        let mut created_class = false;
+        let line = (|| -> Result<(), AppError> {
+            let class_id = match classes.get(&row.class) {
+                Some(id) => id.clone(),
+                None => match visible_class_named(conn, teacher, &row.class)? {
+                    Some(id) => id,
+                    None => {
+                        created_class = true;
+                        let new_class = NewClass {
                             id: None,
                             name: row.class.clone(),
-                        }),
-                    )
-                    .await
-                    .and_then(super::Outcome::into_roster_id);
-                match created {
-                    Ok(id) => {
-                        report.classes_created.push(row.class.clone());
-                        classes.insert(row.class.clone(), id.clone());
-                        id
+                        };
+                        roster::create_class(conn, actor, &new_class)?
                     }
-                    Err(e) => {
-                        errors.push(RowError {
-                            line: row.line,
-                            message: e.to_string(),
-                        });
-                        continue;
-                    }
+                },
+            };
+            roster::create_student(
+                conn,
+                actor,
+                &NewStudent {
+                    id: row.id.clone(),
+                    class_id: class_id.clone(),
+                    name: row.name.clone(),
+                    student_no: row.student_no.clone(),
+                },
+            )?;
+            classes.insert(row.class.clone(), class_id);
+            Ok(())
+        })();
+        match line {
+            Ok(()) => {
+                report.students_created += 1;
+                if created_class {
+                    report.classes_created.push(row.class.clone());
                 }
+                conn.execute_batch("RELEASE roster_line")?;
             }
-        };
-        let student = Command::CreateStudent(NewStudent {
-            id: row.id,
-            class_id,
-            name: row.name,
-            student_no: row.student_no,
-        });
-        match ledger.run(actor.clone(), student).await {
-            Ok(_) => report.students_created += 1,
-            Err(e) => errors.push(RowError {
-                line: row.line,
-                message: e.to_string(),
-            }),
+            // The database failed: stop, and let the writer roll everything back.
+            Err(error @ AppError::Internal { .. }) => return Err(error),
+            Err(error) => {
+                // The line's savepoint takes its class with it, if the line created one.
+                conn.execute_batch("ROLLBACK TO roster_line; RELEASE roster_line")?;
+                report.errors.push(RowError {
+                    line: row.line,
+                    message: error.to_string(),
+                });
+            }
         }
     }
-    errors.sort_by_key(|e| e.line);
-    report.errors = errors;
+    if import.dry_run {
+        conn.execute_batch("ROLLBACK TO roster_import")?;
+    }
+    conn.execute_batch("RELEASE roster_import")?;
+    report.errors.sort_by_key(|e| e.line);
     Ok(report)
+}
+
+/// An active class with this name that the teacher teaches (any, for admins).
+fn visible_class_named(
+    conn: &Connection,
+    teacher: Option<&str>,
+    name: &str,
+) -> Result<Option<String>, AppError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT c.id FROM classes c WHERE c.name = ?1 AND c.archived_at IS NULL \
+             AND (?2 IS NULL OR EXISTS (SELECT 1 FROM class_teachers ct \
+                  WHERE ct.class_id = c.id AND ct.teacher_id = ?2)) \
+             ORDER BY c.created_at LIMIT 1",
+        )?
+        .query_row(params![name, teacher], |r| r.get(0))
+        .optional()?)
 }
 
 /// One row of the old system's `point_transactions` export.

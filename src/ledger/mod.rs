@@ -12,6 +12,7 @@ mod check;
 pub mod clock;
 pub mod ids;
 pub mod import;
+pub mod monitor_log;
 mod ops;
 mod queries;
 mod roster;
@@ -31,7 +32,10 @@ use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 pub use chain::{ChainRow, GENESIS_HASH, hash_row};
-pub use roster::{ClassUpdate, NewClass, NewGroup, NewStudent, NewUser, StudentUpdate};
+pub use roster::{
+    ClassUpdate, GroupUpdate, NewClass, NewGroup, NewStudent, NewUser, PresetsUpdate,
+    StudentUpdate, UserUpdate,
+};
 
 /// Who asks for a write. Adapters authenticate; the core authorises.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,6 +132,24 @@ pub enum Command {
         group_id: String,
         student_ids: Vec<String>,
     },
+    /// Rename a group or replace its members.
+    UpdateGroup(GroupUpdate),
+    /// Delete a group (the ledger keeps every award it received).
+    DeleteGroup {
+        group_id: String,
+    },
+    /// A class's award presets, or the school's.
+    SetPresets(PresetsUpdate),
+    /// Rename an account, set its password, deactivate or reactivate it (admin).
+    UpdateUser(UserUpdate),
+    /// Students from a roster file, each line on its own (a bad line is reported, the rest
+    /// imported); or, as a dry run, the report of what the import would do.
+    ImportRoster(import::RosterImport),
+    /// Store a consistency run and raise or resolve alerts by what it found (admin, system).
+    RecordMonitorRun {
+        run: monitor_log::RunRecord,
+        alerts: Vec<crate::model::AlertCondition>,
+    },
     /// The old system's ledger, with its ids and times (admin; all or nothing).
     ImportLegacy(import::LegacyImport),
     IssueToken(access::NewToken),
@@ -210,6 +232,13 @@ pub enum Outcome {
     Imported {
         report: import::LegacyReport,
     },
+    Monitored {
+        run_id: i64,
+        changes: monitor_log::AlertChanges,
+    },
+    RosterImported {
+        report: crate::model::RosterReport,
+    },
 }
 
 impl Outcome {
@@ -249,14 +278,41 @@ pub enum LedgerEvent {
     },
     /// Data arrived from an import; live views should reload.
     Imported,
+    /// A monitor run was stored (and perhaps raised or resolved alerts).
+    Monitored {
+        run_id: i64,
+        changes: monitor_log::AlertChanges,
+    },
 }
+
+/// Upper bounds of the writer's group-size histogram buckets (the last is everything else).
+pub const GROUP_SIZE_BOUNDS: [u64; 10] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
 
 /// Counters the writer keeps, for metrics and benchmarks.
 #[derive(Debug, Default)]
 pub struct WriterStats {
+    /// Transactions committed (groups).
     pub batches: std::sync::atomic::AtomicU64,
     pub requests: std::sync::atomic::AtomicU64,
     pub busy_retries: std::sync::atomic::AtomicU64,
+    /// Ledger rows appended by committed requests.
+    pub ledger_rows: std::sync::atomic::AtomicU64,
+    /// Groups by size: `group_sizes[i]` counts groups of at most `GROUP_SIZE_BOUNDS[i]`
+    /// requests that did not fit a smaller bucket.
+    pub group_sizes: [std::sync::atomic::AtomicU64; GROUP_SIZE_BOUNDS.len()],
+}
+
+impl WriterStats {
+    pub(crate) fn record_group(&self, size: usize) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.batches.fetch_add(1, Relaxed);
+        self.requests.fetch_add(size as u64, Relaxed);
+        let bucket = GROUP_SIZE_BOUNDS
+            .iter()
+            .position(|&bound| size as u64 <= bound)
+            .unwrap_or(GROUP_SIZE_BOUNDS.len() - 1);
+        self.group_sizes[bucket].fetch_add(1, Relaxed);
+    }
 }
 
 /// Handle to the ledger: cheap to clone, shared by every adapter.
@@ -266,7 +322,7 @@ pub struct Ledger {
     jobs: mpsc::Sender<writer::Job>,
     events: broadcast::Sender<LedgerEvent>,
     stats: Arc<WriterStats>,
-    chain_checkpoint: Arc<tokio::sync::Mutex<Option<chain::Checkpoint>>>,
+    chain_checkpoint: Arc<tokio::sync::Mutex<chain::ChainState>>,
 }
 
 impl Ledger {
@@ -390,6 +446,19 @@ impl Ledger {
             .find(|c| c.id == class_id))
     }
 
+    /// One class `actor` may see, or 404 (a class that is not theirs looks like no class).
+    pub async fn require_visible_class(
+        &self,
+        actor: &Actor,
+        class_id: &str,
+    ) -> Result<crate::model::ClassInfo, AppError> {
+        self.visible_class(actor, class_id)
+            .await?
+            .ok_or_else(|| AppError::NotFound {
+                what: format!("class {class_id} (or it is not yours)"),
+            })
+    }
+
     /// Students with balances that `actor` may see, optionally of one class.
     pub async fn students(
         &self,
@@ -399,6 +468,14 @@ impl Ledger {
         queries::students(self.db.pool(), actor, class_id).await
     }
 
+    /// The award presets a class uses, and whether they are its own.
+    pub async fn presets(
+        &self,
+        class_id: Option<&str>,
+    ) -> Result<(Vec<crate::model::Preset>, bool), AppError> {
+        queries::presets(self.db.pool(), class_id).await
+    }
+
     /// The groups of a class (callers check the reader may see the class).
     pub async fn groups(&self, class_id: &str) -> Result<Vec<crate::model::GroupInfo>, AppError> {
         queries::groups(self.db.pool(), class_id).await
@@ -406,6 +483,36 @@ impl Ledger {
 
     pub async fn user(&self, id: &str) -> Result<Option<crate::model::UserInfo>, AppError> {
         queries::user(self.db.pool(), id).await
+    }
+
+    /// Names and class names of these students, by id (unknown ids are left out).
+    pub async fn student_labels(
+        &self,
+        student_ids: &[String],
+    ) -> Result<std::collections::HashMap<String, (String, String)>, AppError> {
+        queries::student_labels(self.db.pool(), student_ids).await
+    }
+
+    /// The latest monitor runs, newest first.
+    pub async fn monitor_runs(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<crate::model::MonitorRun>, AppError> {
+        monitor_log::runs(self.db.pool(), limit).await
+    }
+
+    /// Open alerts, or the latest alerts of any state; newest first.
+    pub async fn alerts(
+        &self,
+        open_only: bool,
+        limit: i64,
+    ) -> Result<Vec<crate::model::Alert>, AppError> {
+        monitor_log::alerts(self.db.pool(), open_only, limit).await
+    }
+
+    /// The latest audited repairs, newest first.
+    pub async fn repairs(&self, limit: i64) -> Result<Vec<crate::model::RepairEntry>, AppError> {
+        monitor_log::repairs(self.db.pool(), limit).await
     }
 
     pub async fn users(&self) -> Result<Vec<crate::model::UserInfo>, AppError> {

@@ -223,6 +223,34 @@ fn dispatch(
             group_id,
             student_ids,
         )?),
+        Command::UpdateGroup(update) => roster_done(roster::update_group(conn, actor, update)?),
+        Command::DeleteGroup { group_id } => {
+            roster_done(roster::delete_group(conn, actor, group_id)?)
+        }
+        Command::SetPresets(update) => roster_done(roster::set_presets(conn, actor, update)?),
+        Command::UpdateUser(update) => {
+            // Not part of any live view.
+            let id = roster::update_user(conn, actor, update)?;
+            Ok((Outcome::Roster { id }, None))
+        }
+        Command::ImportRoster(import) => {
+            let report = super::import::apply_roster(conn, actor, import)?;
+            // A dry run changed nothing; a real one changed the roster.
+            let event = (!import.dry_run && report.students_created > 0).then(|| {
+                LedgerEvent::RosterChanged {
+                    id: "import".into(),
+                }
+            });
+            Ok((Outcome::RosterImported { report }, event))
+        }
+        Command::RecordMonitorRun { run, alerts } => {
+            let (run_id, changes) = super::monitor_log::record_run(conn, actor, run, alerts)?;
+            let event = LedgerEvent::Monitored {
+                run_id,
+                changes: changes.clone(),
+            };
+            Ok((Outcome::Monitored { run_id, changes }, Some(event)))
+        }
         Command::ImportLegacy(import) => {
             let report = super::import::apply_legacy(conn, ctx, actor, import)?;
             Ok((Outcome::Imported { report }, Some(LedgerEvent::Imported)))

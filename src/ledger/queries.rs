@@ -368,3 +368,52 @@ pub(crate) async fn groups(
         })
         .collect())
 }
+
+/// The presets a class uses: its own, else the school's, else the built-in ones; and whether
+/// they are the class's own. `None` asks for the school's.
+pub(crate) async fn presets(
+    pool: &SqlitePool,
+    class_id: Option<&str>,
+) -> Result<(Vec<crate::model::Preset>, bool), AppError> {
+    let (own, school): (Option<String>, Option<String>) = sqlx::query_as(
+        "SELECT (SELECT presets FROM class_presets WHERE class_id = ?1), \
+                (SELECT value FROM settings WHERE key = 'presets')",
+    )
+    .bind(class_id)
+    .fetch_one(pool)
+    .await?;
+    let parse = |json: &str| {
+        serde_json::from_str(json).map_err(|error| {
+            tracing::error!(%error, "stored presets cannot be read");
+            AppError::internal("stored presets cannot be read")
+        })
+    };
+    match (own, school) {
+        (Some(own), _) => Ok((parse(&own)?, true)),
+        (None, Some(school)) => Ok((parse(&school)?, false)),
+        (None, None) => Ok((crate::model::default_presets(), false)),
+    }
+}
+
+/// Names and class names of the given students (those that exist).
+pub(crate) async fn student_labels(
+    pool: &SqlitePool,
+    student_ids: &[String],
+) -> Result<std::collections::HashMap<String, (String, String)>, AppError> {
+    if student_ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let ids = serde_json::to_string(student_ids)
+        .map_err(|e| AppError::internal(format!("cannot list students: {e}")))?;
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT s.id, s.name, c.name FROM students s JOIN classes c ON c.id = s.class_id \
+         WHERE s.id IN (SELECT value FROM json_each(?))",
+    )
+    .bind(ids)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, name, class_name)| (id, (name, class_name)))
+        .collect())
+}

@@ -4,7 +4,7 @@
 use super::{Actor, clock, ids::new_id};
 use crate::{
     error::AppError,
-    model::{Role, validate_id},
+    model::{Preset, Role, validate_id, validate_presets},
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
@@ -59,6 +59,34 @@ pub struct NewGroup {
     /// Members, set in the same transaction as the group is created.
     #[serde(default)]
     pub student_ids: Vec<String>,
+}
+
+/// Changes to a group; absent fields stay as they are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupUpdate {
+    pub group_id: String,
+    pub name: Option<String>,
+    /// The complete new membership.
+    pub student_ids: Option<Vec<String>>,
+}
+
+/// Changes to an account; absent fields stay as they are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserUpdate {
+    pub user_id: String,
+    pub name: Option<String>,
+    /// A new password, already hashed (argon2 PHC string).
+    pub password_hash: Option<String>,
+    /// `false` deactivates: the account can no longer sign in and its tokens stop working.
+    pub active: Option<bool>,
+}
+
+/// New award presets: a class's own (`class_id`), or the school's (`None`, admins only).
+/// `presets: None` removes a class's own presets, so it uses the school's again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresetsUpdate {
+    pub class_id: Option<String>,
+    pub presets: Option<Vec<Preset>>,
 }
 
 /// Trims a display name and checks its length (1–100 characters, no control characters).
@@ -299,15 +327,7 @@ pub(crate) fn set_group_members(
     group_id: &str,
     student_ids: &[String],
 ) -> Result<String, AppError> {
-    validate_id("group_id", group_id)?;
-    let class_id: Option<String> = conn
-        .prepare_cached("SELECT class_id FROM student_groups WHERE id = ?")?
-        .query_row([group_id], |r| r.get(0))
-        .optional()?;
-    let class_id = class_id.ok_or_else(|| AppError::NotFound {
-        what: format!("group {group_id}"),
-    })?;
-    require_class_access(conn, actor, &class_id)?;
+    let class_id = group_class(conn, actor, group_id)?;
     conn.prepare_cached("DELETE FROM student_group_members WHERE group_id = ?")?
         .execute([group_id])?;
     for student_id in student_ids {
@@ -397,4 +417,163 @@ pub(crate) fn update_class(
         .execute(params![archived_at(archived), update.class_id])?;
     }
     Ok(update.class_id.clone())
+}
+
+/// The class a group belongs to, once the actor is known to have access to it.
+fn group_class(conn: &Connection, actor: &Actor, group_id: &str) -> Result<String, AppError> {
+    validate_id("group_id", group_id)?;
+    let class_id: Option<String> = conn
+        .prepare_cached("SELECT class_id FROM student_groups WHERE id = ?")?
+        .query_row([group_id], |r| r.get(0))
+        .optional()?;
+    let class_id = class_id.ok_or_else(|| AppError::NotFound {
+        what: format!("group {group_id}"),
+    })?;
+    require_class_access(conn, actor, &class_id)?;
+    Ok(class_id)
+}
+
+pub(crate) fn update_group(
+    conn: &Connection,
+    actor: &Actor,
+    update: &GroupUpdate,
+) -> Result<String, AppError> {
+    group_class(conn, actor, &update.group_id)?;
+    if let Some(name) = &update.name {
+        let name = validate_name("name", name)?;
+        conn.prepare_cached("UPDATE student_groups SET name = ? WHERE id = ?")?
+            .execute([&name, &update.group_id])
+            .map_err(|e| {
+                conflict_on_unique(e, || format!("a group named {name} already exists"))
+            })?;
+    }
+    if let Some(student_ids) = &update.student_ids {
+        set_group_members(conn, actor, &update.group_id, student_ids)?;
+    }
+    Ok(update.group_id.clone())
+}
+
+/// Deletes a group and its memberships. Awards once given to the group stay in the ledger:
+/// ledger rows name students and batches, never groups.
+pub(crate) fn delete_group(
+    conn: &Connection,
+    actor: &Actor,
+    group_id: &str,
+) -> Result<String, AppError> {
+    group_class(conn, actor, group_id)?;
+    conn.prepare_cached("DELETE FROM student_group_members WHERE group_id = ?")?
+        .execute([group_id])?;
+    conn.prepare_cached("DELETE FROM student_groups WHERE id = ?")?
+        .execute([group_id])?;
+    Ok(group_id.to_owned())
+}
+
+/// `settings` key of the school's presets.
+pub(crate) const PRESETS_KEY: &str = "presets";
+
+/// Stores a class's presets (its teachers or an admin) or the school's (admins). Returns the
+/// class id, or `school` for the school's presets.
+pub(crate) fn set_presets(
+    conn: &Connection,
+    actor: &Actor,
+    update: &PresetsUpdate,
+) -> Result<String, AppError> {
+    let presets = update
+        .presets
+        .as_deref()
+        .map(validate_presets)
+        .transpose()?
+        .map(|list| serde_json::to_string(&list))
+        .transpose()
+        .map_err(|e| AppError::internal(format!("cannot store presets: {e}")))?;
+    let now = clock::now();
+    match (&update.class_id, presets) {
+        (Some(class_id), presets) => {
+            validate_id("class_id", class_id)?;
+            require_class_access(conn, actor, class_id)?;
+            match presets {
+                Some(json) => conn
+                    .prepare_cached(
+                        "INSERT INTO class_presets (class_id, presets, updated_at) VALUES (?, ?, ?) \
+                         ON CONFLICT (class_id) DO UPDATE SET presets = excluded.presets, \
+                         updated_at = excluded.updated_at",
+                    )?
+                    .execute(params![class_id, json, now])?,
+                None => conn
+                    .prepare_cached("DELETE FROM class_presets WHERE class_id = ?")?
+                    .execute([class_id])?,
+            };
+            Ok(class_id.clone())
+        }
+        (None, presets) => {
+            require_admin(actor, "change the school's presets")?;
+            let json = presets.ok_or_else(|| {
+                AppError::validation(
+                    "presets",
+                    "the school's presets cannot be removed, only replaced",
+                )
+            })?;
+            conn.prepare_cached(
+                "INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            )?
+            .execute(params![PRESETS_KEY, json, now])?;
+            Ok("school".to_owned())
+        }
+    }
+}
+
+pub(crate) fn update_user(
+    conn: &Connection,
+    actor: &Actor,
+    update: &UserUpdate,
+) -> Result<String, AppError> {
+    require_admin(actor, "change accounts")?;
+    validate_id("user_id", &update.user_id)?;
+    let role: Option<String> = conn
+        .prepare_cached("SELECT role FROM users WHERE id = ?")?
+        .query_row([&update.user_id], |r| r.get(0))
+        .optional()?;
+    let role = role.ok_or_else(|| AppError::NotFound {
+        what: format!("user {}", update.user_id),
+    })?;
+    if let Some(name) = &update.name {
+        let name = validate_name("name", name)?;
+        conn.prepare_cached("UPDATE users SET name = ? WHERE id = ?")?
+            .execute([&name, &update.user_id])?;
+    }
+    if let Some(hash) = &update.password_hash {
+        conn.prepare_cached("UPDATE users SET password_hash = ? WHERE id = ?")?
+            .execute([hash, &update.user_id])?;
+        // A new password ends every session signed in with the old one.
+        revoke_sessions(conn, &update.user_id)?;
+    }
+    if let Some(active) = update.active {
+        if !active && role == Role::Admin.as_str() {
+            let other_admins: bool = conn
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM users WHERE role = 'admin' AND active = 1 AND id <> ?)",
+                )?
+                .query_row([&update.user_id], |r| r.get(0))?;
+            if !other_admins {
+                return Err(AppError::Conflict {
+                    message: "this is the last active admin; create another admin first".into(),
+                });
+            }
+        }
+        conn.prepare_cached("UPDATE users SET active = ? WHERE id = ?")?
+            .execute(params![active, update.user_id])?;
+        if !active {
+            revoke_sessions(conn, &update.user_id)?;
+        }
+    }
+    Ok(update.user_id.clone())
+}
+
+fn revoke_sessions(conn: &Connection, user_id: &str) -> Result<(), AppError> {
+    conn.prepare_cached(
+        "UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND kind = 'session' AND revoked_at IS NULL",
+    )?
+    .execute(params![clock::now(), user_id])?;
+    Ok(())
 }

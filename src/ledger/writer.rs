@@ -9,7 +9,7 @@
 //! is what makes a group cheap (see BENCHMARKS.md).
 
 use super::{
-    Executed, LedgerEvent, Request, WriterStats,
+    Executed, LedgerEvent, Outcome, Request, WriterStats,
     ops::{self, BatchContext},
 };
 use crate::error::AppError;
@@ -61,10 +61,7 @@ fn run(
                 Err(_) => break,
             }
         }
-        stats.batches.fetch_add(1, Ordering::Relaxed);
-        stats
-            .requests
-            .fetch_add(jobs.len() as u64, Ordering::Relaxed);
+        stats.record_group(jobs.len());
         let results = match commit(&conn, &jobs, &stats) {
             Ok(results) => results,
             Err(error) => {
@@ -81,6 +78,13 @@ fn run(
         };
         for (job, result) in jobs.drain(..).zip(results) {
             let answer = result.map(|applied| {
+                if let (false, Outcome::Points { transactions, .. }) =
+                    (applied.executed.replayed, &applied.executed.outcome)
+                {
+                    stats
+                        .ledger_rows
+                        .fetch_add(transactions.len() as u64, Ordering::Relaxed);
+                }
                 if let Some(event) = applied.event {
                     // No subscribers is fine: nobody is watching.
                     let _ = events.send(event);

@@ -8,6 +8,7 @@ pub fn StatusPage() -> impl IntoView {
     let status = Resource::new(move || refreshes.get(), |_| get_system_status());
 
     view! {
+        <super::admin::AdminTabs/>
         <section class="status" aria-labelledby="status-title">
             <h1 id="status-title">"System status"</h1>
             <button type="button" data-testid="refresh" on:click=move |_| refreshes.update(|n| *n += 1)>
@@ -19,9 +20,7 @@ pub fn StatusPage() -> impl IntoView {
                         .get()
                         .map(|result| match result {
                             Ok(status) => view! { <StatusTable status/> }.into_any(),
-                            Err(error) => {
-                                view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any()
-                            }
+                            Err(error) => super::load_failed(error),
                         })
                 }}
             </Transition>

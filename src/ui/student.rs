@@ -20,18 +20,9 @@ pub fn StudentPage() -> impl IntoView {
         move || (student_id(), undo.version().get()),
         |(id, _)| load_student(id),
     );
-    view! {
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || {
-                history
-                    .get()
-                    .map(|result| match result {
-                        Err(e) => super::load_failed(e),
-                        Ok(history) => view! { <History history undo/> }.into_any(),
-                    })
-            }}
-        </Transition>
-    }
+    super::loaded(history, move |history| {
+        view! { <History history undo/> }.into_any()
+    })
 }
 
 fn kind_label(kind: TransactionType) -> &'static str {
@@ -138,47 +129,27 @@ fn Row(entry: HistoryEntry, undo: ServerAction<Undo>) -> impl IntoView {
     }
 }
 
-/// Balance over time as a line (plain SVG; no chart library in the bundle).
+/// Balance over time.
 #[component]
 fn Chart(series: Vec<(String, i64)>) -> impl IntoView {
-    const WIDTH: f64 = 600.0;
-    const HEIGHT: f64 = 160.0;
     if series.len() < 2 {
         return view! { <p class="muted">"Not enough history for a chart yet."</p> }.into_any();
     }
     let (low, high) = series
         .iter()
-        .fold((0i64, 0i64), |(lo, hi), (_, v)| (lo.min(*v), hi.max(*v)));
-    let span = (high - low).max(1) as f64;
-    let step = WIDTH / (series.len() - 1) as f64;
-    let points = series
-        .iter()
-        .enumerate()
-        .map(|(i, (_, v))| {
-            let x = i as f64 * step;
-            let y = HEIGHT - ((*v - low) as f64 / span) * (HEIGHT - 10.0) - 5.0;
-            format!("{x:.1},{y:.1}")
-        })
-        .collect::<Vec<_>>()
-        .join(" ");
-    let last = series.last().map(|(_, v)| *v).unwrap_or(0);
+        .fold((i64::MAX, i64::MIN), |(lo, hi), (_, v)| {
+            (lo.min(*v), hi.max(*v))
+        });
+    let last = series.last().map_or(0, |(_, v)| *v);
     let summary = format!(
         "Balance over the last {} changes, from {} to {last}; lowest {low}, highest {high}",
         series.len(),
         series[0].1
     );
-    view! {
-        <figure class="chart">
-            <svg
-                viewBox=format!("0 0 {WIDTH} {HEIGHT}")
-                role="img"
-                aria-label=summary.clone()
-                preserveAspectRatio="none"
-            >
-                <polyline points=points fill="none" stroke="currentColor" stroke-width="2"></polyline>
-            </svg>
-            <figcaption class="muted">{summary}</figcaption>
-        </figure>
-    }
-    .into_any()
+    let line = super::chart::Line {
+        name: "balance".into(),
+        class: "line-balance",
+        values: series.iter().map(|(_, v)| Some(*v as f64)).collect(),
+    };
+    view! { <super::chart::LineChart lines=vec![line] summary/> }.into_any()
 }

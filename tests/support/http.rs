@@ -18,7 +18,16 @@ pub struct TestServer {
     client: reqwest::Client,
 }
 
+/// A server without the background monitor, so nothing repairs behind a test's back.
 pub async fn start() -> TestServer {
+    start_with(classpoints::config::WatchArgs {
+        monitor_interval_seconds: 0,
+        ..Default::default()
+    })
+    .await
+}
+
+pub async fn start_with(watch: classpoints::config::WatchArgs) -> TestServer {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/classpoints.db", dir.path().display());
     let args = ServeArgs {
@@ -33,6 +42,7 @@ pub async fn start() -> TestServer {
             admin_password: Some(ADMIN.1.into()),
             demo: false,
         },
+        watch,
     };
     let server = Server::bind(&args).await.unwrap();
     let base = format!("http://{}", server.local_addr().unwrap());

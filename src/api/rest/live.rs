@@ -125,3 +125,41 @@ pub async fn events(
     let stream = futures::StreamExt::take_until(stream, tokio::time::sleep(state.live_max));
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
+
+/// How long the monitor stream gathers point changes before it says "changed" once: under
+/// load the page refreshes about once a second, not once per award.
+const POINTS_COALESCE: Duration = Duration::from_secs(1);
+
+/// `GET /api/monitor/events` (admins): a `changed` event whenever what the monitor page shows
+/// may have changed: a run, a repair, an alert, the roster, or points (at most once a second).
+#[utoipa::path(get, path = "/api/monitor/events", tag = "monitor",
+    responses((status = 200, content_type = "text/event-stream", description = "`changed` events (data: the reason)"),
+        (status = 401, body = super::replies::ErrorReply), (status = 403, body = super::replies::ErrorReply)),
+    security(("bearer" = [])))]
+pub async fn monitor_events(
+    State(state): State<AppState>,
+    auth: Auth,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
+    auth.require_admin()?;
+    let receiver = state.ledger.subscribe();
+    let stream = futures::stream::unfold(receiver, |mut receiver| async move {
+        let reason = match receiver.recv().await {
+            Ok(LedgerEvent::Points { .. }) => {
+                // Gather whatever else arrives in the next moment into this one event.
+                let _ = tokio::time::timeout(POINTS_COALESCE, async {
+                    while receiver.recv().await.is_ok() {}
+                })
+                .await;
+                "points"
+            }
+            Ok(LedgerEvent::Monitored { .. }) => "monitor",
+            Ok(LedgerEvent::Repaired { .. }) => "repaired",
+            Ok(_) => "roster",
+            Err(RecvError::Lagged(_)) => "points",
+            Err(RecvError::Closed) => return None,
+        };
+        Some((Ok(Event::default().event("changed").data(reason)), receiver))
+    });
+    let stream = futures::StreamExt::take_until(stream, tokio::time::sleep(state.live_max));
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}

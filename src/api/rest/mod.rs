@@ -117,7 +117,7 @@ impl utoipa::Modify for BearerAuth {
     paths(
         auth::login, auth::logout, auth::me, auth::create_token, auth::revoke_token,
         points::create, points::get_points, points::batch, points::reverse, points::reverse_batch,
-        monitor::report, monitor::fix, live::events,
+        monitor::report, monitor::fix, live::events, live::monitor_events,
         roster::create_teacher, roster::list_teachers, roster::create_class, roster::list_classes,
         roster::update_class, roster::create_student, roster::list_students, roster::update_student,
     ),
@@ -140,6 +140,7 @@ fn endpoints() -> Router<AppState> {
     Router::new()
         .route("/openapi.json", get(openapi))
         .route("/events", get(live::events))
+        .route("/monitor/events", get(live::monitor_events))
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
         .route("/auth/me", get(auth::me))

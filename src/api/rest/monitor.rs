@@ -90,10 +90,13 @@ pub async fn report(
             points,
         })));
     }
-    let report = state.ledger.check(query.full).await?;
+    let outcome = state
+        .monitor
+        .run(auth.0.actor(), "api", false, query.full)
+        .await?;
     Ok(Json(MonitorReply::Report(monitor_report(
         &state.ledger,
-        report,
+        outcome.found,
     ))))
 }
 
@@ -126,10 +129,7 @@ pub async fn repair(
     };
     let after = ledger.check(false).await?;
     Ok(FixReport {
-        message: match repaired.len() {
-            0 => "all balances already match the ledger; nothing to fix".to_owned(),
-            n => format!("fixed {n} balance(s) to match the ledger"),
-        },
+        message: fix_message(repaired.len()),
         fixed: repaired.len(),
         repaired,
         health: StatusOnly {
@@ -151,13 +151,36 @@ pub async fn fix(
     ApiQuery(query): ApiQuery<FixQuery>,
 ) -> Result<Json<MonitorReply>, AppError> {
     auth.require_admin()?;
+    if query.student_id.is_some() && query.auto_fix {
+        let fixed = repair(&state.ledger, auth.0.actor(), query.student_id).await?;
+        return Ok(Json(MonitorReply::Fixed(fixed)));
+    }
+    // A whole-school run, recorded in the run log with its alerts.
+    let outcome = state
+        .monitor
+        .run(auth.0.actor(), "api", query.auto_fix, false)
+        .await?;
     if !query.auto_fix {
-        let report = state.ledger.check(false).await?;
         return Ok(Json(MonitorReply::Report(monitor_report(
             &state.ledger,
-            report,
+            outcome.found,
         ))));
     }
-    let fixed = repair(&state.ledger, auth.0.actor(), query.student_id).await?;
-    Ok(Json(MonitorReply::Fixed(fixed)))
+    let repaired = outcome.summary.repaired;
+    Ok(Json(MonitorReply::Fixed(FixReport {
+        message: fix_message(repaired.len()),
+        fixed: repaired.len(),
+        repaired,
+        health: StatusOnly {
+            status: outcome.after.status.as_str().to_owned(),
+        },
+        summary: summary(&outcome.after),
+    })))
+}
+
+fn fix_message(fixed: usize) -> String {
+    match fixed {
+        0 => "all balances already match the ledger; nothing to fix".to_owned(),
+        n => format!("fixed {n} balance(s) to match the ledger"),
+    }
 }

@@ -37,9 +37,7 @@ pub async fn create_teacher(
 ) -> Result<(StatusCode, Json<UserInfo>), AppError> {
     auth.require_admin()?;
     let password = body.password;
-    let password_hash = tokio::task::spawn_blocking(move || access::hash_password(&password))
-        .await
-        .map_err(|e| AppError::internal(format!("password hashing failed: {e}")))??;
+    let password_hash = access::hash_password_off_thread(password).await?;
     let id = state
         .ledger
         .run(

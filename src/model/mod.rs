@@ -1,5 +1,8 @@
 //! Plain data shared by the server and the browser.
 
+mod monitor;
+
+pub use monitor::*;
 use serde::{Deserialize, Serialize};
 
 /// What the status page shows: which database the server uses and what it holds.
@@ -288,6 +291,58 @@ pub struct Preset {
     pub points: i64,
 }
 
+/// Most presets one class may have (they must fit the award sheet).
+pub const MAX_PRESETS: usize = 12;
+/// Longest preset reason, in characters (it is a button label).
+pub const MAX_PRESET_REASON_CHARS: usize = 40;
+
+/// Checks a list of presets before it is stored: 1–[`MAX_PRESETS`] entries, each with a
+/// reason of 1–[`MAX_PRESET_REASON_CHARS`] characters and a non-zero value within the hard
+/// limit. Errors name the entry (`presets[2].points`). Returns the list with reasons trimmed.
+pub fn validate_presets(presets: &[Preset]) -> Result<Vec<Preset>, crate::error::AppError> {
+    use crate::error::AppError;
+    if presets.is_empty() {
+        return Err(AppError::validation(
+            "presets",
+            "must list at least one preset",
+        ));
+    }
+    if presets.len() > MAX_PRESETS {
+        return Err(AppError::validation(
+            "presets",
+            format!("must list at most {MAX_PRESETS} presets"),
+        ));
+    }
+    presets
+        .iter()
+        .enumerate()
+        .map(|(i, preset)| {
+            let reason = preset.reason.trim();
+            let chars = reason.chars().count();
+            if chars == 0 || chars > MAX_PRESET_REASON_CHARS || reason.chars().any(char::is_control)
+            {
+                return Err(AppError::validation(
+                    format!("presets[{i}].reason"),
+                    format!(
+                        "must be 1–{MAX_PRESET_REASON_CHARS} characters without control characters"
+                    ),
+                ));
+            }
+            let limit = crate::rules::HARD_MAX_ABS_CHANGE;
+            if preset.points == 0 || preset.points.abs() > limit {
+                return Err(AppError::validation(
+                    format!("presets[{i}].points"),
+                    format!("must be a whole number between -{limit} and {limit}, not 0"),
+                ));
+            }
+            Ok(Preset {
+                reason: reason.to_owned(),
+                points: preset.points,
+            })
+        })
+        .collect()
+}
+
 /// The presets every class starts with.
 pub fn default_presets() -> Vec<Preset> {
     [
@@ -313,6 +368,8 @@ pub struct Board {
     pub students: Vec<StudentInfo>,
     pub groups: Vec<GroupInfo>,
     pub presets: Vec<Preset>,
+    /// Whether the class has presets of its own (else the school's are shown).
+    pub custom_presets: bool,
 }
 
 /// What a write from the board produced.
@@ -421,6 +478,35 @@ mod tests {
     }
 
     #[test]
+    fn presets_are_checked_entry_by_entry() {
+        let preset = |reason: &str, points| Preset {
+            reason: reason.into(),
+            points,
+        };
+        assert_eq!(
+            validate_presets(&[preset("  朗读  ", 2)]).unwrap(),
+            vec![preset("朗读", 2)]
+        );
+        let field = |list: &[Preset]| match validate_presets(list) {
+            Err(crate::error::AppError::Validation { field, .. }) => field,
+            other => panic!("expected a validation error, got {other:?}"),
+        };
+        assert_eq!(field(&[]), "presets");
+        assert_eq!(field(&vec![preset("a", 1); MAX_PRESETS + 1]), "presets");
+        assert_eq!(
+            field(&[preset("a", 1), preset(" ", 1)]),
+            "presets[1].reason"
+        );
+        assert_eq!(field(&[preset(&"长".repeat(41), 1)]), "presets[0].reason");
+        assert_eq!(
+            field(&[preset("a", 1), preset("b", 0)]),
+            "presets[1].points"
+        );
+        assert_eq!(field(&[preset("a", 2_000_000)]), "presets[0].points");
+        assert!(validate_presets(&default_presets()).is_ok());
+    }
+
+    #[test]
     fn ids_are_fifteen_lowercase_letters_or_digits() {
         assert!(validate_id("id", "76o50j4kfqnjk0g").is_ok());
         for bad in [
@@ -433,6 +519,41 @@ mod tests {
             assert!(validate_id("id", bad).is_err(), "{bad}");
         }
     }
+}
+
+/// One student line of a roster CSV.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RosterRow {
+    /// 1-based line in the file (the header is line 1).
+    pub line: usize,
+    pub class: String,
+    pub name: String,
+    pub student_no: Option<String>,
+    pub id: Option<String>,
+}
+
+/// A line that was not imported, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowError {
+    pub line: usize,
+    pub message: String,
+}
+
+/// What a roster import did (or, for a preview, would do).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RosterReport {
+    pub classes_created: Vec<String>,
+    pub students_created: usize,
+    pub errors: Vec<RowError>,
+}
+
+/// What a roster import would do: the lines it would import, the lines it would refuse, and
+/// the classes it would create.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RosterPreview {
+    pub rows: Vec<RosterRow>,
+    pub errors: Vec<RowError>,
+    pub new_classes: Vec<String>,
 }
 
 /// A group of students within a class.

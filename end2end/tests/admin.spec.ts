@@ -1,0 +1,106 @@
+import { test, expect, Page } from '@playwright/test';
+import { signInAdmin, expectNoViolations, hydrated } from './helpers';
+
+
+async function open(page: Page, path: string) {
+  await page.goto(path);
+  await hydrated(page);
+}
+
+
+test('roster CSV import previews a bad line with its reason, then imports the rest', async ({ page }) => {
+  await signInAdmin(page);
+  await open(page, '/admin/classes');
+  const csv = [
+    'class,name,student_no',
+    '四年级一班,赵一,401',
+    '四年级一班,,402', // no name
+    '四年级一班,钱二,403',
+    '四年级一班,孙三,401', // number taken by line 2
+  ].join('\n');
+  await page.getByTestId('roster-csv').fill(csv);
+  await page.getByTestId('preview-roster').click();
+  const preview = page.getByTestId('roster-preview');
+  await expect(preview.getByTestId('preview-rows').locator('tbody tr')).toHaveCount(2);
+  await expect(preview.getByTestId('refused-rows').locator('tr[data-line="3"]')).toContainText('name');
+  await expect(preview.getByTestId('refused-rows').locator('tr[data-line="5"]')).toContainText('401');
+  await expect(preview).toContainText('四年级一班');
+  // A preview writes nothing.
+  await expect(page.getByTestId('classes')).not.toContainText('四年级一班');
+
+  await page.getByTestId('import-roster').click();
+  const report = page.getByTestId('import-report');
+  await expect(report).toContainText('2');
+  await expect(report.getByTestId('refused-rows').locator('tbody tr')).toHaveCount(2);
+  const classRow = page.getByTestId('classes').locator('tr', { hasText: '四年级一班' });
+  await expect(classRow).toBeVisible();
+  await classRow.getByRole('link').click();
+  await expect(page.getByRole('heading', { name: '四年级一班' })).toBeVisible();
+  await expect(page.getByTestId('students').locator('tbody tr')).toHaveCount(2);
+  await expect(page.getByTestId('students')).toContainText('赵一');
+  await expect(page.getByTestId('students')).toContainText('钱二');
+});
+
+test('accounts: create a teacher, who can sign in; deactivated, they cannot', async ({ page, browser }) => {
+  await signInAdmin(page);
+  await open(page, '/admin/accounts');
+  const form = page.getByTestId('create-account');
+  await form.getByLabel('Username', { exact: true }).fill('zhao');
+  await form.getByLabel('Name', { exact: true }).fill('赵老师');
+  await form.getByLabel('Password', { exact: true }).fill('zhao-password');
+  await form.getByRole('button', { name: 'Create' }).click();
+  const row = page.getByTestId('accounts').locator('tr[data-user="zhao"]');
+  await expect(row).toContainText('赵老师');
+
+  const other = await browser.newContext();
+  const teacher = await other.newPage();
+  await teacher.goto('/login');
+  await hydrated(teacher);
+  await teacher.getByLabel('Username').fill('zhao');
+  await teacher.getByLabel('Password').fill('zhao-password');
+  await teacher.getByTestId('sign-in').click();
+  await expect(teacher.getByRole('heading', { name: 'My classes' })).toBeVisible();
+  // A teacher has no admin pages.
+  await expect(teacher.getByTestId('nav-admin')).toHaveCount(0);
+  await teacher.goto('/admin/monitor');
+  await expect(teacher.getByRole('alert')).toContainText('only an admin');
+
+  await row.getByTestId('toggle-active').click();
+  await expect(row).toContainText('no');
+  await teacher.reload();
+  await expect(teacher).toHaveURL(/\/login$/);
+  await other.close();
+});
+
+test('rules: a bad value is refused naming the field; a good one is saved', async ({ page }) => {
+  await signInAdmin(page);
+  await open(page, '/admin/rules');
+  const form = page.getByTestId('rules-form');
+  await form.getByTestId('max_abs_change').fill('0');
+  await form.getByTestId('save-rules').click();
+  await expect(form.getByTestId('outcome-error')).toContainText('max_abs_change');
+  await form.getByTestId('max_abs_change').fill('50');
+  await form.getByTestId('save-rules').click();
+  await expect(form.getByTestId('outcome')).toBeVisible();
+  await page.reload();
+  await hydrated(page);
+  await expect(page.getByTestId('rules-form').getByTestId('max_abs_change')).toHaveValue('50');
+  // Back to the default, for the other tests.
+  await page.getByTestId('rules-form').getByTestId('max_abs_change').fill('1000');
+  await page.getByTestId('rules-form').getByTestId('save-rules').click();
+  await expect(page.getByTestId('rules-form').getByTestId('outcome')).toBeVisible();
+});
+
+test('admin pages have no accessibility violations', async ({ page }) => {
+  test.setTimeout(120_000); // six pages, each analysed by axe
+  await signInAdmin(page);
+  for (const path of ['/admin/monitor', '/admin/accounts', '/admin/classes', '/admin/rules', '/status']) {
+    await open(page, path);
+    await expect(page.locator('h1')).toBeVisible();
+    await expectNoViolations(page);
+  }
+  await open(page, '/admin/classes');
+  await page.getByTestId('classes').getByRole('link').first().click();
+  await expect(page.getByTestId('students')).toBeVisible();
+  await expectNoViolations(page);
+});

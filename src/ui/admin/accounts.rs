@@ -1,0 +1,175 @@
+//! Accounts: create teachers and admins, set a new password, deactivate or reactivate.
+
+use super::{AdminTabs, Outcome};
+use crate::i18n::{t, t_string, use_i18n};
+use crate::{
+    api::admin::{CreateAccount, ResetPassword, SetAccountActive, accounts},
+    model::{Role, UserInfo},
+};
+use leptos::prelude::*;
+
+/// Shows each action's result in `outcome`; answers with the action's version so lists
+/// reload after a write.
+pub(super) fn report<T: Clone + Send + Sync + 'static, A>(
+    action: ServerAction<A>,
+    outcome: RwSignal<Option<Result<String, String>>>,
+    done: impl Fn(&T) -> String + Send + Sync + 'static,
+) where
+    A: leptos::server_fn::ServerFn<Output = T, Error = crate::error::AppError>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+{
+    Effect::new(move |_| {
+        if let Some(result) = action.value().get() {
+            outcome.set(Some(result.as_ref().map(&done).map_err(|e| e.to_string())));
+        }
+    });
+}
+
+#[component]
+pub fn AccountsPage() -> impl IntoView {
+    let i18n = use_i18n();
+    let create = ServerAction::<CreateAccount>::new();
+    let reset = ServerAction::<ResetPassword>::new();
+    let set_active = ServerAction::<SetAccountActive>::new();
+    let outcome = RwSignal::new(None);
+    report(create, outcome, move |user: &UserInfo| {
+        format!("{} ✓", user.username)
+    });
+    report(reset, outcome, move |_: &()| {
+        t_string!(i18n, password_set).to_owned()
+    });
+    report(set_active, outcome, move |_: &()| {
+        t_string!(i18n, saved).to_owned()
+    });
+    let list = Resource::new(
+        move || (create.version().get(), set_active.version().get()),
+        |_| accounts(),
+    );
+    view! {
+        <AdminTabs/>
+        <section aria-labelledby="accounts-title">
+            <h1 id="accounts-title">{t!(i18n, accounts_title)}</h1>
+            <Outcome message=outcome/>
+            {crate::ui::loaded(list, move |users| {
+                view! {
+                    <table class="wide-table" data-testid="accounts">
+                        <thead>
+                            <tr>
+                                <th scope="col">{t!(i18n, username)}</th>
+                                <th scope="col">{t!(i18n, name)}</th>
+                                <th scope="col">{t!(i18n, role)}</th>
+                                <th scope="col">{t!(i18n, active)}</th>
+                                <th scope="col">{t!(i18n, new_password)}</th>
+                                <th scope="col">
+                                    <span class="visually-hidden">{t!(i18n, deactivate)}</span>
+                                </th>
+                            </tr>
+                        </thead>
+                        <tbody>
+                            {users
+                                .into_iter()
+                                .map(|user| view! { <AccountRow user reset set_active/> })
+                                .collect_view()}
+                        </tbody>
+                    </table>
+                }
+                    .into_any()
+            })}
+            <h2>{t!(i18n, create_account)}</h2>
+            <ActionForm action=create attr:class="stacked-form" attr:data-testid="create-account">
+                <label>
+                    {t!(i18n, username)}
+                    <input type="text" name="username" required autocomplete="off"/>
+                </label>
+                <label>
+                    {t!(i18n, name)}
+                    <input type="text" name="name" required/>
+                </label>
+                <label>
+                    {t!(i18n, password)}
+                    <input type="password" name="password" required minlength="8" autocomplete="new-password"/>
+                </label>
+                <label>
+                    {t!(i18n, role)}
+                    <select name="role">
+                        <option value="teacher">{t!(i18n, teacher)}</option>
+                        <option value="admin">{t!(i18n, admin)}</option>
+                    </select>
+                </label>
+                <button type="submit" class="primary">{t!(i18n, create)}</button>
+            </ActionForm>
+        </section>
+    }
+}
+
+#[component]
+fn AccountRow(
+    user: UserInfo,
+    reset: ServerAction<ResetPassword>,
+    set_active: ServerAction<SetAccountActive>,
+) -> impl IntoView {
+    let i18n = use_i18n();
+    let password = RwSignal::new(String::new());
+    let id = user.id.clone();
+    let toggle_id = user.id.clone();
+    let active = user.active;
+    let label_id = format!("password-{}", user.id);
+    view! {
+        <tr data-user=user.username.clone()>
+            <td>{user.username.clone()}</td>
+            <td>{user.name}</td>
+            <td>
+                {match user.role {
+                    Role::Teacher => t!(i18n, teacher).into_any(),
+                    Role::Admin => t!(i18n, admin).into_any(),
+                }}
+            </td>
+            <td>{if active { t!(i18n, yes).into_any() } else { t!(i18n, no).into_any() }}</td>
+            <td>
+                <form
+                    class="inline-form"
+                    on:submit=move |ev| {
+                        ev.prevent_default();
+                        reset
+                            .dispatch(ResetPassword {
+                                user_id: id.clone(),
+                                password: password.get_untracked(),
+                            });
+                        password.set(String::new());
+                    }
+                >
+                    <label class="visually-hidden" for=label_id.clone()>
+                        {t!(i18n, new_password)} " " {user.username.clone()}
+                    </label>
+                    <input
+                        id=label_id
+                        type="password"
+                        autocomplete="new-password"
+                        data-testid="new-password"
+                        prop:value=move || password.get()
+                        on:input=move |ev| password.set(event_target_value(&ev))
+                    />
+                    <button type="submit" data-testid="set-password">{t!(i18n, set_password)}</button>
+                </form>
+            </td>
+            <td>
+                <button
+                    type="button"
+                    data-testid="toggle-active"
+                    on:click=move |_| {
+                        set_active
+                            .dispatch(SetAccountActive {
+                                user_id: toggle_id.clone(),
+                                active: !active,
+                            });
+                    }
+                >
+                    {if active { t!(i18n, deactivate).into_any() } else { t!(i18n, reactivate).into_any() }}
+                </button>
+            </td>
+        </tr>
+    }
+}

@@ -1,0 +1,82 @@
+//! Admin pages: the consistency monitor, accounts, classes and students (with roster import),
+//! and the rules engine's settings with the school's presets. Server functions refuse
+//! everyone but admins; these pages only show what they answer.
+
+mod accounts;
+mod classes;
+mod monitor;
+mod rules;
+
+pub use accounts::AccountsPage;
+pub use classes::{ClassRosterPage, SchoolClassesPage};
+pub use monitor::MonitorPage;
+pub use rules::RulesPage;
+
+use crate::i18n::{t, use_i18n};
+use leptos::prelude::*;
+use leptos_router::hooks::use_location;
+
+/// The admin sections as tabs; the current one is marked for screen readers.
+#[component]
+pub(crate) fn AdminTabs() -> impl IntoView {
+    let i18n = use_i18n();
+    let location = use_location();
+    let current = move |prefix: &'static str| {
+        move || {
+            location
+                .pathname
+                .with(|p| p.starts_with(prefix))
+                .then_some("page")
+        }
+    };
+    view! {
+        <nav class="admin-tabs" aria-label=move || t_string_admin(i18n)>
+            <a href="/admin/monitor" aria-current=current("/admin/monitor")>{t!(i18n, admin_monitor)}</a>
+            <a href="/admin/accounts" aria-current=current("/admin/accounts")>{t!(i18n, admin_accounts)}</a>
+            <a href="/admin/classes" aria-current=current("/admin/classes")>{t!(i18n, admin_classes)}</a>
+            <a href="/admin/rules" aria-current=current("/admin/rules")>{t!(i18n, admin_rules)}</a>
+            <a href="/status" aria-current=current("/status")>{t!(i18n, nav_status)}</a>
+        </nav>
+    }
+}
+
+fn t_string_admin(i18n: leptos_i18n::I18nContext<crate::i18n::Locale>) -> String {
+    crate::i18n::t_string!(i18n, admin_sections).to_owned()
+}
+
+/// The outcome of an admin write: a short confirmation, or the error naming what to fix.
+#[component]
+fn Outcome(message: RwSignal<Option<Result<String, String>>>) -> impl IntoView {
+    move || {
+        message.get().map(|outcome| match outcome {
+            Ok(done) => view! { <p class="notice" role="status" data-testid="outcome">{done}</p> }
+                .into_any(),
+            Err(error) => {
+                view! { <p class="error" role="alert" data-testid="outcome-error">{error}</p> }
+                    .into_any()
+            }
+        })
+    }
+}
+
+/// "2026-11-26T08:05:03.123Z" as "2026-11-26 08:05:03".
+fn when(timestamp: &str) -> String {
+    timestamp
+        .replace('T', " ")
+        .trim_end_matches('Z')
+        .chars()
+        .take(19)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn timestamps_read_as_date_and_time() {
+        assert_eq!(
+            super::when("2026-11-26T08:05:03.123Z"),
+            "2026-11-26 08:05:03"
+        );
+        assert_eq!(super::when("2026-11-26T08:05Z"), "2026-11-26 08:05");
+    }
+}

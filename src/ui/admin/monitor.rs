@@ -1,0 +1,403 @@
+//! The monitor page: is every balance equal to its ledger, what drifted, what was repaired,
+//! which alerts are open, and how the server is doing. It follows `/api/monitor/events`, so
+//! it updates as runs, repairs, alerts and awards happen.
+
+use super::{AdminTabs, Outcome, when};
+use crate::i18n::{t, t_string, use_i18n};
+use crate::{
+    api::admin::{RunMonitor, load_monitor},
+    model::{Alert, HealthStatus, MonitorOverview, Severity},
+    ui::chart::{Line, LineChart},
+};
+use leptos::prelude::*;
+
+#[component]
+pub fn MonitorPage() -> impl IntoView {
+    let i18n = use_i18n();
+    let run = ServerAction::<RunMonitor>::new();
+    // Bumped by every live event, so the overview is fetched again.
+    let changes = RwSignal::new(0u64);
+    let overview = Resource::new(
+        move || (run.version().get(), changes.get()),
+        |_| load_monitor(),
+    );
+    Effect::new(move |_| {
+        crate::ui::live::follow_events(
+            "/api/monitor/events",
+            "changed",
+            move |_| changes.update(|n| *n += 1),
+            move || changes.update(|n| *n += 1),
+        );
+    });
+    let outcome = RwSignal::new(None::<Result<String, String>>);
+    Effect::new(move |_| {
+        if let Some(result) = run.value().get() {
+            outcome.set(Some(match result {
+                Ok(summary) if summary.repaired.is_empty() => {
+                    Ok(t_string!(i18n, checked).to_owned())
+                }
+                Ok(summary) => {
+                    let n = summary.repaired.len();
+                    Ok(format!("{}: {n}", t_string!(i18n, repaired_count)))
+                }
+                Err(e) => Err(e.to_string()),
+            }));
+        }
+    });
+    view! {
+        <AdminTabs/>
+        <section class="monitor" aria-labelledby="monitor-title">
+            <h1 id="monitor-title">{t!(i18n, monitor_title)}</h1>
+            <div class="monitor-actions">
+                <button
+                    type="button"
+                    data-testid="check-now"
+                    disabled=move || run.pending().get()
+                    on:click=move |_| {
+                        run.dispatch(RunMonitor { fix: false });
+                    }
+                >
+                    {t!(i18n, check_now)}
+                </button>
+                <button
+                    type="button"
+                    class="primary"
+                    data-testid="auto-fix"
+                    disabled=move || run.pending().get()
+                    on:click=move |_| {
+                        run.dispatch(RunMonitor { fix: true });
+                    }
+                >
+                    {t!(i18n, auto_fix)}
+                </button>
+            </div>
+            <Outcome message=outcome/>
+            {crate::ui::loaded(overview, |overview| view! { <Overview overview/> }.into_any())}
+        </section>
+    }
+}
+
+fn status_class(status: HealthStatus) -> &'static str {
+    match status {
+        HealthStatus::Healthy => "badge healthy",
+        HealthStatus::Degraded => "badge degraded",
+        HealthStatus::Unhealthy => "badge unhealthy",
+    }
+}
+
+#[component]
+fn StatusBadge(status: HealthStatus) -> impl IntoView {
+    let i18n = use_i18n();
+    view! {
+        <span class=status_class(status) data-status=status.as_str()>
+            {match status {
+                HealthStatus::Healthy => t!(i18n, status_healthy).into_any(),
+                HealthStatus::Degraded => t!(i18n, status_degraded).into_any(),
+                HealthStatus::Unhealthy => t!(i18n, status_unhealthy).into_any(),
+            }}
+        </span>
+    }
+}
+
+#[component]
+fn Overview(overview: MonitorOverview) -> impl IntoView {
+    let i18n = use_i18n();
+    let report = overview.report;
+    let chain_ok = report.chain.ok;
+    let settings = overview.settings;
+    let writer = overview.writer;
+    view! {
+        <div class="health" data-testid="health" data-status=report.status.as_str()>
+            <StatusBadge status=report.status/>
+            <dl class="facts">
+                <div>
+                    <dt>{t!(i18n, consistency_rate)}</dt>
+                    <dd data-testid="consistency-rate">{format!("{:.2} %", report.consistency_rate)}</dd>
+                </div>
+                <div>
+                    <dt>{t!(i18n, students)}</dt>
+                    <dd data-testid="total-students">{report.total_students}</dd>
+                </div>
+                <div>
+                    <dt>{t!(i18n, transactions)}</dt>
+                    <dd data-testid="total-transactions">{report.total_transactions}</dd>
+                </div>
+                <div>
+                    <dt>{t!(i18n, hash_chain)}</dt>
+                    <dd data-testid="chain" class:bad=!chain_ok>
+                        {if chain_ok {
+                            t!(i18n, chain_ok).into_any()
+                        } else {
+                            view! {
+                                {t!(i18n, chain_broken)}
+                                {format!(" (#{})", report.chain.first_broken_seq.unwrap_or_default())}
+                            }
+                                .into_any()
+                        }}
+                    </dd>
+                </div>
+                <div>
+                    <dt>{t!(i18n, check_took)}</dt>
+                    <dd>{format!("{:.1} ms", report.duration_ms)}</dd>
+                </div>
+                <div>
+                    <dt>{t!(i18n, writer)}</dt>
+                    <dd>
+                        {format!(
+                            "{} commits, {:.1} requests/commit, queue {}",
+                            writer.commits,
+                            writer.requests_per_commit,
+                            writer.queue_depth,
+                        )}
+                    </dd>
+                </div>
+            </dl>
+        </div>
+
+        <h2>{t!(i18n, inconsistent_students)}</h2>
+        {if overview.inconsistent.is_empty() {
+            view! { <p data-testid="all-consistent">{t!(i18n, all_consistent)}</p> }.into_any()
+        } else {
+            view! {
+                <table class="wide-table" data-testid="inconsistent">
+                    <thead>
+                        <tr>
+                            <th scope="col">{t!(i18n, student)}</th>
+                            <th scope="col">{t!(i18n, class)}</th>
+                            <th scope="col">{t!(i18n, expected)}</th>
+                            <th scope="col">{t!(i18n, actual)}</th>
+                            <th scope="col">{t!(i18n, difference)}</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {overview
+                            .inconsistent
+                            .into_iter()
+                            .map(|row| {
+                                let i = row.inconsistency;
+                                view! {
+                                    <tr data-student=i.student_id.clone()>
+                                        <td>
+                                            <a href=format!("/student/{}", i.student_id)>{row.name}</a>
+                                        </td>
+                                        <td>{row.class_name}</td>
+                                        <td class="num">{i.expected}</td>
+                                        <td class="num">
+                                            {i.actual.map_or_else(|| "—".to_owned(), |a| a.to_string())}
+                                        </td>
+                                        <td class="num">{format!("{:+}", i.difference)}</td>
+                                    </tr>
+                                }
+                            })
+                            .collect_view()}
+                    </tbody>
+                </table>
+            }
+                .into_any()
+        }}
+
+        <h2>{t!(i18n, open_alerts)}</h2>
+        {if overview.open_alerts.is_empty() {
+            view! { <p data-testid="no-alerts">{t!(i18n, no_alerts)}</p> }.into_any()
+        } else {
+            view! {
+                <ul class="alerts" data-testid="open-alerts">
+                    {overview.open_alerts.into_iter().map(|a| view! { <AlertItem alert=a/> }).collect_view()}
+                </ul>
+            }
+                .into_any()
+        }}
+
+        <h2>{t!(i18n, traffic)}</h2>
+        <Traffic traffic=overview.traffic/>
+
+        <h2>{t!(i18n, repair_log)}</h2>
+        {if overview.repairs.is_empty() {
+            view! { <p>{t!(i18n, no_repairs)}</p> }.into_any()
+        } else {
+            view! {
+                <table class="wide-table" data-testid="repairs">
+                    <thead>
+                        <tr>
+                            <th scope="col">{t!(i18n, when)}</th>
+                            <th scope="col">{t!(i18n, student)}</th>
+                            <th scope="col">{t!(i18n, old_new)}</th>
+                            <th scope="col">{t!(i18n, who)}</th>
+                            <th scope="col">{t!(i18n, why)}</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {overview
+                            .repairs
+                            .into_iter()
+                            .map(|r| {
+                                let student = r.student_name.unwrap_or_else(|| r.student_id.clone());
+                                view! {
+                                    <tr data-student=r.student_id>
+                                        <td>{when(&r.created_at)}</td>
+                                        <td>{student}</td>
+                                        <td class="num">
+                                            {format!(
+                                                "{} → {}",
+                                                r.old_points.map_or_else(|| "—".to_owned(), |p| p.to_string()),
+                                                r.new_points,
+                                            )}
+                                        </td>
+                                        <td>{r.actor}</td>
+                                        <td>{r.reason}</td>
+                                    </tr>
+                                }
+                            })
+                            .collect_view()}
+                    </tbody>
+                </table>
+            }
+                .into_any()
+        }}
+
+        <h2>{t!(i18n, recent_runs)}</h2>
+        <table class="wide-table" data-testid="runs">
+            <thead>
+                <tr>
+                    <th scope="col">{t!(i18n, when)}</th>
+                    <th scope="col">{t!(i18n, trigger)}</th>
+                    <th scope="col">{t!(i18n, status)}</th>
+                    <th scope="col">{t!(i18n, inconsistent_students)}</th>
+                    <th scope="col">{t!(i18n, fixed)}</th>
+                    <th scope="col">{t!(i18n, duration)}</th>
+                </tr>
+            </thead>
+            <tbody>
+                {overview
+                    .runs
+                    .into_iter()
+                    .map(|run| {
+                        view! {
+                            <tr>
+                                <td>{when(&run.started_at)}</td>
+                                <td>{run.trigger}</td>
+                                <td>
+                                    <StatusBadge status=run.status/>
+                                </td>
+                                <td class="num">{run.inconsistent_students}</td>
+                                <td class="num">{run.fixed}</td>
+                                <td class="num">{format!("{:.1} ms", run.duration_ms)}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+
+        <h2>{t!(i18n, recent_alerts)}</h2>
+        <table class="wide-table" data-testid="recent-alerts">
+            <thead>
+                <tr>
+                    <th scope="col">{t!(i18n, raised)}</th>
+                    <th scope="col">{t!(i18n, severity)}</th>
+                    <th scope="col">{t!(i18n, message)}</th>
+                    <th scope="col">{t!(i18n, resolved)}</th>
+                </tr>
+            </thead>
+            <tbody>
+                {overview
+                    .recent_alerts
+                    .into_iter()
+                    .map(|a| {
+                        view! {
+                            <tr data-kind=a.kind.as_str()>
+                                <td>{when(&a.raised_at)}</td>
+                                <td>{a.severity.as_str()}</td>
+                                <td>{a.message}</td>
+                                <td>{a.resolved_at.as_deref().map(when).unwrap_or_default()}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+
+        <h2>{t!(i18n, settings)}</h2>
+        <p class="muted" data-testid="monitor-settings">
+            {format!(
+                "Background check every {} s (0 = off); auto-fix {}; alerts above {} % errors or p95 {} ms; webhook {}.",
+                settings.interval_seconds,
+                if settings.auto_fix { "on" } else { "off" },
+                settings.error_rate_percent,
+                settings.p95_ms,
+                if settings.webhook { "on" } else { "off" },
+            )}
+        </p>
+    }
+}
+
+#[component]
+fn AlertItem(alert: Alert) -> impl IntoView {
+    let class = match alert.severity {
+        Severity::Critical => "alert critical",
+        Severity::Warning => "alert warning",
+        Severity::Info => "alert info",
+    };
+    view! {
+        <li class=class data-kind=alert.kind.as_str() role="alert">
+            <strong>{alert.kind.as_str()}</strong>
+            " · "
+            {alert.message}
+            <span class="muted">{format!(" ({})", when(&alert.raised_at))}</span>
+        </li>
+    }
+}
+
+/// Request rate, latency percentiles and error rate over the last hour.
+#[component]
+fn Traffic(traffic: Vec<crate::model::TrafficMinute>) -> impl IntoView {
+    let total: u64 = traffic.iter().map(|m| m.requests).sum();
+    let errors: u64 = traffic.iter().map(|m| m.errors).sum();
+    let peak = traffic.iter().map(|m| m.requests).max().unwrap_or(0);
+    let worst_p95 = traffic
+        .iter()
+        .filter_map(|m| m.p95_ms)
+        .fold(0.0f64, f64::max);
+    let rate = Line {
+        name: "requests/min".into(),
+        class: "line-requests",
+        values: traffic.iter().map(|m| Some(m.requests as f64)).collect(),
+    };
+    let latency = |name: &str, class, pick: fn(&crate::model::TrafficMinute) -> Option<f64>| Line {
+        name: name.into(),
+        class,
+        values: traffic.iter().map(pick).collect(),
+    };
+    let latencies = vec![
+        latency("p50", "line-p50", |m| m.p50_ms),
+        latency("p95", "line-p95", |m| m.p95_ms),
+        latency("p99", "line-p99", |m| m.p99_ms),
+    ];
+    let error_rate = Line {
+        name: "errors %".into(),
+        class: "line-errors",
+        values: traffic
+            .iter()
+            .map(|m| (m.requests > 0).then(|| m.error_rate()))
+            .collect(),
+    };
+    view! {
+        <div class="charts" data-testid="traffic" data-requests=total>
+            <LineChart
+                lines=vec![rate]
+                summary=format!("Requests per minute: {total} in the hour, peak {peak} in one minute")
+                testid="chart-requests"
+            />
+            <LineChart
+                lines=latencies
+                summary=format!("Latency per minute in ms (p50, p95, p99); worst p95 {worst_p95:.1} ms")
+                testid="chart-latency"
+            />
+            <LineChart
+                lines=vec![error_rate]
+                summary=format!("Server errors per minute in %: {errors} of {total} requests")
+                testid="chart-errors"
+            />
+        </div>
+    }
+}

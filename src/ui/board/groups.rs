@@ -1,0 +1,176 @@
+//! Groups and selections: chips that award a group, and the bar that awards the selected
+//! students, saves them as a new group, or edits and deletes the group being edited.
+
+use super::{BoardState, Failure, Target};
+use crate::i18n::{t, t_string, use_i18n};
+use crate::{
+    api::board::{DeleteGroup, SaveGroup, UpdateGroup},
+    model::GroupInfo,
+};
+use leptos::prelude::*;
+
+/// One chip per group. Outside select mode a chip awards the group; in select mode it loads
+/// the group into the selection to edit its name and members.
+#[component]
+pub(super) fn GroupChips(state: BoardState) -> impl IntoView {
+    let chip = move |group: GroupInfo| {
+        let label = format!("{} · {}", group.name, group.student_ids.len());
+        let id = group.id.clone();
+        let editing = Signal::derive(move || state.editing_group.with(|g| g.as_ref() == Some(&id)));
+        view! {
+            <li>
+                <button
+                    type="button"
+                    class="chip"
+                    class:selected=editing
+                    aria-pressed=move || editing.get().to_string()
+                    data-testid="group"
+                    on:click=move |_| {
+                        if state.selecting.get_untracked() {
+                            state.selected.set(group.student_ids.clone());
+                            state.group_name.set(group.name.clone());
+                            state.editing_group.set(Some(group.id.clone()));
+                        } else {
+                            state
+                                .open
+                                .set(
+                                    Some(Target::Group {
+                                        id: group.id.clone(),
+                                        name: group.name.clone(),
+                                    }),
+                                );
+                        }
+                    }
+                >
+                    {label}
+                </button>
+            </li>
+        }
+    };
+    view! {
+        <Show when=move || !state.groups.with(Vec::is_empty)>
+            <ul class="groups" role="list">
+                {move || state.groups.get().into_iter().map(chip).collect_view()}
+            </ul>
+        </Show>
+    }
+}
+
+#[component]
+pub(super) fn SelectionBar(state: BoardState) -> impl IntoView {
+    let i18n = use_i18n();
+    let save_group = ServerAction::<SaveGroup>::new();
+    let update_group = ServerAction::<UpdateGroup>::new();
+    let delete_group = ServerAction::<DeleteGroup>::new();
+    let deleting = StoredValue::new(None::<String>);
+    Effect::new(move |_| match save_group.value().get() {
+        Some(Ok(group)) => {
+            state.groups.update(|list| list.push(group));
+            state.end_selection();
+        }
+        Some(Err(e)) => state.failure.set(Some(Failure::from(&e))),
+        None => {}
+    });
+    Effect::new(move |_| match update_group.value().get() {
+        Some(Ok(group)) => {
+            state.groups.update(|list| {
+                if let Some(old) = list.iter_mut().find(|g| g.id == group.id) {
+                    *old = group;
+                }
+            });
+            state.end_selection();
+        }
+        Some(Err(e)) => state.failure.set(Some(Failure::from(&e))),
+        None => {}
+    });
+    Effect::new(move |_| {
+        let Some(result) = delete_group.value().get() else {
+            return;
+        };
+        match result {
+            Ok(()) => {
+                let deleted = deleting.get_value();
+                state
+                    .groups
+                    .update(|list| list.retain(|g| Some(&g.id) != deleted.as_ref()));
+                state.end_selection();
+            }
+            Err(e) => state.failure.set(Some(Failure::from(&e))),
+        }
+    });
+    let nothing_selected = move || state.selected.with(Vec::is_empty);
+    let unnamed = move || state.group_name.with(|n| n.trim().is_empty());
+    let save = move |_| match state.editing_group.get_untracked() {
+        Some(group_id) => {
+            update_group.dispatch(UpdateGroup {
+                group_id,
+                name: state.group_name.get_untracked(),
+                student_ids: state.selected.get_untracked(),
+            });
+        }
+        None => {
+            save_group.dispatch(SaveGroup {
+                class_id: state.class_id.get_value(),
+                name: state.group_name.get_untracked(),
+                student_ids: state.selected.get_untracked(),
+            });
+        }
+    };
+    view! {
+        <Show when=move || state.selecting.get()>
+            <div class="selection-bar" data-testid="selection-bar">
+                <span>{move || format!("{} ✓", state.selected.with(Vec::len))}</span>
+                <button
+                    type="button"
+                    class="primary"
+                    data-testid="award-selected"
+                    disabled=nothing_selected
+                    on:click=move |_| {
+                        state.open.set(Some(Target::Selected(state.selected.get_untracked())))
+                    }
+                >
+                    {t!(i18n, award_selected)}
+                </button>
+                <label>
+                    <span class="visually-hidden">{t!(i18n, group_name)}</span>
+                    <input
+                        type="text"
+                        data-testid="group-name"
+                        placeholder=move || t_string!(i18n, group_name)
+                        prop:value=move || state.group_name.get()
+                        on:input=move |ev| state.group_name.set(event_target_value(&ev))
+                    />
+                </label>
+                <button
+                    type="button"
+                    data-testid="save-group"
+                    disabled=move || nothing_selected() || unnamed()
+                    on:click=save
+                >
+                    {move || {
+                        if state.editing_group.with(Option::is_some) {
+                            t!(i18n, update_group).into_any()
+                        } else {
+                            t!(i18n, save_group).into_any()
+                        }
+                    }}
+                </button>
+                <Show when=move || state.editing_group.with(Option::is_some)>
+                    <button
+                        type="button"
+                        class="danger"
+                        data-testid="delete-group"
+                        on:click=move |_| {
+                            if let Some(group_id) = state.editing_group.get_untracked() {
+                                deleting.set_value(Some(group_id.clone()));
+                                delete_group.dispatch(DeleteGroup { group_id });
+                            }
+                        }
+                    >
+                        {t!(i18n, delete_group)}
+                    </button>
+                </Show>
+            </div>
+        </Show>
+    }
+}

@@ -1,0 +1,111 @@
+//! The award sheet: the class's presets as one-tap buttons, and a custom amount.
+
+use super::{BoardState, Failure, Target, Writes, signed};
+use crate::i18n::{t, t_string, use_i18n};
+use crate::{model::Preset, ui::dialog::Dialog};
+use leptos::prelude::*;
+
+#[component]
+pub(super) fn AwardSheet(state: BoardState, writes: Writes) -> impl IntoView {
+    move || {
+        state
+            .open
+            .get()
+            .map(|target| view! { <Sheet target state writes/> })
+    }
+}
+
+#[component]
+fn Sheet(target: Target, state: BoardState, writes: Writes) -> impl IntoView {
+    let i18n = use_i18n();
+    let custom = RwSignal::new(String::new());
+    let (title, history) = match &target {
+        Target::Student { id, name } => (name.clone(), Some(format!("/student/{id}"))),
+        Target::Class => (t_string!(i18n, whole_class).to_owned(), None),
+        Target::Selected(ids) => (format!("{} ✓", ids.len()), None),
+        Target::Group { name, .. } => (name.clone(), None),
+    };
+    let close = move |_| state.open.set(None);
+    let submit_custom = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        match custom.get_untracked().trim().parse::<i64>() {
+            Ok(points) if points != 0 => {
+                custom.set(String::new());
+                writes.press(
+                    state,
+                    Preset {
+                        reason: String::new(),
+                        points,
+                    },
+                );
+            }
+            _ => state
+                .failure
+                .set(Some(Failure::message("Enter a whole number other than 0"))),
+        }
+    };
+    view! {
+        <Dialog labelled_by="sheet-title" on_close=move |()| state.open.set(None)>
+            <h2 id="sheet-title">{title}</h2>
+            {history
+                .map(|href| {
+                    view! {
+                        <p>
+                            <a href=href data-testid="history-link">{t!(i18n, history)}</a>
+                        </p>
+                    }
+                })}
+            <div class="presets">
+                {move || {
+                    state
+                        .presets
+                        .get()
+                        .into_iter()
+                        .map(|preset| {
+                            let label = format!("{} {}", signed(preset.points), preset.reason);
+                            let minus = preset.points < 0;
+                            view! {
+                                <button
+                                    type="button"
+                                    class="preset"
+                                    class:minus=minus
+                                    data-testid="preset"
+                                    on:click=move |_| writes.press(state, preset.clone())
+                                >
+                                    {label}
+                                </button>
+                            }
+                        })
+                        .collect_view()
+                }}
+            </div>
+            <form class="custom" on:submit=submit_custom>
+                <label>
+                    {t!(i18n, custom)}
+                    <input
+                        type="number"
+                        name="points"
+                        data-testid="custom-points"
+                        prop:value=move || custom.get()
+                        on:input=move |ev| custom.set(event_target_value(&ev))
+                    />
+                </label>
+                <button type="submit">{t!(i18n, give)}</button>
+                <button type="button" on:click=close>
+                    {t!(i18n, cancel)}
+                </button>
+                <button
+                    type="button"
+                    class="link"
+                    data-testid="edit-presets"
+                    on:click=move |_| {
+                        state.open.set(None);
+                        state.editing_presets.set(true);
+                    }
+                >
+                    {t!(i18n, edit_presets)}
+                </button>
+            </form>
+        </Dialog>
+    }
+}
