@@ -295,14 +295,34 @@ pub struct WriterStats {
     pub batches: std::sync::atomic::AtomicU64,
     pub requests: std::sync::atomic::AtomicU64,
     pub busy_retries: std::sync::atomic::AtomicU64,
-    /// Ledger rows appended by committed requests.
-    pub ledger_rows: std::sync::atomic::AtomicU64,
+    /// Ledger rows appended by committed requests, by type (in [`TransactionType::ALL`]'s
+    /// order).
+    pub rows_by_type: [std::sync::atomic::AtomicU64; TransactionType::ALL.len()],
     /// Groups by size: `group_sizes[i]` counts groups of at most `GROUP_SIZE_BOUNDS[i]`
     /// requests that did not fit a smaller bucket.
     pub group_sizes: [std::sync::atomic::AtomicU64; GROUP_SIZE_BOUNDS.len()],
 }
 
 impl WriterStats {
+    /// Ledger rows appended since start, of every type.
+    pub fn ledger_rows(&self) -> u64 {
+        self.rows_by_type
+            .iter()
+            .map(|n| n.load(std::sync::atomic::Ordering::Relaxed))
+            .sum()
+    }
+
+    pub(crate) fn record_rows(&self, rows: &[PointTransaction]) {
+        for row in rows {
+            if let Some(i) = TransactionType::ALL
+                .iter()
+                .position(|t| *t == row.transaction_type)
+            {
+                self.rows_by_type[i].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    }
+
     pub(crate) fn record_group(&self, size: usize) {
         use std::sync::atomic::Ordering::Relaxed;
         self.batches.fetch_add(1, Relaxed);

@@ -81,9 +81,7 @@ fn run(
                 if let (false, Outcome::Points { transactions, .. }) =
                     (applied.executed.replayed, &applied.executed.outcome)
                 {
-                    stats
-                        .ledger_rows
-                        .fetch_add(transactions.len() as u64, Ordering::Relaxed);
+                    stats.record_rows(transactions);
                 }
                 if let Some(event) = applied.event {
                     // No subscribers is fine: nobody is watching.

@@ -5,7 +5,7 @@
 use super::window::{TrafficWindow, current_minute};
 use crate::{
     ledger::{GROUP_SIZE_BOUNDS, Ledger},
-    model::{ConsistencyReport, HealthStatus},
+    model::{ConsistencyReport, HealthStatus, TransactionType},
 };
 use axum::{
     extract::{MatchedPath, Request, State},
@@ -39,13 +39,7 @@ struct RequestLabels {
     status: u16,
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RouteLabels {
-    method: String,
-    route: String,
-}
-
-type LatencyFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
+type LatencyFamily = Family<RequestLabels, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
     Histogram::new(LATENCY_BUCKETS)
@@ -78,7 +72,7 @@ impl Metrics {
         let latency = LatencyFamily::new_with_constructor(latency_histogram);
         registry.register(
             "http_request_duration_seconds",
-            "Time to answer an HTTP request (until the response starts), by method and route",
+            "Time to answer an HTTP request (until the response starts), by method, route and status",
             latency.clone(),
         );
         let gauge = |registry: &mut Registry, name: &str, help: &str| {
@@ -150,18 +144,14 @@ impl Metrics {
         status: StatusCode,
         elapsed: std::time::Duration,
     ) {
-        self.requests
-            .get_or_create(&RequestLabels {
-                method: method.to_owned(),
-                route: route.clone(),
-                status: status.as_u16(),
-            })
-            .inc();
+        let labels = RequestLabels {
+            method: method.to_owned(),
+            route,
+            status: status.as_u16(),
+        };
+        self.requests.get_or_create(&labels).inc();
         self.latency
-            .get_or_create(&RouteLabels {
-                method: method.to_owned(),
-                route,
-            })
+            .get_or_create(&labels)
             .observe(elapsed.as_secs_f64());
         self.traffic
             .record(current_minute(), elapsed, status.is_server_error());
@@ -221,11 +211,6 @@ impl Collector for WriterCollector {
                 "Retries because another process held the database lock",
                 stats.busy_retries.load(Relaxed),
             ),
-            (
-                "ledger_rows_written",
-                "Ledger rows (awards, deductions, redemptions, undos) appended since start",
-                stats.ledger_rows.load(Relaxed),
-            ),
         ];
         for (name, help, value) in counters {
             let counter = ConstCounter::new(value);
@@ -235,6 +220,16 @@ impl Collector for WriterCollector {
                 None,
                 counter.metric_type(),
             )?)?;
+        }
+        let mut rows = encoder.encode_descriptor(
+            "ledger_rows_written",
+            "Ledger rows appended since start, by transaction type (add_points are awards)",
+            None,
+            MetricType::Counter,
+        )?;
+        for (kind, count) in TransactionType::ALL.iter().zip(&stats.rows_by_type) {
+            let labels = [("transaction_type", kind.as_str())];
+            ConstCounter::new(count.load(Relaxed)).encode(rows.encode_family(&labels)?)?;
         }
         let depth = ConstGauge::new(self.ledger.queue_depth() as i64);
         depth.encode(encoder.encode_descriptor(

@@ -266,7 +266,7 @@ impl Monitor {
                 queue_depth: ledger.queue_depth(),
                 commits,
                 requests,
-                ledger_rows: stats.ledger_rows.load(Relaxed),
+                ledger_rows: stats.ledger_rows(),
                 requests_per_commit: if commits == 0 {
                     0.0
                 } else {
