@@ -1,0 +1,552 @@
+//! Hostile conditions over real HTTP against the real binary: SIGKILL during a write storm,
+//! retry storms with dropped connections, and who may call what (every endpoint × every role).
+#![cfg(all(feature = "ssr", unix))]
+
+mod support;
+
+use rand::Rng;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+use support::{http::*, process::ServerProcess};
+
+/// A signed-in client of a running server.
+#[derive(Clone)]
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Client {
+    async fn sign_in(base: &str, username: &str, password: &str) -> Self {
+        let http = reqwest::Client::new();
+        let reply: Value = http
+            .post(format!("{base}/api/auth/login"))
+            .json(&json!({"username": username, "password": password}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        Self {
+            http,
+            base: base.to_owned(),
+            token: reply["token"].as_str().expect("signed in").to_owned(),
+        }
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        key: Option<&str>,
+    ) -> reqwest::Result<(StatusCode, Value)> {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        let response = request.send().await?;
+        let status = response.status();
+        Ok((status, response.json().await.unwrap_or(Value::Null)))
+    }
+
+    /// One award of +1 for `student` under request id `key`; the transaction id when the
+    /// server acknowledged it.
+    async fn award(&self, student: &str, key: &str) -> reqwest::Result<Option<String>> {
+        let body = json!({"student_id": student, "points_change": 1, "reason": "storm"});
+        let (status, body) = self
+            .send(Method::POST, "/api/points", Some(body), Some(key))
+            .await?;
+        Ok((status == StatusCode::CREATED)
+            .then(|| body["transaction"]["id"].as_str().unwrap().to_owned()))
+    }
+}
+
+/// A class of `n` students made through the API; returns the students' ids.
+async fn class_of(admin: &Client, n: usize) -> Vec<String> {
+    let (_, class) = admin
+        .send(
+            Method::POST,
+            "/api/classes",
+            Some(json!({"name": "Storm"})),
+            None,
+        )
+        .await
+        .unwrap();
+    let class_id = class["id"].as_str().unwrap().to_owned();
+    let mut students = Vec::new();
+    for i in 0..n {
+        let (_, student) = admin
+            .send(
+                Method::POST,
+                "/api/students",
+                Some(json!({"class_id": class_id, "name": format!("S{i}")})),
+                None,
+            )
+            .await
+            .unwrap();
+        students.push(student["id"].as_str().unwrap().to_owned());
+    }
+    students
+}
+
+async fn scalar(url: &str, sql: &str) -> i64 {
+    use sqlx::Connection;
+    let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+    sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
+}
+
+#[test]
+fn sigkill_of_the_server_during_a_write_storm_loses_no_acknowledged_award() {
+    const ROUNDS: usize = 3;
+    const CLIENTS: usize = 16;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/classpoints.db", dir.path().display());
+    let mut server = ServerProcess::start(&url);
+    let students = runtime.block_on(async {
+        let admin = Client::sign_in(&server.base, ADMIN.0, ADMIN.1).await;
+        class_of(&admin, 8).await
+    });
+    // Request id → transaction id, for every award the server acknowledged.
+    let acknowledged: Arc<Mutex<HashMap<String, String>>> = Arc::default();
+    let mut sent_keys: Vec<String> = Vec::new();
+    let mut rng = rand::rng();
+
+    for round in 0..ROUNDS {
+        let admin = runtime.block_on(Client::sign_in(&server.base, ADMIN.0, ADMIN.1));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let keys: Arc<Mutex<Vec<String>>> = Arc::default();
+        let storm: Vec<_> = (0..CLIENTS)
+            .map(|c| {
+                let (admin, students, acknowledged, stop, keys) = (
+                    admin.clone(),
+                    students.clone(),
+                    acknowledged.clone(),
+                    stop.clone(),
+                    keys.clone(),
+                );
+                runtime.spawn(async move {
+                    for n in 0.. {
+                        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                            break;
+                        }
+                        let key = format!("r{round}-c{c}-{n}");
+                        keys.lock().unwrap().push(key.clone());
+                        match admin.award(&students[n % students.len()], &key).await {
+                            Ok(Some(id)) => {
+                                acknowledged.lock().unwrap().insert(key, id);
+                            }
+                            // Refused, or the connection died with the server: not acknowledged.
+                            Ok(None) | Err(_) => break,
+                        }
+                    }
+                })
+            })
+            .collect();
+        // Kill the server at a random moment while the awards pour in.
+        std::thread::sleep(Duration::from_millis(rng.random_range(300..900)));
+        server.kill9();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for task in storm {
+            runtime.block_on(task).unwrap();
+        }
+        sent_keys.extend(keys.lock().unwrap().drain(..));
+
+        // Restart on the same file: everything acknowledged is there, nothing is half-done.
+        server = ServerProcess::start(&url);
+        runtime.block_on(async {
+            assert_eq!(
+                {
+                    use sqlx::Connection;
+                    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                    sqlx::query_scalar::<_, String>("PRAGMA integrity_check")
+                        .fetch_one(&mut conn)
+                        .await
+                        .unwrap()
+                },
+                "ok"
+            );
+            let admin = Client::sign_in(&server.base, ADMIN.0, ADMIN.1).await;
+            let (_, report) = admin
+                .send(Method::GET, "/api/points/monitor?full=true", None, None)
+                .await
+                .unwrap();
+            assert_eq!(
+                report["health"]["status"], "healthy",
+                "round {round}: {report}"
+            );
+            let acked = acknowledged.lock().unwrap().clone();
+            for (key, id) in &acked {
+                let present = scalar(
+                    &url,
+                    &format!("SELECT count(*) FROM point_transactions WHERE id = '{id}'"),
+                )
+                .await;
+                assert_eq!(present, 1, "round {round}: acknowledged {key} ({id}) lost");
+            }
+            // Every request id names at most one row, and a row exists only for committed ids.
+            assert_eq!(
+                scalar(
+                    &url,
+                    "SELECT count(*) FROM point_transactions WHERE reason = 'storm'"
+                )
+                .await,
+                scalar(&url, "SELECT count(*) FROM idempotency_keys").await,
+                "round {round}: one row per committed request id"
+            );
+        });
+    }
+
+    // After the last restart, clients retry everything they ever sent: acknowledged requests
+    // replay their original transaction, the others are written now, each exactly once.
+    runtime.block_on(async {
+        let admin = Client::sign_in(&server.base, ADMIN.0, ADMIN.1).await;
+        let acked = acknowledged.lock().unwrap().clone();
+        for key in &sent_keys {
+            let (round_client, n) = key.rsplit_once('-').unwrap();
+            let _ = round_client;
+            let student = &students[n.parse::<usize>().unwrap() % students.len()];
+            let id = admin.award(student, key).await.unwrap().expect("retry answered");
+            if let Some(original) = acked.get(key) {
+                assert_eq!(&id, original, "{key} replayed its original transaction");
+            }
+        }
+        assert_eq!(
+            scalar(&url, "SELECT count(*) FROM point_transactions WHERE reason = 'storm'").await,
+            sent_keys.len() as i64,
+            "exactly one row per request id after retries"
+        );
+        let (_, report) = admin
+            .send(Method::GET, "/api/points/monitor?full=true", None, None)
+            .await
+            .unwrap();
+        assert_eq!(report["health"]["status"], "healthy");
+        eprintln!(
+            "{} acknowledged awards survived {ROUNDS} SIGKILLs of the server; {} requests retried, one row each",
+            acked.len(),
+            sent_keys.len()
+        );
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_storms_with_dropped_connections_leave_exactly_one_row_per_request() {
+    const REQUESTS: usize = 120;
+    let s = start().await;
+    let admin = Client::sign_in(&s.base, ADMIN.0, ADMIN.1).await;
+    let students = class_of(&admin, 5).await;
+    // A client that gives up almost at once: its request is dropped mid-flight, and the
+    // server may or may not commit it.
+    let impatient = Client {
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_micros(300))
+            .build()
+            .unwrap(),
+        ..admin.clone()
+    };
+    let mut dropped = 0;
+    let mut tasks = Vec::new();
+    for r in 0..REQUESTS {
+        let key = format!("retry-{r}");
+        let student = students[r % students.len()].clone();
+        let copies = 1 + r % 5;
+        // Some are first sent by a client that hangs up.
+        if r % 3 == 0 && impatient.award(&student, &key).await.is_err() {
+            dropped += 1;
+        }
+        let (admin, parallel) = (admin.clone(), r % 2 == 0);
+        tasks.push(tokio::spawn(async move {
+            let ids: Vec<String> = if parallel {
+                let sends = (0..copies).map(|_| admin.award(&student, &key));
+                futures::future::join_all(sends)
+                    .await
+                    .into_iter()
+                    .map(|r| r.unwrap().expect("acknowledged"))
+                    .collect()
+            } else {
+                let mut ids = Vec::new();
+                for _ in 0..copies {
+                    ids.push(
+                        admin
+                            .award(&student, &key)
+                            .await
+                            .unwrap()
+                            .expect("acknowledged"),
+                    );
+                }
+                ids
+            };
+            let distinct: HashSet<_> = ids.iter().collect();
+            assert_eq!(
+                distinct.len(),
+                1,
+                "{key}: every copy got the same transaction"
+            );
+            ids[0].clone()
+        }));
+    }
+    let mut ids = HashSet::new();
+    for task in tasks {
+        ids.insert(task.await.unwrap());
+    }
+    assert_eq!(ids.len(), REQUESTS);
+    assert_eq!(
+        s.count("SELECT count(*) FROM point_transactions").await,
+        REQUESTS as i64,
+        "one row per request however often it was sent"
+    );
+    // Each of the 5 students got exactly REQUESTS / 5 points.
+    for student in &students {
+        assert_eq!(
+            s.count(&format!(
+                "SELECT points FROM student_points WHERE student_id = '{student}'"
+            ))
+            .await,
+            (REQUESTS / students.len()) as i64
+        );
+    }
+    eprintln!(
+        "{REQUESTS} requests sent 1–5 times ({dropped} first sends dropped mid-flight): one row each"
+    );
+}
+
+/// What a role gets from an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    /// 2xx.
+    Allowed,
+    Status(u16),
+}
+
+#[tokio::test]
+async fn every_endpoint_answers_each_role_as_its_rules_say() {
+    let s = start().await;
+    let admin_token = s.admin().await;
+    let (teacher_id, teacher) = s.teacher(&admin_token, "wang").await;
+    let (_, stranger) = s.teacher(&admin_token, "li").await;
+    let (class_id, students) = s.class_with_students(&teacher, "Mine", 2).await;
+    s.class_with_students(&stranger, "Theirs", 1).await;
+    let award = s
+        .post(
+            "/api/points",
+            Some(&teacher),
+            json!({"student_id": students[0], "points_change": 2}),
+        )
+        .await;
+    let transaction_id = award.body["transaction"]["id"].as_str().unwrap().to_owned();
+    let batch = s
+        .post(
+            "/api/points/batch",
+            Some(&teacher),
+            json!({"target": {"kind": "class", "class_id": class_id}, "points_change": 1}),
+        )
+        .await;
+    let batch_id = batch.body["batch_id"].as_str().unwrap().to_owned();
+    let _ = teacher_id;
+
+    use Expect::*;
+    let student = &students[1];
+    // (method, path, body, anonymous, teacher of another class, the class's teacher, admin)
+    let table: Vec<(Method, String, Option<Value>, [Expect; 4])> = vec![
+        (
+            Method::GET,
+            "/api/openapi.json".into(),
+            None,
+            [Allowed, Allowed, Allowed, Allowed],
+        ),
+        (
+            Method::GET,
+            "/api/auth/me".into(),
+            None,
+            [Status(401), Allowed, Allowed, Allowed],
+        ),
+        (
+            Method::POST,
+            "/api/auth/tokens/revoke".into(),
+            Some(json!({"token": "cp_unknown"})),
+            [Status(401), Status(404), Status(404), Status(404)],
+        ),
+        (
+            Method::POST,
+            "/api/auth/tokens".into(),
+            Some(json!({"name": "script"})),
+            [Status(401), Allowed, Allowed, Allowed],
+        ),
+        (
+            Method::GET,
+            format!("/api/points?student_id={student}"),
+            None,
+            [Status(401), Status(403), Allowed, Allowed],
+        ),
+        (
+            Method::GET,
+            "/api/points".into(),
+            None,
+            [Status(401), Allowed, Allowed, Allowed],
+        ),
+        (
+            Method::POST,
+            "/api/points".into(),
+            Some(json!({"student_id": student, "points_change": 1})),
+            [Status(401), Status(403), Allowed, Allowed],
+        ),
+        (
+            Method::POST,
+            "/api/points/batch".into(),
+            Some(
+                json!({"target": {"kind": "students", "student_ids": [student]}, "points_change": 1}),
+            ),
+            [Status(401), Status(403), Allowed, Allowed],
+        ),
+        (
+            Method::POST,
+            format!("/api/points/{transaction_id}/reverse"),
+            Some(json!({})),
+            [Status(401), Status(403), Allowed, Status(409)],
+        ),
+        (
+            Method::POST,
+            format!("/api/points/batches/{batch_id}/reverse"),
+            Some(json!({})),
+            [Status(401), Status(403), Allowed, Status(409)],
+        ),
+        (
+            Method::GET,
+            "/api/points/monitor".into(),
+            None,
+            [Status(401), Status(403), Status(403), Allowed],
+        ),
+        (
+            Method::POST,
+            "/api/points/monitor?auto_fix=true".into(),
+            Some(json!({})),
+            [Status(401), Status(403), Status(403), Allowed],
+        ),
+        (
+            Method::GET,
+            "/api/teachers".into(),
+            None,
+            [Status(401), Status(403), Status(403), Allowed],
+        ),
+        (
+            Method::POST,
+            "/api/teachers".into(),
+            Some(json!({"username": "new", "password": "new-password", "name": "N"})),
+            [Status(401), Status(403), Status(403), Allowed],
+        ),
+        (
+            Method::GET,
+            "/api/classes".into(),
+            None,
+            [Status(401), Allowed, Allowed, Allowed],
+        ),
+        (
+            Method::POST,
+            "/api/classes".into(),
+            Some(json!({"name": "Another"})),
+            [Status(401), Allowed, Allowed, Allowed],
+        ),
+        (
+            Method::PATCH,
+            format!("/api/classes/{class_id}"),
+            Some(json!({"name": "Mine, renamed"})),
+            [Status(401), Status(403), Allowed, Allowed],
+        ),
+        (
+            Method::GET,
+            "/api/students".into(),
+            None,
+            [Status(401), Allowed, Allowed, Allowed],
+        ),
+        (
+            Method::POST,
+            "/api/students".into(),
+            Some(json!({"class_id": class_id, "name": "New"})),
+            [Status(401), Status(403), Allowed, Allowed],
+        ),
+        (
+            Method::PATCH,
+            format!("/api/students/{student}"),
+            Some(json!({"name": "Renamed"})),
+            [Status(401), Status(403), Allowed, Allowed],
+        ),
+        (
+            Method::GET,
+            format!("/api/events?class_id={class_id}"),
+            None,
+            [Status(401), Status(403), Allowed, Allowed],
+        ),
+        (
+            Method::GET,
+            "/api/monitor/events".into(),
+            None,
+            [Status(401), Status(403), Status(403), Allowed],
+        ),
+    ];
+    let tokens = [
+        None,
+        Some(stranger.as_str()),
+        Some(teacher.as_str()),
+        Some(admin_token.as_str()),
+    ];
+    let roles = ["anonymous", "teacher of another class", "teacher", "admin"];
+    let mut checked = 0;
+    for (method, path, body, expected) in &table {
+        for ((token, role), expect) in tokens.iter().zip(roles).zip(expected) {
+            let rows_before = s.count("SELECT count(*) FROM point_transactions").await;
+            let reply = if path.contains("/events") {
+                // Streams: only the status matters; do not wait for the body.
+                let mut request = reqwest::Client::new().get(format!("{}{path}", s.base));
+                if let Some(token) = token {
+                    request = request.bearer_auth(token);
+                }
+                let response = request.send().await.unwrap();
+                Reply {
+                    status: response.status(),
+                    headers: response.headers().clone(),
+                    body: Value::Null,
+                }
+            } else {
+                s.send(method.clone(), path, *token, body.clone(), &[])
+                    .await
+            };
+            match expect {
+                Allowed => assert!(
+                    reply.status.is_success(),
+                    "{role}: {method} {path} -> {} {}",
+                    reply.status,
+                    reply.body
+                ),
+                Status(code) => {
+                    assert_eq!(
+                        reply.status.as_u16(),
+                        *code,
+                        "{role}: {method} {path} -> {}",
+                        reply.body
+                    );
+                    assert_eq!(
+                        s.count("SELECT count(*) FROM point_transactions").await,
+                        rows_before,
+                        "{role}: a refused {method} {path} wrote nothing"
+                    );
+                }
+            }
+            checked += 1;
+        }
+    }
+    eprintln!("{checked} endpoint × role combinations answered as expected");
+}

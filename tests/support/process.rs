@@ -1,0 +1,101 @@
+//! The real `classpoints` binary as a child process on a free port, for tests that must kill
+//! the server (SIGKILL) and start it again on the same database.
+#![allow(dead_code)]
+
+use super::http::ADMIN;
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+pub struct ServerProcess {
+    child: Child,
+    pub base: String,
+    pub pid: u32,
+}
+
+impl ServerProcess {
+    /// Starts `classpoints serve` on `database_url` (no demo school, the test admin, the
+    /// background monitor off) and waits until it listens.
+    pub fn start(database_url: &str) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_classpoints"))
+            .arg("serve")
+            .env("DATABASE_URL", database_url)
+            .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+            .env("CLASSPOINTS_DEMO", "false")
+            .env("CLASSPOINTS_ADMIN_USERNAME", ADMIN.0)
+            .env("CLASSPOINTS_ADMIN_PASSWORD", ADMIN.1)
+            .env("CLASSPOINTS_MONITOR_INTERVAL_SECONDS", "0")
+            .env("RUST_LOG", "info")
+            .env_remove("LEPTOS_OUTPUT_NAME")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the classpoints binary");
+        let pid = child.id();
+        // The log line "… listening on http://127.0.0.1:PORT …" names the chosen port.
+        let stderr = child.stderr.take().unwrap();
+        let (found, address) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut found = Some(found);
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let (Some(sender), Some(at)) = (&found, line.find("listening on http://")) {
+                    let rest = &line[at + "listening on ".len()..];
+                    let url = rest
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned();
+                    let _ = sender.send(url);
+                    found = None;
+                }
+                // Keep draining so the server never blocks on a full pipe.
+            }
+        });
+        let base = address
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the server reported its address");
+        Self { child, base, pid }
+    }
+
+    /// SIGKILL: no shutdown, no flush, like a power cut for the process.
+    pub fn kill9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// Resident memory of the server process, in KiB (current and peak), from /proc.
+    pub fn rss_kib(&self) -> (u64, u64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits until `check` holds, up to `limit`.
+pub fn wait_until(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    check()
+}
