@@ -1,0 +1,395 @@
+//! HTTP benchmark: prints figures, asserts nothing about speed (a failed *verification* of
+//! the ledger does stop it: a fast wrong answer is not a figure).
+//!
+//! 1. Starts the release server (`target/release/classpoints`) on loopback with a fresh
+//!    database, or targets `BENCH_URL` (with `BENCH_USERNAME` / `BENCH_PASSWORD`, an admin).
+//! 2. `BENCH_CLIENTS` (64) keep-alive clients post awards with idempotency keys for
+//!    `BENCH_SECONDS` (10) to `BENCH_STUDENTS` (40) students: awards/s, p50/p95/p99, errors.
+//! 3. Verifies the ledger holds exactly the acknowledged awards and every balance equals its
+//!    ledger (a full monitor check).
+//! 4. The machine's ceiling in the same run: raw SQLite transactions doing the same insert +
+//!    update in-process (one award per transaction, and 64 per transaction), WAL and
+//!    synchronous=FULL like the server; the HTTP figure as a ratio of both.
+//! 5. Board server-render time for the class, server RSS after the load, and the size of the
+//!    WASM bundle last built into `target/site` (raw and gzip -9).
+//!
+//! Run: `make bench` (builds the release bundle first), or
+//! `cargo bench --features ssr --bench http`.
+
+#[path = "../tests/support/mod.rs"]
+#[allow(dead_code, unused_imports)]
+mod support;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::{
+    io::Write,
+    time::{Duration, Instant},
+};
+use support::{http::ADMIN, process::ServerProcess};
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// `q` (0–1) of sorted latencies in µs, as ms.
+fn percentile(sorted: &[u32], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    f64::from(sorted[rank - 1]) / 1000.0
+}
+
+async fn sign_in(http: &reqwest::Client, base: &str, user: &str, password: &str) -> String {
+    let reply: Value = http
+        .post(format!("{base}/api/auth/login"))
+        .json(&json!({"username": user, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    reply["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("cannot sign in as {user}: {reply}"))
+        .to_owned()
+}
+
+async fn post(http: &reqwest::Client, url: String, token: &str, body: Value) -> Value {
+    let response = http
+        .post(url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert!(status.is_success(), "{status} {body}");
+    body
+}
+
+/// A teacher and a class of `students`; returns (teacher token, class id, student ids).
+async fn school(base: &str, admin: &str, students: usize) -> (String, String, Vec<String>) {
+    let http = reqwest::Client::new();
+    let suffix = std::process::id();
+    let username = format!("bench{suffix}");
+    post(
+        &http,
+        format!("{base}/api/teachers"),
+        admin,
+        json!({"username": username, "password": "bench-password", "name": "Bench"}),
+    )
+    .await;
+    let teacher = sign_in(&http, base, &username, "bench-password").await;
+    let class = post(
+        &http,
+        format!("{base}/api/classes"),
+        &teacher,
+        json!({"name": "Bench"}),
+    )
+    .await;
+    let class_id = class["id"].as_str().unwrap().to_owned();
+    let mut ids = Vec::new();
+    for i in 0..students {
+        let student = post(
+            &http,
+            format!("{base}/api/students"),
+            &teacher,
+            json!({"class_id": class_id, "name": format!("学生{i:02}")}),
+        )
+        .await;
+        ids.push(student["id"].as_str().unwrap().to_owned());
+    }
+    (teacher, class_id, ids)
+}
+
+struct Load {
+    acknowledged: Vec<String>,
+    latencies_us: Vec<u32>,
+    errors: u64,
+    elapsed: Duration,
+}
+
+/// `clients` keep-alive connections posting awards until `duration` has passed.
+async fn load(
+    base: &str,
+    token: &str,
+    students: &[String],
+    clients: usize,
+    duration: Duration,
+    tag: &str,
+) -> Load {
+    let started = Instant::now();
+    let deadline = started + duration;
+    let tasks: Vec<_> = (0..clients)
+        .map(|c| {
+            let (base, token, students, tag) = (
+                base.to_owned(),
+                token.to_owned(),
+                students.to_vec(),
+                tag.to_owned(),
+            );
+            tokio::spawn(async move {
+                // One client per task: one keep-alive connection each.
+                let http = reqwest::Client::builder()
+                    .pool_max_idle_per_host(1)
+                    .build()
+                    .unwrap();
+                let url = format!("{base}/api/points");
+                let (mut acked, mut latencies, mut errors) = (Vec::new(), Vec::new(), 0u64);
+                let mut n = 0usize;
+                while Instant::now() < deadline {
+                    let body = json!({
+                        "student_id": students[(c + n) % students.len()],
+                        "points_change": 1,
+                        "reason": "bench",
+                    });
+                    let sent = Instant::now();
+                    let reply = http
+                        .post(&url)
+                        .bearer_auth(&token)
+                        .header("idempotency-key", format!("{tag}-{c}-{n}"))
+                        .json(&body)
+                        .send()
+                        .await;
+                    match reply {
+                        Ok(response) if response.status() == StatusCode::CREATED => {
+                            let body: Value = response.json().await.unwrap_or_default();
+                            latencies.push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                            match body["transaction"]["id"].as_str() {
+                                Some(id) => acked.push(id.to_owned()),
+                                None => errors += 1,
+                            }
+                        }
+                        _ => errors += 1,
+                    }
+                    n += 1;
+                }
+                (acked, latencies, errors)
+            })
+        })
+        .collect();
+    let mut result = Load {
+        acknowledged: Vec::new(),
+        latencies_us: Vec::new(),
+        errors: 0,
+        elapsed: Duration::ZERO,
+    };
+    for task in tasks {
+        let (acked, latencies, errors) = task.await.unwrap();
+        result.acknowledged.extend(acked);
+        result.latencies_us.extend(latencies);
+        result.errors += errors;
+    }
+    result.elapsed = started.elapsed();
+    result.latencies_us.sort_unstable();
+    result
+}
+
+/// Raw SQLite doing an award's insert + balance update, `per_transaction` awards per commit,
+/// for about `duration`. Same durability as the server: WAL, synchronous=FULL.
+fn sqlite_ceiling(dir: &std::path::Path, per_transaction: usize, duration: Duration) -> f64 {
+    let path = dir.join(format!("ceiling-{per_transaction}.db"));
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
+         CREATE TABLE balances (student_id TEXT PRIMARY KEY, points INTEGER NOT NULL) STRICT;
+         CREATE TABLE ledger (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,
+             student_id TEXT NOT NULL, points_change INTEGER NOT NULL, reason TEXT NOT NULL,
+             created_at TEXT NOT NULL) STRICT;",
+    )
+    .unwrap();
+    for s in 0..40 {
+        conn.execute("INSERT INTO balances VALUES (?, 0)", [format!("s{s:02}")])
+            .unwrap();
+    }
+    let started = Instant::now();
+    let mut awards = 0usize;
+    while started.elapsed() < duration {
+        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+        for _ in 0..per_transaction {
+            let student = format!("s{:02}", awards % 40);
+            conn.prepare_cached(
+                "INSERT INTO ledger (id, student_id, points_change, reason, created_at) \
+                 VALUES (?, ?, 1, 'bench', '2026-11-26T08:00:00.000Z')",
+            )
+            .unwrap()
+            .execute(rusqlite::params![format!("{awards:015}"), student])
+            .unwrap();
+            conn.prepare_cached("UPDATE balances SET points = points + 1 WHERE student_id = ?")
+                .unwrap()
+                .execute([student])
+                .unwrap();
+            awards += 1;
+        }
+        conn.execute_batch("COMMIT").unwrap();
+    }
+    awards as f64 / started.elapsed().as_secs_f64()
+}
+
+/// How long the server takes to answer the class board page, signed in (sequential GETs).
+async fn board_render(base: &str, teacher: &str, class_id: &str, times: usize) -> (f64, f64) {
+    let http = reqwest::Client::new();
+    let url = format!("{base}/class/{class_id}");
+    let cookie = format!("classpoints_session={teacher}");
+    let mut took = Vec::new();
+    for _ in 0..times {
+        let started = Instant::now();
+        let response = http
+            .get(&url)
+            .header("cookie", &cookie)
+            .header("accept-encoding", "identity")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let html = response.text().await.unwrap();
+        took.push(started.elapsed().as_micros() as u32);
+        assert!(
+            html.contains("class=\"card\""),
+            "the board rendered its cards"
+        );
+    }
+    took.sort_unstable();
+    (percentile(&took, 0.5), percentile(&took, 0.95))
+}
+
+fn wasm_size() -> Option<(u64, u64)> {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/site/pkg/classpoints.wasm");
+    let bytes = std::fs::read(path).ok()?;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&bytes).ok()?;
+    Some((bytes.len() as u64, gz.finish().ok()?.len() as u64))
+}
+
+fn main() {
+    let clients = env_usize("BENCH_CLIENTS", 64);
+    let seconds = env_usize("BENCH_SECONDS", 10);
+    let students = env_usize("BENCH_STUDENTS", 40);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/classpoints.db", dir.path().display());
+    let remote = std::env::var("BENCH_URL").ok();
+    let server = remote.is_none().then(|| ServerProcess::start(&url));
+    let base = remote
+        .clone()
+        .unwrap_or_else(|| server.as_ref().unwrap().base.clone());
+    let (admin_user, admin_password) = match &remote {
+        Some(_) => (
+            std::env::var("BENCH_USERNAME").expect("BENCH_USERNAME (an admin) for BENCH_URL"),
+            std::env::var("BENCH_PASSWORD").expect("BENCH_PASSWORD for BENCH_URL"),
+        ),
+        None => (ADMIN.0.to_owned(), ADMIN.1.to_owned()),
+    };
+    println!(
+        "HTTP benchmark: {clients} keep-alive clients, {seconds} s, {students} students, server {base}{}",
+        if remote.is_some() {
+            ""
+        } else {
+            " (release binary, fresh database, WAL + synchronous=FULL)"
+        }
+    );
+    runtime.block_on(async {
+        let http = reqwest::Client::new();
+        let admin = sign_in(&http, &base, &admin_user, &admin_password).await;
+        let (teacher, class_id, ids) = school(&base, &admin, students).await;
+        // Warm up connections and caches; these awards are checked like the rest.
+        let warm = load(&base, &teacher, &ids, clients, Duration::from_secs(1), "warm").await;
+        let run = load(&base, &teacher, &ids, clients, Duration::from_secs(seconds as u64), "run").await;
+        let rate = run.acknowledged.len() as f64 / run.elapsed.as_secs_f64();
+
+        // Verify: exactly the acknowledged awards, and balances equal to the ledger.
+        let report: Value = http
+            .get(format!("{base}/api/points/monitor?full=true"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let healthy = report["health"]["status"] == "healthy"
+            && report["summary"]["inconsistentStudents"] == 0
+            && report["health"]["chain"]["ok"] == true;
+        let acked = warm.acknowledged.len() + run.acknowledged.len();
+        let exact = if remote.is_none() {
+            use sqlx::Connection;
+            let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            let all: Vec<&String> = warm.acknowledged.iter().chain(&run.acknowledged).collect();
+            let ids_json = serde_json::to_string(&all).unwrap();
+            let (rows, matching): (i64, i64) = sqlx::query_as(
+                "SELECT (SELECT count(*) FROM point_transactions WHERE reason = 'bench'), \
+                        (SELECT count(*) FROM point_transactions WHERE reason = 'bench' \
+                         AND id IN (SELECT value FROM json_each(?)))",
+            )
+            .bind(ids_json)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+            Some((rows, matching))
+        } else {
+            None
+        };
+        let rss = server.as_ref().map(ServerProcess::rss_kib);
+        let board = board_render(&base, &teacher, &class_id, 200).await;
+        let metrics = http.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+        let group = metrics
+            .lines()
+            .filter(|l| l.starts_with("classpoints_writer_group_size_sum") || l.starts_with("classpoints_writer_group_size_count"))
+            .filter_map(|l| l.split_whitespace().last()?.parse::<f64>().ok())
+            .collect::<Vec<_>>();
+        let per_commit = if group.len() == 2 && group[1] > 0.0 { group[0] / group[1] } else { f64::NAN };
+
+        println!();
+        println!("| figure | value |");
+        println!("|---|---|");
+        println!("| awards acknowledged (measured run) | {} in {:.2} s |", run.acknowledged.len(), run.elapsed.as_secs_f64());
+        println!("| **awards/s over HTTP** | **{rate:.0}** |");
+        println!(
+            "| latency p50 / p95 / p99 | {:.2} / {:.2} / {:.2} ms |",
+            percentile(&run.latencies_us, 0.50),
+            percentile(&run.latencies_us, 0.95),
+            percentile(&run.latencies_us, 0.99)
+        );
+        println!("| errors (non-201 or failed) | {} |", run.errors + warm.errors);
+        println!("| requests per writer commit (whole server life) | {per_commit:.1} |");
+        match exact {
+            Some((rows, matching)) => println!(
+                "| ledger rows vs acknowledged awards | {rows} rows, {matching} of {acked} acknowledged ids present |"
+            ),
+            None => println!("| ledger rows vs acknowledged awards | not checked (remote server) |"),
+        }
+        println!("| full check after the load | {} |", if healthy { "healthy, 0 inconsistent, chain ok" } else { "NOT HEALTHY" });
+        if let Some((now, peak)) = rss {
+            println!("| server RSS after the load (peak) | {:.1} MB ({:.1} MB) |", now as f64 / 1024.0, peak as f64 / 1024.0);
+        }
+        println!("| board page for {students} students, server answer p50 / p95 | {:.2} / {:.2} ms |", board.0, board.1);
+        let (one, batched) = (
+            sqlite_ceiling(dir.path(), 1, Duration::from_secs(3)),
+            sqlite_ceiling(dir.path(), 64, Duration::from_secs(3)),
+        );
+        println!("| raw SQLite, 1 award per transaction (in-process) | {one:.0} awards/s |");
+        println!("| raw SQLite, 64 awards per transaction (in-process) | {batched:.0} awards/s |");
+        println!("| HTTP ÷ raw 1-per-transaction / ÷ raw batched | {:.2}× / {:.2}× |", rate / one, rate / batched);
+        match wasm_size() {
+            Some((raw, gz)) => println!(
+                "| WASM bundle in target/site (last `cargo leptos build`) raw / gzip -9 | {:.0} KB / {:.0} KB |",
+                raw as f64 / 1024.0,
+                gz as f64 / 1024.0
+            ),
+            None => println!("| WASM bundle | not built (run `cargo leptos build --release`) |"),
+        }
+        let verified = healthy && exact.is_none_or(|(rows, matching)| rows == acked as i64 && matching == acked as i64);
+        assert!(verified, "the ledger does not hold exactly the acknowledged awards, or balances drifted");
+    });
+}
