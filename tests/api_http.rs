@@ -725,13 +725,14 @@ async fn the_openapi_document_describes_every_route_and_every_documented_route_e
     }
     let paths = doc.body["paths"].as_object().unwrap();
     let operations: usize = paths.values().map(|m| m.as_object().unwrap().len()).sum();
-    assert_eq!(operations, 22, "every endpoint of the router is documented");
+    assert_eq!(operations, 23, "every endpoint of the router is documented");
     for (path, methods) in paths {
         let concrete = path
             .replace("{transaction_id}", "aaaaaaaaaaaaaaa")
             .replace("{batch_id}", "aaaaaaaaaaaaaaa")
             .replace("{student_id}", "aaaaaaaaaaaaaaa")
-            .replace("{class_id}", "aaaaaaaaaaaaaaa");
+            .replace("{class_id}", "aaaaaaaaaaaaaaa")
+            .replace("{user_id}", "aaaaaaaaaaaaaaa");
         for method in methods.as_object().unwrap().keys() {
             let method: Method = method.to_uppercase().parse().unwrap();
             for prefix in ["", "/v1"] {
@@ -751,4 +752,78 @@ async fn the_openapi_document_describes_every_route_and_every_documented_route_e
             }
         }
     }
+}
+
+#[tokio::test]
+async fn a_deactivated_account_is_refused_at_once_even_after_recent_requests() {
+    let s = start().await;
+    let admin = s.admin().await;
+    let (teacher_id, teacher) = s.teacher(&admin, "wang").await;
+    // Used a moment ago, so any cache of sign-ins holds it.
+    for _ in 0..3 {
+        assert_eq!(
+            s.get("/api/auth/me", Some(&teacher)).await.status,
+            StatusCode::OK
+        );
+    }
+    let path = format!("/api/teachers/{teacher_id}");
+    let refused = s
+        .send(
+            Method::PATCH,
+            &path,
+            Some(&teacher),
+            Some(json!({"active": false})),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::FORBIDDEN,
+        "teachers cannot deactivate anyone"
+    );
+    let bad = s
+        .send(
+            Method::PATCH,
+            &path,
+            Some(&admin),
+            Some(json!({"password": "short"})),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        (bad.status, bad.field()),
+        (StatusCode::BAD_REQUEST, "password")
+    );
+    let done = s
+        .send(
+            Method::PATCH,
+            &path,
+            Some(&admin),
+            Some(json!({"active": false})),
+            &[],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert_eq!(done.body["active"], false);
+    assert_eq!(
+        s.get("/api/auth/me", Some(&teacher)).await.status,
+        StatusCode::UNAUTHORIZED,
+        "the token stops working with the acknowledgement"
+    );
+    let back = s
+        .send(
+            Method::PATCH,
+            &path,
+            Some(&admin),
+            Some(json!({"active": true, "password": "new-password"})),
+            &[],
+        )
+        .await;
+    assert_eq!(back.status, StatusCode::OK);
+    // A new password ended the old sessions; the new one signs in.
+    assert_eq!(
+        s.get("/api/auth/me", Some(&teacher)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    s.login("wang", "new-password").await;
 }

@@ -3,7 +3,7 @@
 use crate::{
     api::rest::SESSION_COOKIE,
     error::AppError,
-    ledger::access::{self, SignedIn},
+    ledger::access::SignedIn,
     model::UserInfo,
     server::{AppState, app_state},
 };
@@ -18,7 +18,7 @@ pub async fn current() -> Result<Option<(AppState, SignedIn)>, AppError> {
     let Some(token) = jar.get(SESSION_COOKIE).map(|c| c.value().to_owned()) else {
         return Ok(None);
     };
-    let user = access::user_for_token(state.ledger.db().pool(), &token).await?;
+    let user = state.ledger.signed_in(&token).await?;
     Ok(user.map(|user| (state, user)))
 }
 

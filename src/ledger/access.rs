@@ -124,24 +124,112 @@ impl SignedIn {
 }
 
 /// The user behind a token, if the token is known, unrevoked, unexpired and its user active.
-pub async fn user_for_token(pool: &SqlitePool, token: &str) -> Result<Option<SignedIn>, AppError> {
-    let row: Option<(String, String, String, String)> = sqlx::query_as(
-        "SELECT u.id, u.username, u.name, u.role FROM api_tokens t JOIN users u ON u.id = t.user_id \
+/// Answers from `cache` when it can; see [`TokenCache`].
+pub async fn user_for_token(
+    pool: &SqlitePool,
+    cache: &TokenCache,
+    token: &str,
+) -> Result<Option<SignedIn>, AppError> {
+    let hash = token_hash(token);
+    let now = clock::now();
+    if let Some(user) = cache.get(&hash, &now) {
+        return Ok(Some(user));
+    }
+    let generation = cache.generation();
+    let row: Option<(String, String, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT u.id, u.username, u.name, u.role, t.expires_at \
+         FROM api_tokens t JOIN users u ON u.id = t.user_id \
          WHERE t.token_hash = ? AND t.revoked_at IS NULL AND u.active = 1 \
          AND (t.expires_at IS NULL OR t.expires_at > ?)",
     )
-    .bind(token_hash(token))
-    .bind(clock::now())
+    .bind(&hash)
+    .bind(&now)
     .fetch_optional(pool)
     .await?;
-    Ok(row.and_then(|(id, username, name, role)| {
-        Role::parse(&role).map(|role| SignedIn {
-            id,
-            username,
-            name,
-            role,
-        })
-    }))
+    let Some((id, username, name, role, expires_at)) = row else {
+        return Ok(None);
+    };
+    let Some(role) = Role::parse(&role) else {
+        return Ok(None);
+    };
+    let user = SignedIn {
+        id,
+        username,
+        name,
+        role,
+    };
+    cache.put(hash, user.clone(), expires_at, generation);
+    Ok(Some(user))
+}
+
+/// Signed-in users by token hash, so checking a token usually costs no database round trip
+/// (at high request rates that lookup was the largest cost of a request).
+///
+/// Correctness: the writer calls [`TokenCache::invalidate`] after committing any change to
+/// tokens or accounts (a revoke, a deactivation, a new password) and before acknowledging
+/// it, so no request that starts after the acknowledgement sees a stale entry. An entry
+/// filled from a read that began before an invalidation carries the older generation and is
+/// ignored. Entries also lapse after [`TokenCache::TTL`], and never outlive the token.
+#[derive(Debug, Default)]
+pub struct TokenCache {
+    generation: std::sync::atomic::AtomicU64,
+    entries: std::sync::Mutex<std::collections::HashMap<String, CachedUser>>,
+}
+
+#[derive(Debug, Clone)]
+struct CachedUser {
+    user: SignedIn,
+    expires_at: Option<String>,
+    cached_at: std::time::Instant,
+    generation: u64,
+}
+
+impl TokenCache {
+    /// Longest an entry is trusted without asking the database again.
+    pub const TTL: std::time::Duration = std::time::Duration::from_secs(60);
+    /// Entries kept at most; past this the cache starts over.
+    const CAPACITY: usize = 10_000;
+
+    fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn entries(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, CachedUser>> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn get(&self, hash: &str, now: &str) -> Option<SignedIn> {
+        let generation = self.generation();
+        let entries = self.entries();
+        let cached = entries.get(hash)?;
+        let fresh = cached.generation == generation
+            && cached.cached_at.elapsed() < Self::TTL
+            && cached.expires_at.as_deref().is_none_or(|at| at > now);
+        fresh.then(|| cached.user.clone())
+    }
+
+    fn put(&self, hash: String, user: SignedIn, expires_at: Option<String>, generation: u64) {
+        let mut entries = self.entries();
+        if entries.len() >= Self::CAPACITY {
+            entries.clear();
+        }
+        entries.insert(
+            hash,
+            CachedUser {
+                user,
+                expires_at,
+                cached_at: std::time::Instant::now(),
+                generation,
+            },
+        );
+    }
+
+    /// Forgets every entry; called when tokens or accounts changed.
+    pub fn invalidate(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.entries().clear();
+    }
 }
 
 /// Username and password check; `None` for an unknown user, a wrong password or an inactive

@@ -342,6 +342,7 @@ pub struct Ledger {
     jobs: mpsc::Sender<writer::Job>,
     events: broadcast::Sender<LedgerEvent>,
     stats: Arc<WriterStats>,
+    tokens: Arc<access::TokenCache>,
     chain_checkpoint: Arc<tokio::sync::Mutex<chain::ChainState>>,
 }
 
@@ -352,17 +353,22 @@ impl Ledger {
         let (jobs, queue) = mpsc::channel(writer::QUEUE_CAPACITY);
         let (events, _) = broadcast::channel(1024);
         let stats = Arc::new(WriterStats::default());
-        writer::spawn(connection, queue, events.clone(), Arc::clone(&stats)).map_err(|source| {
-            OpenError::Thread {
-                what: "ledger writer",
-                source,
-            }
+        let tokens = Arc::new(access::TokenCache::default());
+        let shared = writer::Shared {
+            events: events.clone(),
+            stats: Arc::clone(&stats),
+            tokens: Arc::clone(&tokens),
+        };
+        writer::spawn(connection, queue, shared).map_err(|source| OpenError::Thread {
+            what: "ledger writer",
+            source,
         })?;
         Ok(Self {
             db,
             jobs,
             events,
             stats,
+            tokens,
             chain_checkpoint: Arc::default(),
         })
     }
@@ -373,6 +379,12 @@ impl Ledger {
 
     pub fn stats(&self) -> &WriterStats {
         &self.stats
+    }
+
+    /// The user a sign-in token belongs to, if it is valid now (cached; see
+    /// [`access::TokenCache`]).
+    pub async fn signed_in(&self, token: &str) -> Result<Option<access::SignedIn>, AppError> {
+        access::user_for_token(self.db.pool(), &self.tokens, token).await
     }
 
     /// Requests waiting for the writer.

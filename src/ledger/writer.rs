@@ -34,23 +34,39 @@ pub struct Job {
     pub reply: oneshot::Sender<Result<Executed, AppError>>,
 }
 
+/// What the writer shares with the rest of the ledger.
+pub struct Shared {
+    /// Committed changes, for live views.
+    pub events: broadcast::Sender<LedgerEvent>,
+    pub stats: Arc<WriterStats>,
+    /// Emptied whenever a committed request changed tokens or accounts.
+    pub tokens: Arc<super::access::TokenCache>,
+}
+
 pub fn spawn(
     conn: Connection,
     queue: mpsc::Receiver<Job>,
-    events: broadcast::Sender<LedgerEvent>,
-    stats: Arc<WriterStats>,
+    shared: Shared,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("ledger-writer".into())
-        .spawn(move || run(conn, queue, events, stats))
+        .spawn(move || run(conn, queue, shared))
 }
 
-fn run(
-    conn: Connection,
-    mut queue: mpsc::Receiver<Job>,
-    events: broadcast::Sender<LedgerEvent>,
-    stats: Arc<WriterStats>,
-) {
+/// Whether committing this command may change who a token signs in.
+fn changes_access(command: &super::Command) -> bool {
+    matches!(
+        command,
+        super::Command::RevokeToken { .. } | super::Command::UpdateUser(_)
+    )
+}
+
+fn run(conn: Connection, mut queue: mpsc::Receiver<Job>, shared: Shared) {
+    let Shared {
+        events,
+        stats,
+        tokens,
+    } = shared;
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     // Ends when every sender (every Ledger handle) is gone.
     while let Some(first) = queue.blocking_recv() {
@@ -76,6 +92,14 @@ fn run(
                 jobs.iter().map(|_| Err(error.clone())).collect()
             }
         };
+        // Before anyone hears of a revoke or a deactivation, no cached sign-in survives it.
+        if jobs
+            .iter()
+            .zip(&results)
+            .any(|(job, result)| result.is_ok() && changes_access(&job.request.command))
+        {
+            tokens.invalidate();
+        }
         for (job, result) in jobs.drain(..).zip(results) {
             let answer = result.map(|applied| {
                 if let (false, Outcome::Points { transactions, .. }) =

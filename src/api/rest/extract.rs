@@ -1,11 +1,6 @@
 //! Extractors that turn bad requests into errors naming the field, and find the caller.
 
-use crate::{
-    error::AppError,
-    ledger::access::{self, SignedIn},
-    model::Role,
-    server::AppState,
-};
+use crate::{error::AppError, ledger::access::SignedIn, model::Role, server::AppState};
 use axum::{
     body::Bytes,
     extract::{FromRequest, FromRequestParts, Request},
@@ -165,7 +160,9 @@ impl FromRequestParts<AppState> for Auth {
         let token = presented_token(parts)?.ok_or_else(|| {
             AppError::unauthorized("sign in first: POST /api/auth/login, then send the token")
         })?;
-        access::user_for_token(state.ledger.db().pool(), &token)
+        state
+            .ledger
+            .signed_in(&token)
             .await?
             .map(Auth)
             .ok_or_else(|| AppError::unauthorized("the token is unknown, expired or revoked"))

@@ -118,7 +118,7 @@ impl utoipa::Modify for BearerAuth {
         auth::login, auth::logout, auth::me, auth::create_token, auth::revoke_token,
         points::create, points::get_points, points::batch, points::reverse, points::reverse_batch,
         monitor::report, monitor::fix, live::events, live::monitor_events,
-        roster::create_teacher, roster::list_teachers, roster::create_class, roster::list_classes,
+        roster::create_teacher, roster::list_teachers, roster::update_teacher, roster::create_class, roster::list_classes,
         roster::update_class, roster::create_student, roster::list_students, roster::update_student,
     ),
     modifiers(&BearerAuth),
@@ -167,6 +167,7 @@ fn endpoints() -> Router<AppState> {
             get(roster::list_students).post(roster::create_student),
         )
         .route("/classes/{class_id}", patch(roster::update_class))
+        .route("/teachers/{user_id}", patch(roster::update_teacher))
         .route("/students/{student_id}", patch(roster::update_student))
         .fallback(unknown_endpoint)
         .method_not_allowed_fallback(wrong_method)

@@ -74,6 +74,52 @@ pub async fn list_teachers(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchUser {
+    name: Option<String>,
+    /// A new password (at least 8 characters); the account's browser sessions end.
+    password: Option<String>,
+    /// `false` deactivates the account: it cannot sign in and its tokens stop working at once.
+    active: Option<bool>,
+}
+
+/// Rename an account, set its password, deactivate or reactivate it (admin).
+#[utoipa::path(patch, path = "/api/teachers/{user_id}", tag = "roster", params(("user_id" = String, Path)),
+    request_body = PatchUser, responses((status = 200, body = UserInfo), (status = 400, body = ErrorReply),
+        (status = 403, body = ErrorReply), (status = 404, body = ErrorReply), (status = 409, body = ErrorReply)),
+    security(("bearer" = [])))]
+pub async fn update_teacher(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(user_id): Path<String>,
+    ApiJson(body): ApiJson<PatchUser>,
+) -> Result<Json<UserInfo>, AppError> {
+    auth.require_admin()?;
+    let password_hash = match body.password {
+        Some(password) => Some(access::hash_password_off_thread(password).await?),
+        None => None,
+    };
+    state
+        .ledger
+        .run(
+            auth.0.actor(),
+            Command::UpdateUser(crate::ledger::UserUpdate {
+                user_id: user_id.clone(),
+                name: body.name,
+                password_hash,
+                active: body.active,
+            }),
+        )
+        .await?;
+    state
+        .ledger
+        .user(&user_id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| AppError::internal("updated user not found"))
+}
+
+#[derive(Deserialize, ToSchema)]
 pub struct CreateClass {
     name: String,
 }
