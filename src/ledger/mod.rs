@@ -343,6 +343,8 @@ pub struct Ledger {
     events: broadcast::Sender<LedgerEvent>,
     stats: Arc<WriterStats>,
     tokens: Arc<access::TokenCache>,
+    /// Keeps the checkpointer running; it stops when the last handle is gone.
+    _checkpoints: Arc<std::sync::mpsc::Sender<()>>,
     chain_checkpoint: Arc<tokio::sync::Mutex<chain::ChainState>>,
 }
 
@@ -363,12 +365,20 @@ impl Ledger {
             what: "ledger writer",
             source,
         })?;
+        let (checkpoints, stop_checkpoints) = std::sync::mpsc::channel();
+        writer::spawn_checkpointer(db.connect_checkpointer()?, stop_checkpoints).map_err(
+            |source| OpenError::Thread {
+                what: "WAL checkpointer",
+                source,
+            },
+        )?;
         Ok(Self {
             db,
             jobs,
             events,
             stats,
             tokens,
+            _checkpoints: Arc::new(checkpoints),
             chain_checkpoint: Arc::default(),
         })
     }

@@ -175,3 +175,28 @@ fn begin_immediate(conn: &Connection, stats: &WriterStats) -> Result<(), AppErro
         }
     }
 }
+
+/// How often the checkpointer copies committed WAL frames into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+
+/// Runs passive checkpoints on their own connection until `stop` is dropped, so the writer's
+/// commits never pay for copying the WAL back into the database file. A passive checkpoint
+/// never waits for or blocks the writer or readers.
+pub fn spawn_checkpointer(
+    conn: Connection,
+    stop: std::sync::mpsc::Receiver<()>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("wal-checkpointer".into())
+        .spawn(move || {
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                stop.recv_timeout(CHECKPOINT_EVERY)
+            {
+                if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    && !is_busy(&error)
+                {
+                    tracing::warn!(%error, "checkpoint failed");
+                }
+            }
+        })
+}
