@@ -17,7 +17,7 @@
 //! `cargo bench --features ssr --bench http`.
 
 #[path = "../tests/support/mod.rs"]
-#[allow(dead_code, unused_imports)]
+#[allow(unused_imports)]
 mod support;
 
 use reqwest::StatusCode;
@@ -370,8 +370,12 @@ fn main() {
             None => println!("| ledger rows vs acknowledged awards | not checked (remote server) |"),
         }
         println!("| full check after the load | {} |", if healthy { "healthy, 0 inconsistent, chain ok" } else { "NOT HEALTHY" });
-        if let Some((now, peak)) = rss {
-            println!("| server RSS after the load (peak) | {:.1} MB ({:.1} MB) |", now as f64 / 1024.0, peak as f64 / 1024.0);
+        if let Some((now, peak, anon, file)) = rss {
+            let mb = |kib: u64| kib as f64 / 1024.0;
+            println!(
+                "| server RSS after the load (peak) | {:.1} MB ({:.1} MB): {:.1} MB own, {:.1} MB file-backed (binary, mapped database) |",
+                mb(now), mb(peak), mb(anon), mb(file)
+            );
         }
         println!("| board page for {students} students, server answer p50 / p95 | {:.2} / {:.2} ms |", board.0, board.1);
         let (one, batched) = (

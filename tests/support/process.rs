@@ -66,8 +66,10 @@ impl ServerProcess {
         self.child.wait().unwrap();
     }
 
-    /// Resident memory of the server process, in KiB (current and peak), from /proc.
-    pub fn rss_kib(&self) -> (u64, u64) {
+    /// Resident memory of the server process in KiB, from /proc: (total, peak, anonymous,
+    /// file-backed). File-backed pages are the binary and the memory-mapped database, which
+    /// the kernel can drop and re-read at will; anonymous pages are the process's own.
+    pub fn rss_kib(&self) -> (u64, u64, u64, u64) {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap();
         let field = |name: &str| {
             status
@@ -77,7 +79,12 @@ impl ServerProcess {
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0)
         };
-        (field("VmRSS:"), field("VmHWM:"))
+        (
+            field("VmRSS:"),
+            field("VmHWM:"),
+            field("RssAnon:"),
+            field("RssFile:"),
+        )
     }
 }
 
