@@ -3,7 +3,8 @@ import { defineConfig } from '@playwright/test';
 // The suite starts the built server itself, on its own port and with a fresh database file,
 // so it never touches a developer's data/ and never collides with `make run` on :3000.
 const port = Number(process.env.E2E_PORT ?? 3100);
-const serverBin = process.env.E2E_SERVER_BIN ?? 'target/debug/classpoints';
+// The release build, as `make test` builds it (`make run` serves the same).
+const serverBin = process.env.E2E_SERVER_BIN ?? 'target/release/classpoints';
 
 export default defineConfig({
   testDir: './tests',

@@ -3,6 +3,10 @@
 //! The crate compiles twice: with `ssr` into the server binary (HTTP, SQLite, CLI) and with
 //! `hydrate` into the browser bundle. Modules that touch the database exist only under `ssr`.
 
+// Release builds keep every view's full type (debug builds erase them), and the deepest
+// views (the presets editor inside a dialog) need more than the default 128 levels.
+#![recursion_limit = "256"]
+
 // Interface strings (locales/*.json), checked at compile time. The build-script code
 // generation that replaces this macro compiles ICU's data-export crates into every build;
 // the macro gives the same checked `i18n` module without that cost.

@@ -135,3 +135,98 @@ fn random_bodies_at_write_endpoints_get_4xx_and_write_nothing() {
         tried.get()
     );
 }
+
+/// Roster, account and auth endpoints under random bodies, headers and methods: whatever
+/// arrives, the answer is never a 5xx, and an answer that is not a success wrote nothing.
+#[test]
+fn random_requests_at_every_other_endpoint_never_get_a_5xx_and_refusals_write_nothing() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (server, admin, class_id, student) = runtime.block_on(async {
+        let s = start().await;
+        let admin = s.admin().await;
+        let (class_id, students) = s.class_with_students(&admin, "C", 1).await;
+        (s, admin, class_id, students[0].clone())
+    });
+    let endpoint = prop_oneof![
+        Just(("POST", "/api/classes".to_owned())),
+        Just(("POST", "/api/students".to_owned())),
+        Just(("POST", "/api/teachers".to_owned())),
+        Just(("POST", "/api/auth/login".to_owned())),
+        Just(("POST", "/api/auth/tokens".to_owned())),
+        Just(("POST", "/api/auth/tokens/revoke".to_owned())),
+        Just(("POST", "/api/points/monitor?auto_fix=true".to_owned())),
+        Just(("PATCH", format!("/api/classes/{class_id}"))),
+        Just(("PATCH", format!("/api/students/{student}"))),
+        "[a-z0-9]{1,20}".prop_map(|id| ("PATCH", format!("/api/students/{id}"))),
+        "[a-z0-9]{1,20}".prop_map(|id| ("PATCH", format!("/api/teachers/{id}"))),
+        ".{0,20}".prop_map(|q| ("GET", format!("/api/points?student_id={}", urlencoded(&q)))),
+        ".{0,20}".prop_map(|q| ("GET", format!("/api/students?class_id={}", urlencoded(&q)))),
+    ];
+    let body = prop_oneof![
+        3 => any_json().prop_map(|v| v.to_string()),
+        1 => ".{0,60}",
+    ];
+    let content_type = prop_oneof![
+        4 => Just("application/json"),
+        1 => Just("text/plain"),
+        1 => Just("application/x-www-form-urlencoded"),
+    ];
+    let mut runner = TestRunner::new(Config {
+        cases: 300,
+        ..Config::default()
+    });
+    let tried = std::cell::Cell::new(0);
+    let rows = |s: &TestServer| {
+        runtime.block_on(s.count(
+            "SELECT (SELECT count(*) FROM classes) + (SELECT count(*) FROM students) \
+             + (SELECT count(*) FROM users) + (SELECT count(*) FROM point_transactions) \
+             + (SELECT count(*) FROM repairs)",
+        ))
+    };
+    runner
+        .run(
+            &(endpoint, body, content_type),
+            |((method, path), body, content_type)| {
+                tried.set(tried.get() + 1);
+                let before = rows(&server);
+                let method: reqwest::Method = method.parse().unwrap();
+                let reply = runtime.block_on(async {
+                    let response = reqwest::Client::new()
+                        .request(method.clone(), format!("{}{path}", server.base))
+                        .bearer_auth(&admin)
+                        .header("content-type", content_type)
+                        .body(body.clone())
+                        .send()
+                        .await
+                        .unwrap();
+                    let status = response.status();
+                    (status, response.text().await.unwrap_or_default())
+                });
+                prop_assert!(
+                    !reply.0.is_server_error(),
+                    "{method} {path} {body} -> {} {}",
+                    reply.0,
+                    reply.1
+                );
+                if !reply.0.is_success() {
+                    prop_assert_eq!(
+                        rows(&server),
+                        before,
+                        "a refused request wrote: {} {}",
+                        path,
+                        body
+                    );
+                }
+                Ok(())
+            },
+        )
+        .unwrap();
+    eprintln!(
+        "{} random requests at roster, account and auth endpoints: no 5xx, refusals wrote nothing",
+        tried.get()
+    );
+}
+
+fn urlencoded(text: &str) -> String {
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
