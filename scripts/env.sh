@@ -8,3 +8,7 @@ export PATH="$ROOT/end2end/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 # Playwright drives Debian's Chromium; it must never try to download a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 export CHROMIUM_PATH="${CHROMIUM_PATH:-/usr/bin/chromium}"
+# A set RUSTFLAGS replaces the flags in .cargo/config.toml; keep the one every build needs.
+if [ -n "${RUSTFLAGS+set}" ] && [[ "$RUSTFLAGS" != *erase_components* ]]; then
+  export RUSTFLAGS="$RUSTFLAGS --cfg erase_components"
+fi

@@ -3,8 +3,9 @@
 //! The crate compiles twice: with `ssr` into the server binary (HTTP, SQLite, CLI) and with
 //! `hydrate` into the browser bundle. Modules that touch the database exist only under `ssr`.
 
-// Release builds keep every view's full type (debug builds erase them), and the deepest
-// views (the presets editor inside a dialog) need more than the default 128 levels.
+// Builds erase view types (`--cfg erase_components`, .cargo/config.toml). A build without
+// that cfg keeps every view's full type, and the deepest views (the presets editor inside a
+// dialog) then need more than the default 128 levels.
 #![recursion_limit = "256"]
 
 // Interface strings (locales/*.json), checked at compile time. The build-script code

@@ -589,8 +589,9 @@ async fn one_rejected_request_does_not_sink_its_group() {
     let s = school(2).await;
     // Fire many requests at once so they share transactions. A third are awards to student 0;
     // a third are refused outright; a third are batches that append a row for student 0 and
-    // are then refused at student 1 (balance 0), so their savepoint must undo a written row
-    // and the chain must continue from before it.
+    // are then refused at student 1 (balance 0), so their group is rolled back and run again
+    // with a savepoint per request, which must undo the written row and continue the chain
+    // from before it.
     let mut tasks = Vec::new();
     for i in 0..300 {
         let ledger = s.ledger.clone();
@@ -637,6 +638,14 @@ async fn one_rejected_request_does_not_sink_its_group() {
                 .requests
                 .load(std::sync::atomic::Ordering::Relaxed),
         "requests were grouped"
+    );
+    assert!(
+        s.ledger
+            .stats()
+            .group_reruns
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0,
+        "a batch refused after writing sent its group down the savepoint path"
     );
     s.assert_consistent().await;
 }

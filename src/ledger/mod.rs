@@ -295,6 +295,9 @@ pub struct WriterStats {
     pub batches: std::sync::atomic::AtomicU64,
     pub requests: std::sync::atomic::AtomicU64,
     pub busy_retries: std::sync::atomic::AtomicU64,
+    /// Groups run a second time with a savepoint per request, because a request failed after
+    /// writing (see the writer).
+    pub group_reruns: std::sync::atomic::AtomicU64,
     /// Ledger rows appended by committed requests, by type (in [`TransactionType::ALL`]'s
     /// order).
     pub rows_by_type: [std::sync::atomic::AtomicU64; TransactionType::ALL.len()],

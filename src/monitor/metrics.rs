@@ -211,6 +211,11 @@ impl Collector for WriterCollector {
                 "Retries because another process held the database lock",
                 stats.busy_retries.load(Relaxed),
             ),
+            (
+                "writer_group_reruns",
+                "Groups run again with a savepoint per request after a request failed having written",
+                stats.group_reruns.load(Relaxed),
+            ),
         ];
         for (name, help, value) in counters {
             let counter = ConstCounter::new(value);
