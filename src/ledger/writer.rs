@@ -5,8 +5,9 @@
 //! transaction, commits once, and only then answers each request and publishes its event. A
 //! rejected request leaves no trace and does not sink its neighbours: almost every refusal
 //! happens before a request writes anything, so requests run without savepoints; when one
-//! fails after writing, the group is rolled back and run again with a savepoint per request. One fsync per group instead of per request; writes are serialised without any lock
-//! table because there is only one writer. Statements run synchronously on this thread, which
+//! fails after writing, the group is rolled back and run again with a savepoint per request.
+//! One fsync per group instead of per request; writes are serialised without any lock table
+//! because there is only one writer. Statements run synchronously on this thread, which
 //! is what makes a group cheap (see BENCHMARKS.md).
 
 use super::{
@@ -176,14 +177,10 @@ fn run_group(
             }));
         }
         if result.is_err() {
-            match isolation {
-                Isolation::Optimistic if conn.total_changes() != changes_before => {
-                    return Ok(None);
-                }
-                Isolation::Optimistic => {}
-                Isolation::SavepointEach => {
-                    conn.prepare_cached("ROLLBACK TO request")?.execute([])?;
-                }
+            if isolation == Isolation::SavepointEach {
+                conn.prepare_cached("ROLLBACK TO request")?.execute([])?;
+            } else if conn.total_changes() != changes_before {
+                return Ok(None);
             }
             ctx = before;
         }
