@@ -1,6 +1,7 @@
 //! Ledger benchmark: prints figures, asserts nothing about speed.
 //!
-//! 1. awards/s through the writer (group commit) from 64 concurrent tasks;
+//! 1. awards/s through the writer (group commit) from 64 concurrent tasks, without and with
+//!    idempotency keys (random, like the ones the browser sends);
 //! 2. awards/s of a plain loop doing the same insert with one transaction per award, on the
 //!    same machine, same durability (WAL, synchronous=FULL), in the same run;
 //! 3. consistency check time at 10 000 students / 1 000 000 ledger rows.
@@ -11,7 +12,7 @@ use classpoints::{
     db::Db,
     ledger::{
         Actor, ChainRow, Command, GENESIS_HASH, Ledger, NewClass, NewStudent, NewUser, PointChange,
-        clock, hash_row, ids::new_id,
+        Request, clock, hash_row, ids::new_id,
     },
     model::{Role, TransactionType},
 };
@@ -89,8 +90,15 @@ fn rate(count: usize, elapsed: Duration) -> f64 {
     count as f64 / elapsed.as_secs_f64()
 }
 
-async fn writer_throughput(dir: &std::path::Path, tasks: usize, per_task: usize) -> (f64, f64) {
-    let url = format!("sqlite://{}/writer.db", dir.display());
+/// Awards/s and requests per commit; with `keyed`, every award carries a random idempotency
+/// key of 32 hex characters, as the board's presses do.
+async fn writer_throughput(
+    dir: &std::path::Path,
+    tasks: usize,
+    per_task: usize,
+    keyed: bool,
+) -> (f64, f64) {
+    let url = format!("sqlite://{}/writer-{keyed}.db", dir.display());
     let ledger = Ledger::start(Db::open(&url).await.unwrap()).await.unwrap();
     let (teacher, students) = class(&ledger, 40).await;
     let batches_before = ledger
@@ -104,7 +112,11 @@ async fn writer_throughput(dir: &std::path::Path, tasks: usize, per_task: usize)
         handles.push(tokio::spawn(async move {
             for n in 0..per_task {
                 let student = &students[(t + n) % students.len()];
-                ledger.run(teacher.clone(), award(student)).await.unwrap();
+                let mut request = Request::new(teacher.clone(), award(student));
+                if keyed {
+                    request = request.with_key(format!("{:032x}", rand::random::<u128>()));
+                }
+                ledger.execute(request).await.unwrap();
             }
         }));
     }
@@ -280,8 +292,10 @@ fn main() {
     let students = env_usize("BENCH_STUDENTS", 10_000);
     runtime.block_on(async {
         println!("ledger benchmark (WAL, synchronous=FULL), database under {}", dir.path().display());
-        let (writer_rate, group) = writer_throughput(dir.path(), 64, awards / 64).await;
+        let (writer_rate, group) = writer_throughput(dir.path(), 64, awards / 64, false).await;
         println!("writer, 64 tasks, {awards} awards: {writer_rate:>10.0} awards/s  (avg {group:.1} requests per commit)");
+        let (keyed_rate, group) = writer_throughput(dir.path(), 64, awards / 64, true).await;
+        println!("writer, 64 tasks, {awards} awards with idempotency keys: {keyed_rate:>10.0} awards/s  (avg {group:.1} requests per commit)");
         let plain_rate = plain_loop(dir.path(), plain_awards).await;
         println!("plain loop, 1 tx per award, {plain_awards} awards: {plain_rate:>10.0} awards/s");
         println!("group commit speed-up: {:.1}x", writer_rate / plain_rate);

@@ -10,6 +10,7 @@ pub mod access;
 mod chain;
 mod check;
 pub mod clock;
+mod idempotency;
 pub mod ids;
 pub mod import;
 pub mod monitor_log;

@@ -1,12 +1,12 @@
 //! Applying one request inside the writer's open transaction. Everything a request writes
-//! happens here, after every check it needs has passed; the writer wraps each request in a
-//! savepoint so a failure leaves no trace.
+//! happens here, after every check it needs has passed; when a request fails after writing,
+//! the writer undoes its rows (see `writer::run_group`), so a failure leaves no trace.
 
 use super::{
     Actor, BatchChange, BatchTarget, Command, Executed, LedgerEvent, Outcome, PointChange,
     RepairScope, Request, Reversal, ReversalTarget, access,
     chain::{ChainRow, hash_row},
-    check, clock,
+    check, clock, idempotency,
     ids::new_id,
     queries::{self, RULES_KEY, Record, TRANSACTION_COLUMNS},
     roster,
@@ -19,13 +19,10 @@ use crate::{
     rules::{self, ProposedChange, Rules},
 };
 use rusqlite::{Connection, OptionalExtension, params};
-use sha2::{Digest, Sha256};
 use std::{collections::BTreeMap, sync::Arc};
 
 /// Most students one batch request may touch.
 pub const MAX_BATCH_STUDENTS: usize = 1000;
-/// Longest accepted idempotency key.
-pub const MAX_KEY_LEN: usize = 200;
 
 /// The end of the hash chain, as the writer extends it.
 #[derive(Debug, Clone)]
@@ -102,33 +99,10 @@ pub(crate) fn apply(
             event,
         });
     };
-    if key.is_empty() || key.len() > MAX_KEY_LEN || !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(AppError::validation(
-            "idempotency_key",
-            format!("must be 1–{MAX_KEY_LEN} visible ASCII characters"),
-        ));
-    }
-    let fingerprint = fingerprint(&request.command)?;
+    idempotency::validate_key(key)?;
+    let fingerprint = idempotency::fingerprint(&request.command)?;
     let scope = request.actor.scope();
-    let stored: Option<(String, String)> = conn
-        .prepare_cached(
-            "SELECT fingerprint, response FROM idempotency_keys WHERE actor_id = ? AND key = ?",
-        )?
-        .query_row(params![scope, key], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    if let Some((stored_fingerprint, response)) = stored {
-        if stored_fingerprint != fingerprint {
-            return Err(AppError::Conflict {
-                message: format!(
-                    "idempotency key {key} was already used for a different request; \
-                     use a new key for a new request"
-                ),
-            });
-        }
-        let outcome = serde_json::from_str(&response).map_err(|error| {
-            tracing::error!(%error, key, "stored idempotent response cannot be read");
-            AppError::internal("stored response cannot be read")
-        })?;
+    if let Some(outcome) = idempotency::replay(conn, scope, key, &fingerprint)? {
         return Ok(Applied {
             executed: Executed {
                 outcome,
@@ -137,20 +111,17 @@ pub(crate) fn apply(
             event: None,
         });
     }
+    let seq_before = ctx.head.seq;
     let (outcome, event) = dispatch(conn, ctx, &request.actor, &request.command)?;
-    let response = serde_json::to_string(&outcome)
-        .map_err(|e| AppError::internal(format!("cannot store response: {e}")))?;
-    conn.prepare_cached(
-        "INSERT INTO idempotency_keys (actor_id, key, fingerprint, response, created_at) \
-         VALUES (?, ?, ?, ?, ?)",
-    )?
-    .execute(params![
+    idempotency::remember(
+        conn,
         scope,
         key,
-        fingerprint,
-        response,
-        clock::format(ctx.now)
-    ])?;
+        &fingerprint,
+        &outcome,
+        (seq_before, ctx.head.seq),
+        &clock::format(ctx.now),
+    )?;
     Ok(Applied {
         executed: Executed {
             outcome,
@@ -158,13 +129,6 @@ pub(crate) fn apply(
         },
         event,
     })
-}
-
-/// Identifies a request's content: the same command always has the same fingerprint.
-fn fingerprint(command: &Command) -> Result<String, AppError> {
-    let bytes = serde_json::to_vec(command)
-        .map_err(|e| AppError::internal(format!("cannot fingerprint request: {e}")))?;
-    Ok(format!("{:x}", Sha256::digest(bytes)))
 }
 
 fn dispatch(
@@ -807,7 +771,7 @@ fn repair(
 
 /// Reads a ledger row selected with [`TRANSACTION_COLUMNS`]; the inner `Result` reports a
 /// stored transaction type this version does not know.
-fn stored_transaction(
+pub(crate) fn stored_transaction(
     row: &rusqlite::Row<'_>,
 ) -> rusqlite::Result<Result<PointTransaction, AppError>> {
     let kind: String = row.get(4)?;
