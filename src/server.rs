@@ -14,9 +14,34 @@ use std::net::SocketAddr;
 use tokio::net::TcpListener;
 use tower_http::{compression::CompressionLayer, trace::TraceLayer};
 
-/// Everything a request handler or server function may need.
-#[derive(Clone, FromRef)]
-pub struct AppState {
+/// Everything a request handler or server function may need. Every extractor and middleware
+/// takes its own copy per request, so a copy is one reference count (cloning the fields
+/// themselves showed up in the profile of the award endpoint).
+#[derive(Clone)]
+pub struct AppState(std::sync::Arc<AppStateInner>);
+
+impl AppState {
+    pub fn new(inner: AppStateInner) -> Self {
+        Self(std::sync::Arc::new(inner))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppStateInner;
+
+    fn deref(&self) -> &AppStateInner {
+        &self.0
+    }
+}
+
+/// The Leptos routes and the file handler find their options in the state.
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+pub struct AppStateInner {
     pub leptos_options: LeptosOptions,
     pub ledger: Ledger,
     /// Longest life of one live-update stream.
@@ -135,13 +160,13 @@ impl Server {
         let metrics = std::sync::Arc::new(crate::monitor::metrics::Metrics::new(&ledger));
         let monitor = crate::monitor::Monitor::new(ledger.clone(), metrics, &args.watch);
         monitor.spawn_background();
-        let state = AppState {
+        let state = AppState::new(AppStateInner {
             leptos_options: leptos_options(args),
             ledger,
             live_max: std::time::Duration::from_secs(args.live_max_seconds.max(1)),
             monitor,
             metrics_token: args.watch.metrics_token.clone(),
-        };
+        });
         let listener = TcpListener::bind(args.addr).await?;
         Ok(Self {
             listener,
