@@ -183,6 +183,14 @@ pub struct ServeArgs {
     /// reconnect at once and resync, so this bounds resources without losing updates.
     #[arg(long, env = "CLASSPOINTS_LIVE_MAX_SECONDS", default_value_t = 600)]
     pub live_max_seconds: u64,
+    /// Hours a request id (Idempotency-Key) is remembered: a retry within it replays the
+    /// original answer, a later one is a new request. 0 keeps them forever.
+    #[arg(
+        long,
+        env = "CLASSPOINTS_IDEMPOTENCY_RETENTION_HOURS",
+        default_value_t = 168
+    )]
+    pub idempotency_retention_hours: u64,
     #[command(flatten)]
     pub bootstrap: BootstrapArgs,
     #[command(flatten)]

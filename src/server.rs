@@ -160,6 +160,11 @@ impl Server {
         let metrics = std::sync::Arc::new(crate::monitor::metrics::Metrics::new(&ledger));
         let monitor = crate::monitor::Monitor::new(ledger.clone(), metrics, &args.watch);
         monitor.spawn_background();
+        if args.idempotency_retention_hours > 0 {
+            ledger.spawn_request_id_pruner(std::time::Duration::from_secs(
+                args.idempotency_retention_hours.saturating_mul(3600),
+            ));
+        }
         let state = AppState::new(AppStateInner {
             leptos_options: leptos_options(args),
             ledger,

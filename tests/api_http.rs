@@ -827,3 +827,48 @@ async fn a_deactivated_account_is_refused_at_once_even_after_recent_requests() {
     );
     s.login("wang", "new-password").await;
 }
+
+#[tokio::test]
+async fn request_ids_past_their_retention_are_forgotten_when_the_server_starts() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/classpoints.db", dir.path().display());
+    drop(classpoints::db::Db::open(&url).await.unwrap());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let now = classpoints::ledger::clock::now();
+    for (key, at) in [
+        ("long-ago", "2000-01-01T00:00:00.000Z"),
+        ("just-now", now.as_str()),
+    ] {
+        sqlx::query("INSERT INTO idempotency_keys VALUES ('system', ?, 'f', '{}', ?)")
+            .bind(key)
+            .bind(at)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let _server = start_in(
+        dir,
+        classpoints::config::WatchArgs {
+            monitor_interval_seconds: 0,
+            ..Default::default()
+        },
+    )
+    .await;
+    let mut left = Vec::new();
+    for _ in 0..100 {
+        left = sqlx::query_scalar::<_, String>("SELECT key FROM idempotency_keys ORDER BY key")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+        if left.len() == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        left,
+        ["just-now"],
+        "the 7-day default forgets only the old key"
+    );
+}

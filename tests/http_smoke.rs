@@ -26,6 +26,7 @@ async fn start() -> Running {
         addr: "127.0.0.1:0".parse().unwrap(),
         site_root: dir.path().display().to_string(),
         live_max_seconds: 600,
+        idempotency_retention_hours: 168,
         bootstrap: classpoints::config::BootstrapArgs {
             admin_username: Some("root".into()),
             admin_password: Some("root-password".into()),

@@ -390,6 +390,42 @@ async fn a_request_id_replays_its_outcome_and_conflicts_on_other_content() {
 }
 
 #[tokio::test]
+async fn request_ids_are_forgotten_after_their_retention_and_only_by_the_server() {
+    let s = school(1).await;
+    let alice = &s.students[0];
+    let press = Request::new(s.teacher.clone(), award(alice, 1)).with_key("press-old");
+    assert!(!s.ledger.execute(press.clone()).await.unwrap().replayed);
+
+    // A cutoff before the key was recorded keeps it: a retry still replays.
+    let kept = s
+        .ledger
+        .forget_request_ids("2000-01-01T00:00:00.000Z")
+        .await;
+    assert_eq!(kept.unwrap(), 0);
+    assert!(s.ledger.execute(press.clone()).await.unwrap().replayed);
+
+    // Nobody but the server forgets request ids.
+    let forget = Command::ForgetRequestIds {
+        before: "9999-01-01T00:00:00.000Z".into(),
+        limit: 10,
+    };
+    assert!(matches!(
+        s.ledger.run(s.admin.clone(), forget).await,
+        Err(AppError::Forbidden { .. })
+    ));
+
+    // A cutoff after it forgets it, and the same press is then a new request.
+    let forgotten = s
+        .ledger
+        .forget_request_ids("9999-01-01T00:00:00.000Z")
+        .await;
+    assert_eq!(forgotten.unwrap(), 1);
+    assert_eq!(s.count("SELECT count(*) FROM idempotency_keys").await, 0);
+    assert!(!s.ledger.execute(press).await.unwrap().replayed);
+    assert_eq!(s.ledger.balance(alice).await.unwrap(), 2);
+}
+
+#[tokio::test]
 async fn raw_sql_cannot_edit_or_delete_the_ledger() {
     let s = school(1).await;
     s.award(&s.students[0], 5).await;

@@ -157,6 +157,23 @@ pub(crate) fn remember(
     Ok(())
 }
 
+/// Deletes up to `limit` keys recorded before `before` (a timestamp as the ledger writes
+/// them), oldest first; returns how many went. Bounded so one call never holds the writer for
+/// long however far behind the pruning is.
+pub(crate) fn forget_before(
+    conn: &Connection,
+    before: &str,
+    limit: u32,
+) -> Result<usize, AppError> {
+    Ok(conn
+        .prepare_cached(
+            "DELETE FROM idempotency_keys WHERE (actor_id, key) IN \
+             (SELECT actor_id, key FROM idempotency_keys WHERE created_at < ? \
+              ORDER BY created_at LIMIT ?)",
+        )?
+        .execute(params![before, limit])?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -157,6 +157,12 @@ pub enum Command {
     RevokeToken {
         token_hash: String,
     },
+    /// Forget up to `limit` request ids (idempotency keys) recorded before `before`, oldest
+    /// first; a repeat of such a request is then a new request (system only).
+    ForgetRequestIds {
+        before: String,
+        limit: u32,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -239,6 +245,10 @@ pub enum Outcome {
     },
     RosterImported {
         report: crate::model::RosterReport,
+    },
+    /// Request ids forgotten.
+    Forgotten {
+        count: usize,
     },
 }
 
@@ -422,6 +432,60 @@ impl Ledger {
         answer.await.map_err(|_| AppError::Unavailable {
             message: "the ledger writer stopped before answering".into(),
         })?
+    }
+
+    /// Forgets the request ids recorded before `before` (a stored timestamp), in bounded
+    /// steps so other writes go on in between; returns how many were forgotten.
+    pub async fn forget_request_ids(&self, before: &str) -> Result<usize, AppError> {
+        const STEP: u32 = 5_000;
+        let mut total = 0;
+        loop {
+            let command = Command::ForgetRequestIds {
+                before: before.to_owned(),
+                limit: STEP,
+            };
+            match self.run(Actor::System, command).await? {
+                Outcome::Forgotten { count } => {
+                    total += count;
+                    if count < STEP as usize {
+                        return Ok(total);
+                    }
+                }
+                other => {
+                    return Err(AppError::internal(format!(
+                        "expected a forgotten count, got {other:?}"
+                    )));
+                }
+            }
+        }
+    }
+
+    /// Keeps request ids for `retention`, forgetting older ones at start and every ten
+    /// minutes; without it the key table (and the index every keyed write inserts into at
+    /// a random place) would only grow. A retry later than `retention` is a new request.
+    pub fn spawn_request_id_pruner(&self, retention: std::time::Duration) {
+        let ledger = self.clone();
+        let Ok(retention) = chrono::Duration::from_std(retention) else {
+            tracing::warn!("request-id retention is out of range; keeping them all");
+            return;
+        };
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(std::time::Duration::from_secs(600));
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                // None: a retention reaching back before the calendar's start keeps them all.
+                let Some(cutoff) = chrono::Utc::now().checked_sub_signed(retention) else {
+                    continue;
+                };
+                let before = clock::format(cutoff);
+                match ledger.forget_request_ids(&before).await {
+                    Ok(0) => {}
+                    Ok(count) => tracing::info!(count, before, "forgot old request ids"),
+                    Err(error) => tracing::error!(%error, "forgetting old request ids failed"),
+                }
+            }
+        });
     }
 
     /// Convenience for [`Ledger::execute`] without an idempotency key.

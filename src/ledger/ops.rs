@@ -228,6 +228,15 @@ fn dispatch(
             let id = access::revoke_token(conn, actor, token_hash)?;
             Ok((Outcome::Roster { id }, None))
         }
+        Command::ForgetRequestIds { before, limit } => {
+            if !matches!(actor, Actor::System) {
+                return Err(AppError::Forbidden {
+                    message: "only the server itself forgets request ids".into(),
+                });
+            }
+            let count = idempotency::forget_before(conn, before, *limit)?;
+            Ok((Outcome::Forgotten { count }, None))
+        }
     }
 }
 

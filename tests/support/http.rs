@@ -28,7 +28,11 @@ pub async fn start() -> TestServer {
 }
 
 pub async fn start_with(watch: classpoints::config::WatchArgs) -> TestServer {
-    let dir = tempfile::tempdir().unwrap();
+    start_in(tempfile::tempdir().unwrap(), watch).await
+}
+
+/// A server on `dir`/classpoints.db, which the caller may have prepared.
+pub async fn start_in(dir: tempfile::TempDir, watch: classpoints::config::WatchArgs) -> TestServer {
     let url = format!("sqlite://{}/classpoints.db", dir.path().display());
     let args = ServeArgs {
         database: DatabaseArgs {
@@ -37,6 +41,7 @@ pub async fn start_with(watch: classpoints::config::WatchArgs) -> TestServer {
         addr: "127.0.0.1:0".parse().unwrap(),
         site_root: dir.path().display().to_string(),
         live_max_seconds: 600,
+        idempotency_retention_hours: 168,
         bootstrap: BootstrapArgs {
             admin_username: Some(ADMIN.0.into()),
             admin_password: Some(ADMIN.1.into()),
