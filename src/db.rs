@@ -33,6 +33,11 @@ pub enum OpenError {
         path: PathBuf,
         source: rusqlite::Error,
     },
+    #[error("cannot open the database {path} for reading: {source}")]
+    Reader {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
     #[error("cannot start the {what} thread: {source}")]
     Thread {
         what: &'static str,
@@ -128,6 +133,24 @@ impl Db {
             Ok(conn)
         };
         open().map_err(|source| OpenError::Writer {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    /// A read-only synchronous connection, for long reads that would pay sqlx's per-row
+    /// round trip (the hash-chain verification). Read-only at the SQLite level like the pool.
+    pub fn connect_reader(&self) -> Result<rusqlite::Connection, OpenError> {
+        let open = || -> rusqlite::Result<rusqlite::Connection> {
+            let conn = rusqlite::Connection::open_with_flags(
+                &self.path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            conn.busy_timeout(BUSY_TIMEOUT)?;
+            Ok(conn)
+        };
+        open().map_err(|source| OpenError::Reader {
             path: self.path.clone(),
             source,
         })

@@ -83,10 +83,11 @@ pub(crate) fn drift_on_writer(
 }
 
 pub(crate) async fn check_all(
-    pool: &SqlitePool,
+    db: &crate::db::Db,
     checkpoint: &Mutex<ChainState>,
     full_chain: bool,
 ) -> Result<ConsistencyReport, AppError> {
+    let pool = db.pool();
     let started = Instant::now();
     let checked_at = super::clock::now();
     let inconsistencies = drift(pool, None).await?;
@@ -101,7 +102,7 @@ pub(crate) async fn check_all(
     )
     .fetch_one(pool)
     .await?;
-    let chain = chain::verify(pool, checkpoint, full_chain).await?;
+    let chain = chain::verify(db, checkpoint, full_chain).await?;
 
     let inconsistent_students = inconsistencies.len() as i64;
     Ok(ConsistencyReport {

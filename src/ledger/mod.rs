@@ -518,7 +518,7 @@ impl Ledger {
     /// Full consistency check: balances against the ledger, orphans, and the hash chain
     /// (rows added since the last verification, or all of them when `full_chain`).
     pub async fn check(&self, full_chain: bool) -> Result<ConsistencyReport, AppError> {
-        check::check_all(self.db.pool(), &self.chain_checkpoint, full_chain).await
+        check::check_all(&self.db, &self.chain_checkpoint, full_chain).await
     }
 
     /// One student's balance against their ledger; `None` when consistent.
@@ -648,6 +648,6 @@ impl Ledger {
 
     /// Re-hashes the whole chain.
     pub async fn verify_chain(&self) -> Result<ChainStatus, AppError> {
-        chain::verify(self.db.pool(), &self.chain_checkpoint, true).await
+        chain::verify(&self.db, &self.chain_checkpoint, true).await
     }
 }
