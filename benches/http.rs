@@ -44,6 +44,35 @@ fn percentile(sorted: &[u32], q: f64) -> f64 {
     f64::from(sorted[rank - 1]) / 1000.0
 }
 
+/// CPU time in ns that every thread of process `pid` has run (`/proc/<pid>/task/*/schedstat`).
+fn cpu_ns(pid: &str) -> u64 {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|tasks| {
+            tasks
+                .filter_map(|task| {
+                    std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()
+                })
+                .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// The machine's (idle + iowait, total) CPU ticks from `/proc/stat`.
+fn machine_ticks() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    let idle = ticks.get(3).copied().unwrap_or(0) + ticks.get(4).copied().unwrap_or(0);
+    (idle, ticks.iter().sum())
+}
+
 async fn sign_in(http: &reqwest::Client, base: &str, user: &str, password: &str) -> String {
     let reply: Value = http
         .post(format!("{base}/api/auth/login"))
@@ -305,7 +334,12 @@ fn main() {
         let (teacher, class_id, ids) = school(&base, &admin, students).await;
         // Warm up connections and caches; these awards are checked like the rest.
         let warm = load(&base, &teacher, &ids, clients, Duration::from_secs(1), "warm").await;
+        // Where the machine's CPU went during the measured run: server, this load generator,
+        // idle. Client and server share the machine unless BENCH_URL points elsewhere.
+        let server_pid = server.as_ref().map(|s| s.pid.to_string());
+        let cpu_before = (server_pid.as_deref().map(cpu_ns), cpu_ns("self"), machine_ticks());
         let run = load(&base, &teacher, &ids, clients, Duration::from_secs(seconds as u64), "run").await;
+        let cpu_after = (server_pid.as_deref().map(cpu_ns), cpu_ns("self"), machine_ticks());
         let rate = run.acknowledged.len() as f64 / run.elapsed.as_secs_f64();
 
         // Verify: exactly the acknowledged awards, and balances equal to the ledger.
@@ -363,6 +397,25 @@ fn main() {
         );
         println!("| errors (non-201 or failed) | {} |", run.errors + warm.errors);
         println!("| requests per writer commit (whole server life) | {per_commit:.1} |");
+        let wall_ns = run.elapsed.as_nanos() as f64;
+        let cores = |before: u64, after: u64| after.saturating_sub(before) as f64 / wall_ns;
+        let (idle, total) = (
+            cpu_after.2.0.saturating_sub(cpu_before.2.0),
+            cpu_after.2.1.saturating_sub(cpu_before.2.1),
+        );
+        let idle_share = if total > 0 { 100.0 * idle as f64 / total as f64 } else { f64::NAN };
+        let client_cores = cores(cpu_before.1, cpu_after.1);
+        match (cpu_before.0, cpu_after.0) {
+            (Some(before), Some(after)) => {
+                let server_cores = cores(before, after);
+                let per_award_us = after.saturating_sub(before) as f64 / 1000.0 / run.acknowledged.len().max(1) as f64;
+                println!(
+                    "| CPU during the measured run: server / load generator / machine idle | {server_cores:.2} / {client_cores:.2} cores / {idle_share:.0} % of {} cores; server {per_award_us:.0} µs CPU per award |",
+                    std::thread::available_parallelism().map_or(0, |n| n.get())
+                );
+            }
+            _ => println!("| CPU during the measured run: load generator / machine idle | {client_cores:.2} cores / {idle_share:.0} % |"),
+        }
         match exact {
             Some((rows, matching)) => println!(
                 "| ledger rows vs acknowledged awards | {rows} rows, {matching} of {acked} acknowledged ids present |"
