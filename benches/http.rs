@@ -4,7 +4,8 @@
 //! 1. Starts the release server (`target/release/classpoints`) on loopback with a fresh
 //!    database, or targets `BENCH_URL` (with `BENCH_USERNAME` / `BENCH_PASSWORD`, an admin).
 //! 2. `BENCH_CLIENTS` (64) keep-alive clients post awards with idempotency keys for
-//!    `BENCH_SECONDS` (10) to `BENCH_STUDENTS` (40) students: awards/s, p50/p95/p99, errors.
+//!    `BENCH_SECONDS` (10) to `BENCH_STUDENTS` (40) students: awards/s, p50/p95/p99, errors,
+//!    and the CPU the server and this load generator used meanwhile (same machine).
 //! 3. Verifies the ledger holds exactly the acknowledged awards and every balance equals its
 //!    ledger (a full monitor check).
 //! 4. The machine's ceiling in the same run: raw SQLite transactions doing the same insert +
