@@ -62,10 +62,12 @@ pub struct Checkpoint {
     pub hash: String,
 }
 
-/// What verifications so far established.
-#[derive(Debug, Clone, Default)]
+/// What verifications so far established, and the connection they read through.
+#[derive(Debug, Default)]
 pub struct ChainState {
     checkpoint: Option<Checkpoint>,
+    /// Opened by the first verification and kept: the monitor verifies on every check.
+    reader: Option<rusqlite::Connection>,
     /// A break found earlier. Incremental verifications only look at rows after the
     /// checkpoint, so without this a break found by a full verification would be forgotten
     /// by the next incremental one; it stands until a full verification passes.
@@ -91,13 +93,21 @@ pub async fn verify(
             ..known.clone()
         });
     }
-    let conn = db
-        .connect_reader()
-        .map_err(|e| AppError::internal(format!("cannot open a reader for the chain: {e}")))?;
+    let conn = match state.reader.take() {
+        Some(conn) => conn,
+        None => db
+            .connect_reader()
+            .map_err(|e| AppError::internal(format!("cannot open a reader for the chain: {e}")))?,
+    };
     let start = if full { None } else { state.checkpoint.clone() };
-    let (status, reached) = tokio::task::spawn_blocking(move || verify_from(&conn, start))
-        .await
-        .map_err(|e| AppError::internal(format!("chain verification stopped: {e}")))??;
+    let (conn, verified) = tokio::task::spawn_blocking(move || {
+        let verified = verify_from(&conn, start);
+        (conn, verified)
+    })
+    .await
+    .map_err(|e| AppError::internal(format!("chain verification stopped: {e}")))?;
+    state.reader = Some(conn);
+    let (status, reached) = verified?;
     if reached.is_some() {
         state.checkpoint = reached;
     }

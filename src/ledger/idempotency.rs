@@ -201,9 +201,7 @@ mod tests {
         };
         let old_row = serde_json::to_string(&outcome).unwrap();
         match serde_json::from_str::<StoredResponse>(&old_row).unwrap() {
-            StoredResponse::Whole(read) => {
-                assert_eq!(format!("{read:?}"), format!("{outcome:?}"))
-            }
+            StoredResponse::Whole(read) => assert_eq!(read, outcome),
             other => panic!("an old row read as {other:?}"),
         }
         let new_row =
