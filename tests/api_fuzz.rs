@@ -136,7 +136,7 @@ fn random_bodies_at_write_endpoints_get_4xx_and_write_nothing() {
     );
 }
 
-/// Roster, account and auth endpoints under random bodies, headers and methods: whatever
+/// Roster, group, preset, account and auth endpoints under random bodies, headers and methods: whatever
 /// arrives, the answer is never a 5xx, and an answer that is not a success wrote nothing.
 #[test]
 fn random_requests_at_every_other_endpoint_never_get_a_5xx_and_refusals_write_nothing() {
@@ -157,6 +157,11 @@ fn random_requests_at_every_other_endpoint_never_get_a_5xx_and_refusals_write_no
         Just(("POST", "/api/points/monitor?auto_fix=true".to_owned())),
         Just(("PATCH", format!("/api/classes/{class_id}"))),
         Just(("PATCH", format!("/api/students/{student}"))),
+        Just(("POST", format!("/api/classes/{class_id}/groups"))),
+        Just(("PUT", format!("/api/classes/{class_id}/presets"))),
+        Just(("PUT", "/api/presets".to_owned())),
+        "[a-z0-9]{1,20}".prop_map(|id| ("PATCH", format!("/api/groups/{id}"))),
+        "[a-z0-9]{1,20}".prop_map(|id| ("DELETE", format!("/api/groups/{id}"))),
         "[a-z0-9]{1,20}".prop_map(|id| ("PATCH", format!("/api/students/{id}"))),
         "[a-z0-9]{1,20}".prop_map(|id| ("PATCH", format!("/api/teachers/{id}"))),
         ".{0,20}".prop_map(|q| ("GET", format!("/api/points?student_id={}", urlencoded(&q)))),
@@ -180,7 +185,9 @@ fn random_requests_at_every_other_endpoint_never_get_a_5xx_and_refusals_write_no
         runtime.block_on(s.count(
             "SELECT (SELECT count(*) FROM classes) + (SELECT count(*) FROM students) \
              + (SELECT count(*) FROM users) + (SELECT count(*) FROM point_transactions) \
-             + (SELECT count(*) FROM repairs)",
+             + (SELECT count(*) FROM repairs) + (SELECT count(*) FROM student_groups) \
+             + (SELECT count(*) FROM student_group_members) + (SELECT count(*) FROM class_presets) \
+             + (SELECT count(*) FROM settings)",
         ))
     };
     runner
@@ -222,7 +229,7 @@ fn random_requests_at_every_other_endpoint_never_get_a_5xx_and_refusals_write_no
         )
         .unwrap();
     eprintln!(
-        "{} random requests at roster, account and auth endpoints: no 5xx, refusals wrote nothing",
+        "{} random requests at roster, group, preset, account and auth endpoints: no 5xx, refusals wrote nothing",
         tried.get()
     );
 }

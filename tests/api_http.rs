@@ -27,6 +27,21 @@ async fn sign_in_with_password_then_token_or_cookie_and_sign_out_revokes() {
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
         "{cookie}"
     );
+    // Plain HTTP (a school LAN): a Secure cookie would never come back.
+    assert!(!cookie.contains("Secure"), "{cookie}");
+    // Behind an HTTPS proxy the cookie never travels in clear.
+    let behind_https = s
+        .send(
+            Method::POST,
+            "/api/auth/login",
+            None,
+            Some(json!({"username": ADMIN.0, "password": ADMIN.1})),
+            &[("x-forwarded-proto", "https")],
+        )
+        .await;
+    assert_eq!(behind_https.status, StatusCode::OK);
+    let secure_cookie = behind_https.headers["set-cookie"].to_str().unwrap();
+    assert!(secure_cookie.contains("; Secure"), "{secure_cookie}");
 
     for (username, password) in [(ADMIN.0, "wrong-password"), ("nobody", "whatever-pass")] {
         let reply = s
@@ -725,14 +740,15 @@ async fn the_openapi_document_describes_every_route_and_every_documented_route_e
     }
     let paths = doc.body["paths"].as_object().unwrap();
     let operations: usize = paths.values().map(|m| m.as_object().unwrap().len()).sum();
-    assert_eq!(operations, 23, "every endpoint of the router is documented");
+    assert_eq!(operations, 31, "every endpoint of the router is documented");
     for (path, methods) in paths {
         let concrete = path
             .replace("{transaction_id}", "aaaaaaaaaaaaaaa")
             .replace("{batch_id}", "aaaaaaaaaaaaaaa")
             .replace("{student_id}", "aaaaaaaaaaaaaaa")
             .replace("{class_id}", "aaaaaaaaaaaaaaa")
-            .replace("{user_id}", "aaaaaaaaaaaaaaa");
+            .replace("{user_id}", "aaaaaaaaaaaaaaa")
+            .replace("{group_id}", "aaaaaaaaaaaaaaa");
         for method in methods.as_object().unwrap().keys() {
             let method: Method = method.to_uppercase().parse().unwrap();
             for prefix in ["", "/v1"] {
@@ -871,4 +887,224 @@ async fn request_ids_past_their_retention_are_forgotten_when_the_server_starts()
         ["just-now"],
         "the 7-day default forgets only the old key"
     );
+}
+
+#[tokio::test]
+async fn groups_are_created_awarded_changed_and_deleted_over_rest_and_bad_input_writes_nothing() {
+    let s = start().await;
+    let admin = s.admin().await;
+    let (_, teacher) = s.teacher(&admin, "wang").await;
+    let (class_id, students) = s.class_with_students(&teacher, "三年级一班", 3).await;
+    let (_, other_class_students) = s.class_with_students(&admin, "三年级二班", 1).await;
+    let groups_path = format!("/api/classes/{class_id}/groups");
+
+    let created = s
+        .post(
+            &groups_path,
+            Some(&teacher),
+            json!({"name": " 红队 ", "student_ids": [students[0], students[1]]}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(created.body["name"], "红队");
+    assert_eq!(
+        created.body["student_ids"],
+        json!([students[0], students[1]])
+    );
+    let group_id = created.body["id"].as_str().unwrap().to_owned();
+    let listed = s.get(&groups_path, Some(&teacher)).await;
+    assert_eq!(listed.body["groups"], json!([created.body]));
+
+    // The whole group is awarded through the batch endpoint.
+    let award = s
+        .post(
+            "/api/points/batch",
+            Some(&teacher),
+            json!({"target": {"kind": "group", "group_id": group_id}, "points_change": 2, "reason": "小组合作"}),
+        )
+        .await;
+    assert_eq!(award.status, StatusCode::CREATED, "{}", award.body);
+    assert_eq!(award.body["transactions"].as_array().unwrap().len(), 2);
+
+    // Each refusal names the field and leaves the groups as they were.
+    let groups_before = s.count("SELECT count(*) FROM student_groups").await;
+    let members_before = s.count("SELECT count(*) FROM student_group_members").await;
+    for (body, field) in [
+        (json!({"name": ""}), "name"),
+        (
+            json!({"name": "蓝队", "student_ids": [students[2], other_class_students[0]]}),
+            "student_ids",
+        ),
+        (json!({"name": "蓝队", "colour": "blue"}), "colour"),
+        (
+            json!({"name": "蓝队", "student_ids": "everyone"}),
+            "student_ids",
+        ),
+    ] {
+        let refused = s.post(&groups_path, Some(&teacher), body.clone()).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(refused.error()["field"], field, "{body}: {}", refused.body);
+    }
+    let duplicate = s
+        .post(&groups_path, Some(&teacher), json!({"name": "红队"}))
+        .await;
+    assert_eq!(duplicate.status, StatusCode::CONFLICT);
+    assert_eq!(
+        s.count("SELECT count(*) FROM student_groups").await,
+        groups_before
+    );
+    assert_eq!(
+        s.count("SELECT count(*) FROM student_group_members").await,
+        members_before
+    );
+
+    let group_path = format!("/api/groups/{group_id}");
+    let moved = s
+        .send(
+            Method::PATCH,
+            &group_path,
+            Some(&teacher),
+            Some(json!({"student_ids": [students[2]]})),
+            &[],
+        )
+        .await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.body);
+    assert_eq!(moved.body["name"], "红队", "an absent name stays");
+    assert_eq!(moved.body["student_ids"], json!([students[2]]));
+    let renamed = s
+        .send(
+            Method::PATCH,
+            &group_path,
+            Some(&teacher),
+            Some(json!({"name": "蓝队"})),
+            &[],
+        )
+        .await;
+    assert_eq!(renamed.body["name"], "蓝队");
+    assert_eq!(
+        renamed.body["student_ids"],
+        json!([students[2]]),
+        "absent members stay"
+    );
+
+    let deleted = s
+        .send(Method::DELETE, &group_path, Some(&teacher), None, &[])
+        .await;
+    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.body);
+    assert_eq!(
+        s.get(&groups_path, Some(&teacher)).await.body["groups"],
+        json!([])
+    );
+    let again = s
+        .send(Method::DELETE, &group_path, Some(&teacher), None, &[])
+        .await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND);
+    // The ledger keeps what the group received.
+    let history = s
+        .get(
+            &format!("/api/points?student_id={}&transactions=true", students[0]),
+            Some(&teacher),
+        )
+        .await;
+    assert_eq!(history.body["points"], 2);
+}
+
+#[tokio::test]
+async fn presets_of_a_class_and_of_the_school_are_read_and_replaced_over_rest() {
+    let s = start().await;
+    let admin = s.admin().await;
+    let (_, teacher) = s.teacher(&admin, "wang").await;
+    let (class_id, _) = s.class_with_students(&teacher, "三年级一班", 1).await;
+    let class_path = format!("/api/classes/{class_id}/presets");
+
+    let school = s.get("/api/presets", Some(&teacher)).await;
+    assert_eq!(school.status, StatusCode::OK);
+    let initial = s.get(&class_path, Some(&teacher)).await;
+    assert_eq!(initial.body["own"], false);
+    assert_eq!(initial.body["presets"], school.body["presets"]);
+
+    let own = s
+        .send(
+            Method::PUT,
+            &class_path,
+            Some(&teacher),
+            Some(json!({"presets": [{"reason": " 帮助同学 ", "points": 2}, {"reason": "迟到", "points": -1}]})),
+            &[],
+        )
+        .await;
+    assert_eq!(own.status, StatusCode::OK, "{}", own.body);
+    assert_eq!(own.body["own"], true);
+    assert_eq!(
+        own.body["presets"],
+        json!([{"reason": "帮助同学", "points": 2}, {"reason": "迟到", "points": -1}])
+    );
+
+    for (body, field) in [
+        (json!({"presets": []}), "presets"),
+        (
+            json!({"presets": [{"reason": "零分", "points": 0}]}),
+            "presets[0].points",
+        ),
+        (
+            json!({"presets": [{"reason": "", "points": 1}]}),
+            "presets[0].reason",
+        ),
+        (
+            json!({"presets": [{"reason": "x", "points": "1"}]}),
+            "presets[0].points",
+        ),
+    ] {
+        let refused = s
+            .send(
+                Method::PUT,
+                &class_path,
+                Some(&teacher),
+                Some(body.clone()),
+                &[],
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(refused.error()["field"], field, "{body}: {}", refused.body);
+    }
+    assert_eq!(
+        s.get(&class_path, Some(&teacher)).await.body,
+        own.body,
+        "refusals changed nothing"
+    );
+
+    let school_presets = json!([{"reason": "全校表扬", "points": 5}]);
+    let by_teacher = s
+        .send(
+            Method::PUT,
+            "/api/presets",
+            Some(&teacher),
+            Some(json!({"presets": school_presets})),
+            &[],
+        )
+        .await;
+    assert_eq!(by_teacher.status, StatusCode::FORBIDDEN);
+    let by_admin = s
+        .send(
+            Method::PUT,
+            "/api/presets",
+            Some(&admin),
+            Some(json!({"presets": school_presets})),
+            &[],
+        )
+        .await;
+    assert_eq!(by_admin.status, StatusCode::OK, "{}", by_admin.body);
+    assert_eq!(by_admin.body["presets"], school_presets);
+
+    // The class returns to the school's presets.
+    let reset = s
+        .send(
+            Method::PUT,
+            &class_path,
+            Some(&teacher),
+            Some(json!({"presets": null})),
+            &[],
+        )
+        .await;
+    assert_eq!(reset.status, StatusCode::OK);
+    assert_eq!(reset.body, json!({"presets": school_presets, "own": false}));
 }

@@ -356,7 +356,15 @@ async fn every_endpoint_answers_each_role_as_its_rules_say() {
         )
         .await;
     let batch_id = batch.body["batch_id"].as_str().unwrap().to_owned();
-    let _ = teacher_id;
+    let group = s
+        .post(
+            &format!("/api/classes/{class_id}/groups"),
+            Some(&teacher),
+            json!({"name": "Reds", "student_ids": [students[0]]}),
+        )
+        .await;
+    let group_id = group.body["id"].as_str().unwrap().to_owned();
+    let presets = json!({"presets": [{"reason": "Helping", "points": 2}]});
 
     use Expect::*;
     let student = &students[1];
@@ -367,6 +375,12 @@ async fn every_endpoint_answers_each_role_as_its_rules_say() {
             "/api/openapi.json".into(),
             None,
             [Allowed, Allowed, Allowed, Allowed],
+        ),
+        (
+            Method::POST,
+            "/api/auth/login".into(),
+            Some(json!({"username": "nobody", "password": "not-a-password"})),
+            [Status(401), Status(401), Status(401), Status(401)],
         ),
         (
             Method::GET,
@@ -449,6 +463,12 @@ async fn every_endpoint_answers_each_role_as_its_rules_say() {
             [Status(401), Status(403), Status(403), Allowed],
         ),
         (
+            Method::PATCH,
+            format!("/api/teachers/{teacher_id}"),
+            Some(json!({"name": "Wang"})),
+            [Status(401), Status(403), Status(403), Allowed],
+        ),
+        (
             Method::GET,
             "/api/classes".into(),
             None,
@@ -486,6 +506,56 @@ async fn every_endpoint_answers_each_role_as_its_rules_say() {
         ),
         (
             Method::GET,
+            format!("/api/classes/{class_id}/groups"),
+            None,
+            [Status(401), Status(403), Allowed, Allowed],
+        ),
+        (
+            Method::POST,
+            format!("/api/classes/{class_id}/groups"),
+            Some(json!({"name": "Blues"})),
+            // The teacher made Blues: the admin's second Blues is a name conflict.
+            [Status(401), Status(403), Allowed, Status(409)],
+        ),
+        (
+            Method::PATCH,
+            format!("/api/groups/{group_id}"),
+            Some(json!({"name": "Reds, renamed"})),
+            [Status(401), Status(403), Allowed, Allowed],
+        ),
+        (
+            Method::DELETE,
+            format!("/api/groups/{group_id}"),
+            None,
+            // The teacher deleted it: nothing is left for the admin to delete.
+            [Status(401), Status(403), Allowed, Status(404)],
+        ),
+        (
+            Method::GET,
+            format!("/api/classes/{class_id}/presets"),
+            None,
+            [Status(401), Status(403), Allowed, Allowed],
+        ),
+        (
+            Method::PUT,
+            format!("/api/classes/{class_id}/presets"),
+            Some(presets.clone()),
+            [Status(401), Status(403), Allowed, Allowed],
+        ),
+        (
+            Method::GET,
+            "/api/presets".into(),
+            None,
+            [Status(401), Allowed, Allowed, Allowed],
+        ),
+        (
+            Method::PUT,
+            "/api/presets".into(),
+            Some(presets.clone()),
+            [Status(401), Status(403), Status(403), Allowed],
+        ),
+        (
+            Method::GET,
             format!("/api/events?class_id={class_id}"),
             None,
             [Status(401), Status(403), Allowed, Allowed],
@@ -496,7 +566,26 @@ async fn every_endpoint_answers_each_role_as_its_rules_say() {
             None,
             [Status(401), Status(403), Status(403), Allowed],
         ),
+        // Last: signing out ends each caller's token.
+        (
+            Method::POST,
+            "/api/auth/logout".into(),
+            Some(json!({})),
+            [Status(401), Allowed, Allowed, Allowed],
+        ),
     ];
+    // Every operation the API documents has its row, so a new endpoint cannot skip the matrix.
+    let doc = s.get("/api/openapi.json", None).await;
+    for (template, methods) in doc.body["paths"].as_object().unwrap() {
+        for method in methods.as_object().unwrap().keys() {
+            assert!(
+                table.iter().any(|(m, path, _, _)| {
+                    m.as_str().eq_ignore_ascii_case(method) && fills_template(template, path)
+                }),
+                "no row of the auth matrix for {method} {template}"
+            );
+        }
+    }
     let tokens = [
         None,
         Some(stranger.as_str()),
@@ -549,4 +638,17 @@ async fn every_endpoint_answers_each_role_as_its_rules_say() {
         }
     }
     eprintln!("{checked} endpoint × role combinations answered as expected");
+}
+
+/// Whether a concrete path (with or without a query) fills a documented path template such as
+/// `/api/groups/{group_id}`.
+fn fills_template(template: &str, path: &str) -> bool {
+    let path = path.split('?').next().unwrap_or(path);
+    let (template, path): (Vec<_>, Vec<_>) =
+        (template.split('/').collect(), path.split('/').collect());
+    template.len() == path.len()
+        && template
+            .iter()
+            .zip(&path)
+            .all(|(t, p)| t == p || (t.starts_with('{') && t.ends_with('}') && !p.is_empty()))
 }

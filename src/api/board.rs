@@ -51,7 +51,10 @@ pub async fn current_user() -> Result<Option<UserInfo>, AppError> {
 pub async fn sign_in(username: String, password: String) -> Result<UserInfo, AppError> {
     let state = crate::server::app_state()?;
     let (token, user) = crate::ledger::access::sign_in(&state.ledger, &username, &password).await?;
-    session::set_cookie(&crate::api::rest::session_cookie(token))?;
+    session::set_cookie(&crate::api::rest::session_cookie(
+        token,
+        session::reached_over_https().await,
+    ))?;
     leptos_axum::redirect("/");
     Ok(session::info(user))
 }
@@ -71,7 +74,8 @@ pub async fn sign_out() -> Result<(), AppError> {
             )
             .await?;
     }
-    let mut cleared = crate::api::rest::session_cookie(String::new());
+    let mut cleared =
+        crate::api::rest::session_cookie(String::new(), session::reached_over_https().await);
     cleared.make_removal();
     session::set_cookie(&cleared)?;
     leptos_axum::redirect("/login");

@@ -44,6 +44,13 @@ pub async fn token() -> Option<String> {
     jar.get(SESSION_COOKIE).map(|c| c.value().to_owned())
 }
 
+/// Whether this request reached us over HTTPS (through a proxy that says so).
+pub async fn reached_over_https() -> bool {
+    leptos_axum::extract::<axum::http::HeaderMap>()
+        .await
+        .is_ok_and(|headers| crate::api::rest::reached_over_https(&headers))
+}
+
 pub fn set_cookie(cookie: &cookie::Cookie<'_>) -> Result<(), AppError> {
     let response = leptos::prelude::expect_context::<leptos_axum::ResponseOptions>();
     let value = axum::http::HeaderValue::from_str(&cookie.to_string())

@@ -569,6 +569,22 @@ impl Ledger {
             })
     }
 
+    /// One class `actor` may see: 404 when there is no such class, 403 when it is not theirs
+    /// (the answers a write to the class gives).
+    pub async fn require_class_reader(
+        &self,
+        actor: &Actor,
+        class_id: &str,
+    ) -> Result<crate::model::ClassInfo, AppError> {
+        if let Some(class) = self.visible_class(actor, class_id).await? {
+            return Ok(class);
+        }
+        queries::require_exists(self.db.pool(), queries::Record::Class, class_id).await?;
+        Err(AppError::Forbidden {
+            message: format!("you are not a teacher of class {class_id}"),
+        })
+    }
+
     /// Students with balances that `actor` may see, optionally of one class.
     pub async fn students(
         &self,
@@ -589,6 +605,14 @@ impl Ledger {
     /// The groups of a class (callers check the reader may see the class).
     pub async fn groups(&self, class_id: &str) -> Result<Vec<crate::model::GroupInfo>, AppError> {
         queries::groups(self.db.pool(), class_id).await
+    }
+
+    /// One group and the id of its class (callers check the reader may see the class).
+    pub async fn group(
+        &self,
+        group_id: &str,
+    ) -> Result<Option<(String, crate::model::GroupInfo)>, AppError> {
+        queries::group(self.db.pool(), group_id).await
     }
 
     pub async fn user(&self, id: &str) -> Result<Option<crate::model::UserInfo>, AppError> {

@@ -357,16 +357,35 @@ pub(crate) async fn groups(
     .bind(class_id)
     .fetch_all(pool)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, name, members)| crate::model::GroupInfo {
-            id,
-            name,
-            student_ids: members
-                .map(|m| m.split(',').map(str::to_owned).collect())
-                .unwrap_or_default(),
-        })
-        .collect())
+    Ok(rows.into_iter().map(group_info).collect())
+}
+
+/// One group with its members, and the class it belongs to.
+pub(crate) async fn group(
+    pool: &SqlitePool,
+    group_id: &str,
+) -> Result<Option<(String, crate::model::GroupInfo)>, AppError> {
+    let row: Option<(String, String, Option<String>, String)> = sqlx::query_as(
+        "SELECT g.id, g.name, \
+                (SELECT group_concat(student_id) FROM student_group_members m WHERE m.group_id = g.id), \
+                g.class_id \
+         FROM student_groups g WHERE g.id = ?",
+    )
+    .bind(group_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|(id, name, members, class_id)| (class_id, group_info((id, name, members)))))
+}
+
+/// A group from its id, name and comma-separated member ids.
+fn group_info((id, name, members): (String, String, Option<String>)) -> crate::model::GroupInfo {
+    crate::model::GroupInfo {
+        id,
+        name,
+        student_ids: members
+            .map(|m| m.split(',').map(str::to_owned).collect())
+            .unwrap_or_default(),
+    }
 }
 
 /// The presets a class uses: its own, else the school's, else the built-in ones; and whether

@@ -286,6 +286,7 @@ pub struct UserInfo {
 
 /// A one-tap award button: a reason and a value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Preset {
     pub reason: String,
     pub points: i64,
@@ -558,6 +559,7 @@ pub struct RosterPreview {
 
 /// A group of students within a class.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct GroupInfo {
     pub id: String,
     pub name: String,

@@ -16,7 +16,7 @@ use crate::{
 use axum::{
     Json,
     extract::{FromRequestParts, State},
-    http::{StatusCode, request::Parts},
+    http::{HeaderMap, StatusCode, request::Parts},
     response::IntoResponse,
 };
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
@@ -34,24 +34,52 @@ pub struct Login {
     responses((status = 200, body = LoginReply), (status = 400, body = ErrorReply), (status = 401, body = ErrorReply)))]
 pub async fn login(
     State(state): State<AppState>,
+    headers: HeaderMap,
     jar: CookieJar,
     ApiJson(body): ApiJson<Login>,
 ) -> Result<impl IntoResponse, AppError> {
     let (token, user) = access::sign_in(&state.ledger, &body.username, &body.password).await?;
     Ok((
-        jar.add(session_cookie(token.clone())),
+        jar.add(session_cookie(token.clone(), reached_over_https(&headers))),
         Json(LoginReply { token, user }),
     ))
 }
 
-/// The browser session cookie: HttpOnly (scripts cannot read it), SameSite=Lax.
-pub fn session_cookie(token: String) -> Cookie<'static> {
+/// The browser session cookie: HttpOnly (scripts cannot read it), SameSite=Lax, and Secure
+/// (never sent over plain HTTP) when the browser reached us over HTTPS.
+pub fn session_cookie(token: String, secure: bool) -> Cookie<'static> {
     Cookie::build((SESSION_COOKIE, token))
         .http_only(true)
         .same_site(SameSite::Lax)
+        .secure(secure)
         .path("/")
         .max_age(cookie::time::Duration::days(access::SESSION_DAYS))
         .build()
+}
+
+/// Whether the browser reached us over HTTPS. The server speaks plain HTTP (many school
+/// networks have nothing else), so HTTPS means a reverse proxy in front of it, which says so in
+/// `X-Forwarded-Proto` or `Forwarded` (the first entry is the hop nearest the browser). A forged
+/// header can only make the sender's own cookie stricter, so it needs no trust setting.
+pub fn reached_over_https(headers: &HeaderMap) -> bool {
+    let first = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split(',').next())
+            .map(str::trim)
+    };
+    if let Some(proto) = first("x-forwarded-proto") {
+        return proto.eq_ignore_ascii_case("https");
+    }
+    first("forwarded").is_some_and(|hop| {
+        hop.split(';').any(|pair| {
+            pair.split_once('=').is_some_and(|(key, value)| {
+                key.trim().eq_ignore_ascii_case("proto")
+                    && value.trim().trim_matches('"').eq_ignore_ascii_case("https")
+            })
+        })
+    })
 }
 
 /// Sign out: revokes the token the request carries and clears the cookie.
@@ -164,4 +192,51 @@ pub async fn revoke_token(
     Ok(Json(Message {
         message: "token revoked".into(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reached_over_https;
+    use axum::http::HeaderMap;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(name, value)| (name.parse().unwrap(), value.parse().unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn https_is_read_from_the_proxy_headers_nearest_the_browser() {
+        assert!(!reached_over_https(&headers(&[])));
+        assert!(reached_over_https(&headers(&[(
+            "x-forwarded-proto",
+            "HTTPS"
+        )])));
+        assert!(reached_over_https(&headers(&[(
+            "x-forwarded-proto",
+            "https, http"
+        )])));
+        assert!(!reached_over_https(&headers(&[(
+            "x-forwarded-proto",
+            "http, https"
+        )])));
+        assert!(reached_over_https(&headers(&[(
+            "forwarded",
+            "for=10.0.0.7;proto=https;host=points.school.example"
+        )])));
+        assert!(reached_over_https(&headers(&[(
+            "forwarded",
+            "proto=\"https\""
+        )])));
+        assert!(!reached_over_https(&headers(&[(
+            "forwarded",
+            "proto=http, proto=https"
+        )])));
+        // X-Forwarded-Proto, when present, decides.
+        assert!(!reached_over_https(&headers(&[
+            ("x-forwarded-proto", "http"),
+            ("forwarded", "proto=https")
+        ])));
+    }
 }

@@ -6,14 +6,16 @@
 
 pub mod auth;
 mod extract;
+mod groups;
 mod live;
 mod monitor;
 mod points;
+mod presets;
 pub mod replies;
 mod roster;
 
 use crate::{error::AppError, server::AppState};
-pub use auth::session_cookie;
+pub use auth::{reached_over_https, session_cookie};
 use axum::{
     Json, Router,
     http::{HeaderValue, StatusCode, header},
@@ -120,12 +122,15 @@ impl utoipa::Modify for BearerAuth {
         monitor::report, monitor::fix, live::events, live::monitor_events,
         roster::create_teacher, roster::list_teachers, roster::update_teacher, roster::create_class, roster::list_classes,
         roster::update_class, roster::create_student, roster::list_students, roster::update_student,
+        groups::list, groups::create, groups::update, groups::delete,
+        presets::class, presets::set_class, presets::school, presets::set_school,
     ),
     modifiers(&BearerAuth),
     tags(
         (name = "points", description = "Awards, deductions, redemptions, batches and undo"),
         (name = "monitor", description = "Consistency check and auto-fix (admins)"),
         (name = "roster", description = "Teachers, classes and students"),
+        (name = "classroom", description = "Groups and award presets of a class, and the school's presets"),
         (name = "auth", description = "Sign-in and API tokens"),
     )
 )]
@@ -169,6 +174,19 @@ fn endpoints() -> Router<AppState> {
         .route("/classes/{class_id}", patch(roster::update_class))
         .route("/teachers/{user_id}", patch(roster::update_teacher))
         .route("/students/{student_id}", patch(roster::update_student))
+        .route(
+            "/classes/{class_id}/groups",
+            get(groups::list).post(groups::create),
+        )
+        .route(
+            "/groups/{group_id}",
+            patch(groups::update).delete(groups::delete),
+        )
+        .route(
+            "/classes/{class_id}/presets",
+            get(presets::class).put(presets::set_class),
+        )
+        .route("/presets", get(presets::school).put(presets::set_school))
         .fallback(unknown_endpoint)
         .method_not_allowed_fallback(wrong_method)
 }

@@ -4,8 +4,8 @@
 use crate::{
     ledger::access::SignedIn,
     model::{
-        ChainStatus, ClassInfo, Inconsistency, PointTransaction, RepairedBalance, StudentBalance,
-        StudentInfo, UserInfo,
+        ChainStatus, ClassInfo, GroupInfo, Inconsistency, PointTransaction, Preset,
+        RepairedBalance, StudentBalance, StudentInfo, UserInfo,
     },
 };
 use serde::Serialize;
@@ -179,4 +179,22 @@ pub struct Classes {
 #[derive(Serialize, ToSchema)]
 pub struct Students {
     pub students: Vec<StudentInfo>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Groups {
+    pub groups: Vec<GroupInfo>,
+}
+
+/// The presets a class's award sheet shows.
+#[derive(Serialize, ToSchema)]
+pub struct ClassPresets {
+    pub presets: Vec<Preset>,
+    /// `true`: the class's own; `false`: the school's.
+    pub own: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SchoolPresets {
+    pub presets: Vec<Preset>,
 }
