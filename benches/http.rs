@@ -1,7 +1,7 @@
 //! HTTP benchmark: prints figures, asserts nothing about speed (a failed *verification* of
 //! the ledger does stop it: a fast wrong answer is not a figure).
 //!
-//! 1. Starts the release server (`target/release/classpoints`) on loopback with a fresh
+//! 1. Starts the server binary, built with this benchmark's optimised profile, on loopback with a fresh
 //!    database, or targets `BENCH_URL` (with `BENCH_USERNAME` / `BENCH_PASSWORD`, an admin).
 //! 2. `BENCH_CLIENTS` (64) keep-alive clients post awards with idempotency keys for
 //!    `BENCH_SECONDS` (10) to `BENCH_STUDENTS` (40) students: awards/s, p50/p95/p99, errors,
@@ -14,7 +14,7 @@
 //! 5. Board server-render time for the class, server RSS after the load, and the size of the
 //!    WASM bundle last built into `target/site` (raw and gzip -9).
 //!
-//! Run: `make bench` (builds the release bundle first), or
+//! Run: `make bench` (builds the release bundle first, and the benchmarks in `target/bench`), or
 //! `cargo bench --features ssr --bench http`.
 
 #[path = "../tests/support/mod.rs"]

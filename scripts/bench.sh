@@ -10,7 +10,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
 echo "== release build (server and size-optimised WASM bundle)"
 cargo leptos build --release
+# The benchmarks build in a target directory of their own: in target/ they would share the
+# server crate with the release build, which compiles it without the dev-dependencies'
+# features, and each would rebuild it for the other on every run (~3 minutes each).
+export CARGO_TARGET_DIR="$ROOT/target/bench"
+bench=(cargo bench --features ssr)
 echo "== HTTP benchmark"
-cargo bench --features ssr --bench http
+"${bench[@]}" --bench http
 echo "== ledger benchmark"
-cargo bench --features ssr --bench ledger
+"${bench[@]}" --bench ledger
