@@ -1041,6 +1041,7 @@ async fn presets_of_a_class_and_of_the_school_are_read_and_replaced_over_rest() 
 
     for (body, field) in [
         (json!({"presets": []}), "presets"),
+        (json!({}), "presets"),
         (
             json!({"presets": [{"reason": "零分", "points": 0}]}),
             "presets[0].points",

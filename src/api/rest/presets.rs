@@ -39,8 +39,20 @@ pub async fn class(
 #[serde(deny_unknown_fields)]
 pub struct SetClassPresets {
     /// The class's own presets (1–12, each a reason of 1–40 characters and a non-zero value
-    /// within the school's limits); `null` returns the class to the school's.
-    presets: Option<Vec<Preset>>,
+    /// within the school's limits); `null` returns the class to the school's. Required: a
+    /// body that forgot it must not quietly drop the class's presets.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<Preset>>, required)]
+    presets: Option<Option<Vec<Preset>>>,
+}
+
+/// A field that was sent, `null` included (an absent one stays `None` by `default`).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
 }
 
 /// Set a class's own presets, or return it to the school's (the class's teachers, admins).
@@ -53,13 +65,19 @@ pub async fn set_class(
     Path(class_id): Path<String>,
     ApiJson(body): ApiJson<SetClassPresets>,
 ) -> Result<Json<ClassPresets>, AppError> {
+    let presets = body.presets.ok_or_else(|| {
+        AppError::validation(
+            "presets",
+            "is required: a list, or null to use the school's presets",
+        )
+    })?;
     state
         .ledger
         .run(
             auth.0.actor(),
             Command::SetPresets(PresetsUpdate {
                 class_id: Some(class_id.clone()),
-                presets: body.presets,
+                presets,
             }),
         )
         .await?;
