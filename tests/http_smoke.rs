@@ -3,7 +3,7 @@
 #![cfg(feature = "ssr")]
 
 use classpoints::{
-    api::status::GetSystemStatus,
+    api::{board::SignIn, status::GetSystemStatus},
     config::{DatabaseArgs, ServeArgs},
     model::SystemStatus,
     server::Server,
@@ -132,6 +132,38 @@ async fn status_server_function_reads_the_database_for_admins() {
             .iter()
             .any(|t| t.table == "settings" && t.rows == 1)
     );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_sign_in_form_sets_a_secure_cookie_only_behind_an_https_proxy() {
+    let server = start().await;
+    // No redirects: the answer itself carries the cookie.
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let sign_in = |forwarded_proto: Option<&'static str>| {
+        let mut request = client
+            .post(format!("{}{}", server.base, SignIn::PATH))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("username=root&password=root-password");
+        if let Some(proto) = forwarded_proto {
+            request = request.header("x-forwarded-proto", proto);
+        }
+        request.send()
+    };
+    for (proto, secure) in [(None, false), (Some("http"), false), (Some("https"), true)] {
+        let response = sign_in(proto).await.unwrap();
+        assert!(
+            !response.status().is_client_error() && !response.status().is_server_error(),
+            "{proto:?}: {}",
+            response.status()
+        );
+        let cookie = response.headers()["set-cookie"].to_str().unwrap();
+        assert!(cookie.starts_with("classpoints_session="), "{cookie}");
+        assert_eq!(cookie.contains("; Secure"), secure, "{proto:?}: {cookie}");
+    }
     server.shutdown().await;
 }
 
