@@ -1109,3 +1109,64 @@ async fn presets_of_a_class_and_of_the_school_are_read_and_replaced_over_rest() 
     assert_eq!(reset.status, StatusCode::OK);
     assert_eq!(reset.body, json!({"presets": school_presets, "own": false}));
 }
+
+#[tokio::test]
+async fn keyed_creates_of_classes_students_and_groups_happen_once_however_often_retried() {
+    let s = start().await;
+    let admin = s.admin().await;
+    let (_, teacher) = s.teacher(&admin, "wang").await;
+    let send = |path: String, body: serde_json::Value, key: &'static str| {
+        let s = &s;
+        let teacher = teacher.clone();
+        async move {
+            s.send(
+                Method::POST,
+                &path,
+                Some(&teacher),
+                Some(body),
+                &[("idempotency-key", key)],
+            )
+            .await
+        }
+    };
+
+    let class_body = json!({"name": "三年级三班"});
+    let first = send("/api/classes".into(), class_body.clone(), "class-1").await;
+    let again = send("/api/classes".into(), class_body, "class-1").await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    assert_eq!(again.status, StatusCode::CREATED);
+    assert!(first.headers.get("idempotent-replayed").is_none());
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    assert_eq!(again.body["id"], first.body["id"]);
+    let class_id = first.body["id"].as_str().unwrap().to_owned();
+
+    let student_body = json!({"class_id": class_id, "name": "李雷"});
+    let student = send("/api/students".into(), student_body.clone(), "student-1").await;
+    let student_again = send("/api/students".into(), student_body, "student-1").await;
+    assert_eq!(student_again.body, student.body);
+    assert_eq!(student_again.headers["idempotent-replayed"], "true");
+    let other_body = send(
+        "/api/students".into(),
+        json!({"class_id": class_id, "name": "韩梅梅"}),
+        "student-1",
+    )
+    .await;
+    assert_eq!(
+        other_body.status,
+        StatusCode::CONFLICT,
+        "{}",
+        other_body.body
+    );
+
+    let groups = format!("/api/classes/{class_id}/groups");
+    let group_body = json!({"name": "红队", "student_ids": [student.body["id"]]});
+    let group = send(groups.clone(), group_body.clone(), "group-1").await;
+    let group_again = send(groups, group_body, "group-1").await;
+    assert_eq!(group.status, StatusCode::CREATED, "{}", group.body);
+    assert_eq!(group_again.body, group.body);
+    assert_eq!(group_again.headers["idempotent-replayed"], "true");
+
+    assert_eq!(s.count("SELECT count(*) FROM classes").await, 1);
+    assert_eq!(s.count("SELECT count(*) FROM students").await, 1);
+    assert_eq!(s.count("SELECT count(*) FROM student_groups").await, 1);
+}

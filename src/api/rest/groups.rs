@@ -3,7 +3,7 @@
 
 use super::{
     extract::{ApiJson, Auth},
-    replies::{ErrorReply, Groups, Message},
+    replies::{self, ErrorReply, Groups, Message},
 };
 use crate::{
     error::AppError,
@@ -14,7 +14,8 @@ use crate::{
 use axum::{
     Json,
     extract::{Path, State},
-    http::StatusCode,
+    http::HeaderMap,
+    response::Response,
 };
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -48,7 +49,8 @@ pub struct CreateGroup {
 }
 
 /// Create a group of the class, with its members, in one transaction.
-#[utoipa::path(post, path = "/api/classes/{class_id}/groups", tag = "classroom", params(("class_id" = String, Path)),
+#[utoipa::path(post, path = "/api/classes/{class_id}/groups", tag = "classroom", params(("class_id" = String, Path),
+        ("Idempotency-Key" = Option<String>, Header, description = "Retry-safe request id, as for POST /api/points")),
     request_body = CreateGroup, responses((status = 201, body = GroupInfo), (status = 400, body = ErrorReply),
         (status = 403, body = ErrorReply), (status = 404, body = ErrorReply), (status = 409, body = ErrorReply)),
     security(("bearer" = [])))]
@@ -56,21 +58,17 @@ pub async fn create(
     State(state): State<AppState>,
     auth: Auth,
     Path(class_id): Path<String>,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<CreateGroup>,
-) -> Result<(StatusCode, Json<GroupInfo>), AppError> {
-    let group_id = state
-        .ledger
-        .run(
-            auth.0.actor(),
-            Command::CreateGroup(NewGroup {
-                class_id,
-                name: body.name,
-                student_ids: body.student_ids,
-            }),
-        )
-        .await?
-        .into_roster_id()?;
-    Ok((StatusCode::CREATED, Json(stored(&state, &group_id).await?)))
+) -> Result<Response, AppError> {
+    let command = Command::CreateGroup(NewGroup {
+        class_id,
+        name: body.name,
+        student_ids: body.student_ids,
+    });
+    let (group_id, replayed) =
+        super::roster::create_record(&state, &auth, &headers, command).await?;
+    Ok(replies::created(stored(&state, &group_id).await?, replayed))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -3,7 +3,7 @@
 use super::{
     extract::{ApiJson, ApiQuery, Auth, idempotency_key},
     replies::{
-        Balances, CreatedTransaction, ErrorReply, PointsReply, PointsWritten, StudentPoints,
+        self, Balances, CreatedTransaction, ErrorReply, PointsReply, PointsWritten, StudentPoints,
     },
 };
 use crate::{
@@ -19,8 +19,8 @@ use crate::{
 use axum::{
     Json,
     extract::{Path, State},
-    http::{HeaderMap, HeaderValue, StatusCode},
-    response::{IntoResponse, Response},
+    http::HeaderMap,
+    response::Response,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -92,14 +92,10 @@ fn created<T: Serialize>(
     executed: Executed,
     shape: impl FnOnce(Outcome) -> Result<T, AppError>,
 ) -> Result<Response, AppError> {
-    let replayed = executed.replayed;
-    let mut response = (StatusCode::CREATED, Json(shape(executed.outcome)?)).into_response();
-    if replayed {
-        response
-            .headers_mut()
-            .insert("idempotent-replayed", HeaderValue::from_static("true"));
-    }
-    Ok(response)
+    Ok(replies::created(
+        shape(executed.outcome)?,
+        executed.replayed,
+    ))
 }
 
 fn points_written(outcome: Outcome) -> Result<PointsWritten, AppError> {

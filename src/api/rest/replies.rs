@@ -8,8 +8,25 @@ use crate::{
         RepairedBalance, StudentBalance, StudentInfo, UserInfo,
     },
 };
+use axum::{
+    Json,
+    http::{HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+};
 use serde::Serialize;
 use utoipa::ToSchema;
+
+/// 201 with `body`; a replay of an earlier request with the same `Idempotency-Key` says so in
+/// the `Idempotent-Replayed: true` header.
+pub fn created(body: impl Serialize, replayed: bool) -> Response {
+    let mut response = (StatusCode::CREATED, Json(body)).into_response();
+    if replayed {
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    response
+}
 
 /// `{"error": {...}}`, the body of every 4xx and 5xx.
 #[derive(Serialize, ToSchema)]

@@ -1,20 +1,21 @@
 //! Teachers, classes and students.
 
 use super::{
-    extract::{ApiJson, ApiQuery, Auth},
-    replies::{Classes, ErrorReply, Students, Users},
+    extract::{ApiJson, ApiQuery, Auth, idempotency_key},
+    replies::{self, Classes, ErrorReply, Students, Users},
 };
 use crate::model::ClassInfo;
 use crate::{
     error::AppError,
-    ledger::{ClassUpdate, Command, NewClass, NewStudent, NewUser, StudentUpdate, access},
+    ledger::{ClassUpdate, Command, NewClass, NewStudent, NewUser, Request, StudentUpdate, access},
     model::{Role, StudentInfo, UserInfo, validate_id},
     server::AppState,
 };
 use axum::{
     Json,
     extract::{Path, State},
-    http::StatusCode,
+    http::{HeaderMap, StatusCode},
+    response::Response,
 };
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -124,31 +125,45 @@ pub struct CreateClass {
     name: String,
 }
 
+/// Runs a create command under the request's `Idempotency-Key`, if any: the new record's id,
+/// and whether this was a replay of an earlier request (then the id is the original's).
+pub(super) async fn create_record(
+    state: &AppState,
+    auth: &Auth,
+    headers: &HeaderMap,
+    command: Command,
+) -> Result<(String, bool), AppError> {
+    let request = Request {
+        actor: auth.0.actor(),
+        idempotency_key: idempotency_key(headers)?,
+        command,
+    };
+    let executed = state.ledger.execute(request).await?;
+    Ok((executed.outcome.into_roster_id()?, executed.replayed))
+}
+
 /// Create a class; a teacher who creates a class teaches it.
 #[utoipa::path(post, path = "/api/classes", tag = "roster", request_body = CreateClass,
-    responses((status = 201, body = ClassInfo), (status = 400, body = ErrorReply)), security(("bearer" = [])))]
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retry-safe request id, as for POST /api/points")),
+    responses((status = 201, body = ClassInfo), (status = 400, body = ErrorReply), (status = 409, body = ErrorReply)),
+    security(("bearer" = [])))]
 pub async fn create_class(
     State(state): State<AppState>,
     auth: Auth,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<CreateClass>,
-) -> Result<(StatusCode, Json<ClassInfo>), AppError> {
-    let id = state
-        .ledger
-        .run(
-            auth.0.actor(),
-            Command::CreateClass(NewClass {
-                id: None,
-                name: body.name,
-            }),
-        )
-        .await?
-        .into_roster_id()?;
+) -> Result<Response, AppError> {
+    let command = Command::CreateClass(NewClass {
+        id: None,
+        name: body.name,
+    });
+    let (id, replayed) = create_record(&state, &auth, &headers, command).await?;
     let class = state
         .ledger
         .visible_class(&auth.0.actor(), &id)
         .await?
         .ok_or_else(|| AppError::internal("created class not found"))?;
-    Ok((StatusCode::CREATED, Json(class)))
+    Ok(replies::created(class, replayed))
 }
 
 /// The classes the caller may see (admins: all; teachers: theirs).
@@ -172,27 +187,23 @@ pub struct CreateStudent {
 
 /// Add a student to a class (starts with 0 points).
 #[utoipa::path(post, path = "/api/students", tag = "roster", request_body = CreateStudent,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retry-safe request id, as for POST /api/points")),
     responses((status = 201, body = StudentInfo), (status = 400, body = ErrorReply), (status = 403, body = ErrorReply),
         (status = 404, body = ErrorReply), (status = 409, body = ErrorReply)), security(("bearer" = [])))]
 pub async fn create_student(
     State(state): State<AppState>,
     auth: Auth,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<CreateStudent>,
-) -> Result<(StatusCode, Json<StudentInfo>), AppError> {
+) -> Result<Response, AppError> {
     let actor = auth.0.actor();
-    let id = state
-        .ledger
-        .run(
-            actor.clone(),
-            Command::CreateStudent(NewStudent {
-                id: None,
-                class_id: body.class_id.clone(),
-                name: body.name,
-                student_no: body.student_no,
-            }),
-        )
-        .await?
-        .into_roster_id()?;
+    let command = Command::CreateStudent(NewStudent {
+        id: None,
+        class_id: body.class_id.clone(),
+        name: body.name,
+        student_no: body.student_no,
+    });
+    let (id, replayed) = create_record(&state, &auth, &headers, command).await?;
     let student = state
         .ledger
         .students(&actor, Some(&body.class_id))
@@ -200,7 +211,7 @@ pub async fn create_student(
         .into_iter()
         .find(|s| s.id == id)
         .ok_or_else(|| AppError::internal("created student not found"))?;
-    Ok((StatusCode::CREATED, Json(student)))
+    Ok(replies::created(student, replayed))
 }
 
 #[derive(Deserialize, IntoParams)]
