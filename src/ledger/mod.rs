@@ -607,11 +607,8 @@ impl Ledger {
         queries::groups(self.db.pool(), class_id).await
     }
 
-    /// One group and the id of its class (callers check the reader may see the class).
-    pub async fn group(
-        &self,
-        group_id: &str,
-    ) -> Result<Option<(String, crate::model::GroupInfo)>, AppError> {
+    /// One group (callers check the reader may see its class).
+    pub async fn group(&self, group_id: &str) -> Result<Option<crate::model::GroupInfo>, AppError> {
         queries::group(self.db.pool(), group_id).await
     }
 

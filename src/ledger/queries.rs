@@ -344,37 +344,35 @@ pub(crate) async fn history_entries(
         .collect()
 }
 
+/// Groups with their members as (id, name, comma-separated member ids); a `WHERE` follows.
+const GROUP_ROWS: &str = "SELECT g.id, g.name, \
+        (SELECT group_concat(student_id) FROM student_group_members m WHERE m.group_id = g.id) \
+     FROM student_groups g";
+
 /// The groups of a class with their members.
 pub(crate) async fn groups(
     pool: &SqlitePool,
     class_id: &str,
 ) -> Result<Vec<crate::model::GroupInfo>, AppError> {
-    let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
-        "SELECT g.id, g.name, \
-                (SELECT group_concat(student_id) FROM student_group_members m WHERE m.group_id = g.id) \
-         FROM student_groups g WHERE g.class_id = ? ORDER BY g.name",
-    )
+    let rows = sqlx::query_as(&format!(
+        "{GROUP_ROWS} WHERE g.class_id = ? ORDER BY g.name"
+    ))
     .bind(class_id)
     .fetch_all(pool)
     .await?;
     Ok(rows.into_iter().map(group_info).collect())
 }
 
-/// One group with its members, and the class it belongs to.
+/// One group with its members.
 pub(crate) async fn group(
     pool: &SqlitePool,
     group_id: &str,
-) -> Result<Option<(String, crate::model::GroupInfo)>, AppError> {
-    let row: Option<(String, String, Option<String>, String)> = sqlx::query_as(
-        "SELECT g.id, g.name, \
-                (SELECT group_concat(student_id) FROM student_group_members m WHERE m.group_id = g.id), \
-                g.class_id \
-         FROM student_groups g WHERE g.id = ?",
-    )
-    .bind(group_id)
-    .fetch_optional(pool)
-    .await?;
-    Ok(row.map(|(id, name, members, class_id)| (class_id, group_info((id, name, members)))))
+) -> Result<Option<crate::model::GroupInfo>, AppError> {
+    let row = sqlx::query_as(&format!("{GROUP_ROWS} WHERE g.id = ?"))
+        .bind(group_id)
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.map(group_info))
 }
 
 /// A group from its id, name and comma-separated member ids.

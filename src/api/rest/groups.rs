@@ -133,6 +133,5 @@ async fn stored(state: &AppState, group_id: &str) -> Result<GroupInfo, AppError>
         .ledger
         .group(group_id)
         .await?
-        .map(|(_, group)| group)
         .ok_or_else(|| AppError::internal("the written group is not found"))
 }
