@@ -9,7 +9,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 "$ROOT/scripts/setup.sh"
 cd "$ROOT"
 echo "== release build (server and size-optimised WASM bundle)"
-cargo leptos build --release
+cargo leptos build "${RELEASE_BUILD[@]}"
 # The benchmarks build in a target directory of their own: in target/ they would share the
 # server crate with the release build, which compiles it without the dev-dependencies'
 # features, and each would rebuild it for the other on every run (~3 minutes each).

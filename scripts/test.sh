@@ -12,7 +12,7 @@ echo "== cargo test (browser: --features hydrate)"
 cargo test --features hydrate --lib
 # The browser tests run the release build: the server and size-optimised bundle `make run`
 # serves.
-echo "== build the app (cargo leptos build --release)"
-cargo leptos build --release
+echo "== build the app (cargo leptos build ${RELEASE_BUILD[*]})"
+cargo leptos build "${RELEASE_BUILD[@]}"
 echo "== Playwright in headless Chromium"
 (cd end2end && npx playwright test)

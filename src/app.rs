@@ -16,10 +16,50 @@ use crate::{
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    ParamSegment, SsrMode, StaticSegment,
+    Lazy, LazyRoute, ParamSegment, SsrMode, StaticSegment,
     components::{Redirect, Route, Router, Routes},
     hooks::use_location,
+    lazy_route,
 };
+
+/// Declares a page as a lazily loaded route: built with `cargo leptos build --split`, the
+/// page's code moves out of the main browser bundle into a chunk fetched when the page is
+/// first shown (or hydrated), so a teacher's board does not download the admin pages.
+/// The pages load their own data, so `data()` has nothing to start.
+///
+/// A page hydrates only once its chunk has arrived, after the layout around it, so the
+/// "page is interactive" marker (`PageHydrated`) is set from inside the page's view.
+macro_rules! lazy_page {
+    ($($route:ident => $page:ident),* $(,)?) => {$(
+        struct $route;
+
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                Self
+            }
+
+            fn view(this: Self) -> AnyView {
+                let _nothing_to_carry: $route = this;
+                mark_hydrated_once_shown();
+                view! { <$page/> }.into_any()
+            }
+        }
+    )*};
+}
+
+lazy_page! {
+    ClassesRoute => ClassesPage,
+    LoginRoute => LoginPage,
+    BoardRoute => BoardPage,
+    StudentRoute => StudentPage,
+    StatusRoute => StatusPage,
+    MonitorRoute => MonitorPage,
+    AccountsRoute => AccountsPage,
+    SchoolClassesRoute => SchoolClassesPage,
+    ClassRosterRoute => ClassRosterPage,
+    RulesRoute => RulesPage,
+}
 
 /// The HTML document the server renders around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -41,13 +81,24 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// Whether the shown page is interactive: `<main data-hydrated>` carries it, and end-to-end
+/// tests wait for it before clicking.
+#[derive(Clone, Copy)]
+struct PageHydrated(RwSignal<bool>);
+
+/// Effects run only in the browser and after the view that created them has hydrated, so
+/// this flips the marker once the page being built is interactive.
+fn mark_hydrated_once_shown() {
+    if let Some(PageHydrated(hydrated)) = use_context() {
+        Effect::new(move |_| hydrated.set(true));
+    }
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // Effects run only in the browser, so this flips once the page is interactive;
-    // end-to-end tests wait for it before clicking.
     let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
+    provide_context(PageHydrated(hydrated));
     let sign_out = ServerAction::<SignOut>::new();
 
     view! {
@@ -119,46 +170,46 @@ fn Layout(hydrated: RwSignal<bool>, sign_out: ServerAction<SignOut>) -> impl Int
                 <Routes fallback=|| view! { <p>"Page not found."</p> }>
                     // Pages behind sign-in render once their data is in (SsrMode::Async), so a
                     // visitor who is not signed in gets a real redirect, not a script.
-                    <Route path=StaticSegment("") view=ClassesPage ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("login") view=LoginPage/>
+                    <Route path=StaticSegment("") view={Lazy::<ClassesRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("login") view={Lazy::<LoginRoute>::new()}/>
                     <Route
                         path=(StaticSegment("class"), ParamSegment("id"))
-                        view=BoardPage
+                        view={Lazy::<BoardRoute>::new()}
                         ssr=SsrMode::Async
                     />
                     <Route
                         path=(StaticSegment("student"), ParamSegment("id"))
-                        view=StudentPage
+                        view={Lazy::<StudentRoute>::new()}
                         ssr=SsrMode::Async
                     />
-                    <Route path=StaticSegment("status") view=StatusPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("status") view={Lazy::<StatusRoute>::new()} ssr=SsrMode::Async/>
                     <Route
                         path=StaticSegment("admin")
                         view=|| view! { <Redirect path="/admin/monitor"/> }
                     />
                     <Route
                         path=(StaticSegment("admin"), StaticSegment("monitor"))
-                        view=MonitorPage
+                        view={Lazy::<MonitorRoute>::new()}
                         ssr=SsrMode::Async
                     />
                     <Route
                         path=(StaticSegment("admin"), StaticSegment("accounts"))
-                        view=AccountsPage
+                        view={Lazy::<AccountsRoute>::new()}
                         ssr=SsrMode::Async
                     />
                     <Route
                         path=(StaticSegment("admin"), StaticSegment("classes"))
-                        view=SchoolClassesPage
+                        view={Lazy::<SchoolClassesRoute>::new()}
                         ssr=SsrMode::Async
                     />
                     <Route
                         path=(StaticSegment("admin"), StaticSegment("classes"), ParamSegment("id"))
-                        view=ClassRosterPage
+                        view={Lazy::<ClassRosterRoute>::new()}
                         ssr=SsrMode::Async
                     />
                     <Route
                         path=(StaticSegment("admin"), StaticSegment("rules"))
-                        view=RulesPage
+                        view={Lazy::<RulesRoute>::new()}
                         ssr=SsrMode::Async
                     />
                 </Routes>

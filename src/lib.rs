@@ -39,10 +39,11 @@ pub mod monitor;
 #[cfg(feature = "ssr")]
 pub mod server;
 
-/// Browser entry point: attach the reactive app to the server-rendered HTML.
+/// Browser entry point: attach the reactive app to the server-rendered HTML. Pages are lazy
+/// routes (see `app.rs`), so hydration waits for the shown page's code to arrive first.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    leptos::mount::hydrate_lazy(app::App);
 }

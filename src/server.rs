@@ -7,12 +7,16 @@ use crate::{
     error::AppError,
     ledger::Ledger,
 };
+use axum::http::HeaderValue;
 use axum::{Router, extract::FromRef, response::IntoResponse, routing::get};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
-use tower_http::{compression::CompressionLayer, trace::TraceLayer};
+use tower_http::{
+    compression::CompressionLayer, services::ServeDir, set_header::SetResponseHeader,
+    trace::TraceLayer,
+};
 
 /// Everything a request handler or server function may need. Every extractor and middleware
 /// takes its own copy per request, so a copy is one reference count (cloning the fields
@@ -124,15 +128,32 @@ async fn metrics_endpoint(
     crate::monitor::metrics::exposition(state.monitor.metrics())
 }
 
+/// `/pkg/…`: the browser bundle (main bundle, each page's chunks, CSS), whose file names stay
+/// the same from one build to the next. `no-cache` makes browsers revalidate them (a 304 while
+/// unchanged), so after an upgrade none runs a new main bundle with an old chunk. Served here
+/// rather than by the fallback file handler, which drops the `If-Modified-Since` it would need.
+fn bundle_files(options: &LeptosOptions) -> (String, SetResponseHeader<ServeDir, HeaderValue>) {
+    let pkg_dir = options.site_pkg_dir.trim_matches('/');
+    let files = ServeDir::new(std::path::Path::new(&*options.site_root).join(pkg_dir));
+    let revalidated = SetResponseHeader::overriding(
+        files,
+        axum::http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache"),
+    );
+    (format!("/{pkg_dir}"), revalidated)
+}
+
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
+    let (bundle_path, bundle) = bundle_files(&options);
     let metrics = state.monitor.metrics().clone();
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics_endpoint))
         .merge(crate::api::rest::router())
         .leptos_routes(&state, routes, move || shell(options.clone()))
+        .nest_service(&bundle_path, bundle)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(server_fn_status))
         // Outside the status fix-up, so requests are counted with the status clients see.

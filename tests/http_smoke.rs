@@ -210,3 +210,33 @@ async fn server_function_errors_carry_their_own_status_never_500() {
     assert_eq!(award.status(), 401);
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn bundle_files_are_revalidated_and_answer_304_when_unchanged() {
+    let server = start().await;
+    let pkg = server._dir.path().join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    std::fs::write(pkg.join("chunk_1.wasm"), b"\0asm\x01\0\0\0").unwrap();
+    let client = reqwest::Client::new();
+    let url = format!("{}/pkg/chunk_1.wasm", server.base);
+    let first = client.get(&url).send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    assert_eq!(first.headers()["cache-control"], "no-cache");
+    let last_modified = first.headers()["last-modified"].clone();
+    let again = client
+        .get(&url)
+        .header("if-modified-since", last_modified)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    assert_eq!(again.headers()["cache-control"], "no-cache");
+    // Pages are not bundle files: their caching is left alone.
+    let page = client
+        .get(format!("{}/login", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(page.headers().get("cache-control").is_none());
+    server.shutdown().await;
+}

@@ -1,5 +1,5 @@
 import { test, expect, Page } from '@playwright/test';
-import { signIn, expectNoViolations, hydrated } from './helpers';
+import { signIn, expectNoViolations, hydrated, openClass } from './helpers';
 
 
 test('sign-in page has no accessibility violations', async ({ page }) => {
@@ -28,8 +28,7 @@ test('classes, board, award sheet, student and projector pages have no accessibi
 
 test('projector mode: large board, negative points and ranking can be hidden', async ({ page }) => {
   await signIn(page);
-  await page.getByRole('link', { name: /三年级一班/ }).click();
-  await hydrated(page);
+  await openClass(page);
   // (Which balances are hidden is unit-tested in ui::board; default rules allow no negatives.)
   const card = page.locator('.card').last();
   const id = (await card.getAttribute('data-student'))!;
@@ -48,8 +47,7 @@ test('projector mode: large board, negative points and ranking can be hidden', a
 
 test('board screenshots at phone and projector size', async ({ page }, info) => {
   await signIn(page);
-  await page.getByRole('link', { name: /三年级一班/ }).click();
-  await hydrated(page);
+  await openClass(page);
   const board = page.url();
   await page.setViewportSize({ width: 375, height: 812 });
   await page.goto(board);

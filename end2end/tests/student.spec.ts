@@ -1,10 +1,9 @@
 import { test, expect } from '@playwright/test';
-import { signIn, hydrated } from './helpers';
+import { signIn, hydrated, openClass } from './helpers';
 
 test('a student page shows who gave what and why, undo strikes the row through, and a chart', async ({ page }) => {
   await signIn(page);
-  await page.getByRole('link', { name: /三年级一班/ }).click();
-  await hydrated(page);
+  await openClass(page);
   const card = page.locator('.card').nth(4);
   const id = (await card.getAttribute('data-student'))!;
   const name = (await card.getAttribute('data-name'))!;
