@@ -290,13 +290,50 @@ async fn board_render(base: &str, teacher: &str, class_id: &str, times: usize) -
     (percentile(&took, 0.5), percentile(&took, 0.95))
 }
 
-fn wasm_size() -> Option<(u64, u64)> {
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/site/pkg/classpoints.wasm");
+/// The browser bundle as the last release build (`--split`) left it in target/site/pkg.
+struct BundleSizes {
+    main_raw: u64,
+    main_gzip: u64,
+    /// Per page (lazy route): what a browser downloads in all to show it, the main bundle
+    /// plus the page's chunks as the split manifest lists them, gzip -9; largest first.
+    pages: Vec<(String, u64)>,
+}
+
+fn gzip_size(path: &std::path::Path) -> Option<u64> {
     let bytes = std::fs::read(path).ok()?;
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     gz.write_all(&bytes).ok()?;
-    Some((bytes.len() as u64, gz.finish().ok()?.len() as u64))
+    Some(gz.finish().ok()?.len() as u64)
+}
+
+fn bundle_sizes() -> Option<BundleSizes> {
+    let pkg = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/site/pkg");
+    let main = pkg.join("classpoints.wasm");
+    let main_raw = std::fs::metadata(&main).ok()?.len();
+    let main_gzip = gzip_size(&main)?;
+    // No manifest: a build without --split, everything is in the main bundle.
+    let manifest: std::collections::BTreeMap<String, Vec<String>> =
+        std::fs::read(pkg.join("__wasm_split_manifest.json"))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default();
+    let mut pages = Vec::new();
+    for (split, chunks) in manifest {
+        // `__board_route_view_<hash>` is the lazy route `BoardRoute`.
+        let page = split.trim_start_matches('_');
+        let page = page.split("_route_view").next().unwrap_or(page).to_owned();
+        let mut total = main_gzip;
+        for chunk in chunks {
+            total += gzip_size(&pkg.join(format!("{chunk}.wasm")))?;
+        }
+        pages.push((page, total));
+    }
+    pages.sort_by_key(|page| std::cmp::Reverse(page.1));
+    Some(BundleSizes {
+        main_raw,
+        main_gzip,
+        pages,
+    })
 }
 
 fn main() {
@@ -439,13 +476,21 @@ fn main() {
         println!("| raw SQLite, 1 award per transaction (in-process) | {one:.0} awards/s |");
         println!("| raw SQLite, 64 awards per transaction (in-process) | {batched:.0} awards/s |");
         println!("| HTTP ÷ raw 1-per-transaction / ÷ raw batched | {:.2}× / {:.2}× |", rate / one, rate / batched);
-        match wasm_size() {
-            Some((raw, gz)) => println!(
-                "| WASM bundle in target/site (last `cargo leptos build`) raw / gzip -9 | {:.0} KB / {:.0} KB |",
-                raw as f64 / 1024.0,
-                gz as f64 / 1024.0
-            ),
-            None => println!("| WASM bundle | not built (run `cargo leptos build --release`) |"),
+        let kb = |bytes: u64| bytes as f64 / 1024.0;
+        match bundle_sizes() {
+            Some(sizes) => {
+                println!(
+                    "| main WASM bundle in target/site (last `cargo leptos build`) raw / gzip -9 | {:.0} KB / {:.0} KB |",
+                    kb(sizes.main_raw),
+                    kb(sizes.main_gzip)
+                );
+                let pages: Vec<String> =
+                    sizes.pages.iter().map(|(page, total)| format!("{page} {:.0}", kb(*total))).collect();
+                if !pages.is_empty() {
+                    println!("| WASM a page downloads in all (main + its chunks), gzip -9 KB | {} |", pages.join(", "));
+                }
+            }
+            None => println!("| WASM bundle | not built (run `cargo leptos build --release --split`) |"),
         }
         let verified = healthy && exact.is_none_or(|(rows, matching)| rows == acked as i64 && matching == acked as i64);
         assert!(verified, "the ledger does not hold exactly the acknowledged awards, or balances drifted");
