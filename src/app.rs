@@ -149,10 +149,19 @@ fn AdminLink() -> impl IntoView {
 #[component]
 fn Layout(hydrated: RwSignal<bool>, sign_out: ServerAction<SignOut>) -> impl IntoView {
     let i18n = use_i18n();
+    // After a click, the next page's code (its chunks) and data are fetched before it shows;
+    // a bar at the top and `aria-busy` say so rather than leaving the old page looking idle.
+    let (is_routing, set_is_routing) = signal(false);
     view! {
         <Stylesheet id="leptos" href="/pkg/classpoints.css"/>
         <Title text="classpoints"/>
-        <Router>
+        <Router set_is_routing>
+            <div
+                class="page-loading"
+                aria-hidden="true"
+                data-testid="page-loading"
+                hidden=move || !is_routing.get()
+            ></div>
             <header class="topbar">
                 <a class="brand" href="/">"classpoints"</a>
                 <nav class="topnav">
@@ -166,7 +175,10 @@ fn Layout(hydrated: RwSignal<bool>, sign_out: ServerAction<SignOut>) -> impl Int
                     </ActionForm>
                 </nav>
             </header>
-            <main data-hydrated=move || hydrated.get().to_string()>
+            <main
+                data-hydrated=move || hydrated.get().to_string()
+                aria-busy=move || is_routing.get().to_string()
+            >
                 <Routes fallback=|| view! { <p>"Page not found."</p> }>
                     // Pages behind sign-in render once their data is in (SsrMode::Async), so a
                     // visitor who is not signed in gets a real redirect, not a script.
