@@ -317,6 +317,8 @@ fn bundle_sizes() -> Option<BundleSizes> {
             .ok()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
             .unwrap_or_default();
+    // Pages share most chunks: each is compressed once.
+    let mut chunk_gzip = std::collections::HashMap::new();
     let mut pages = Vec::new();
     for (split, chunks) in manifest {
         // `__board_route_view_<hash>` is the lazy route `BoardRoute`.
@@ -324,7 +326,14 @@ fn bundle_sizes() -> Option<BundleSizes> {
         let page = page.split("_route_view").next().unwrap_or(page).to_owned();
         let mut total = main_gzip;
         for chunk in chunks {
-            total += gzip_size(&pkg.join(format!("{chunk}.wasm")))?;
+            total += match chunk_gzip.get(&chunk) {
+                Some(&size) => size,
+                None => {
+                    let size = gzip_size(&pkg.join(format!("{chunk}.wasm")))?;
+                    chunk_gzip.insert(chunk, size);
+                    size
+                }
+            };
         }
         pages.push((page, total));
     }
