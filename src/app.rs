@@ -13,7 +13,7 @@ use crate::{
         student::StudentPage,
     },
 };
-use leptos::prelude::*;
+use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
     Lazy, LazyRoute, ParamSegment, SsrMode, StaticSegment,
@@ -99,14 +99,36 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     let hydrated = RwSignal::new(false);
     provide_context(PageHydrated(hydrated));
-    let sign_out = ServerAction::<SignOut>::new();
 
     view! {
-        <I18nContextProvider>
-            <Layout hydrated sign_out/>
+        <I18nContextProvider cookie_name=LOCALE_COOKIE>
+            <Layout hydrated/>
         </I18nContextProvider>
     }
 }
+
+/// The cookie that keeps the chosen interface language; the server renders pages in it.
+const LOCALE_COOKIE: &str = "i18n_pref_locale";
+
+/// Keeps the chosen language for the next page load, for the whole site (`path=/`), a year.
+/// Written here rather than by leptos_i18n: its cookie support would put a cookie parser and a
+/// date library into the main browser bundle (the server still reads the cookie through it).
+#[cfg(feature = "hydrate")]
+fn remember_locale(locale: Locale) {
+    use leptos_i18n::Locale as _;
+    use wasm_bindgen::JsCast;
+    let cookie = format!(
+        "{LOCALE_COOKIE}={}; path=/; max-age=31536000; samesite=lax",
+        locale.as_str()
+    );
+    // Refused only where cookies are disabled; the switch then lasts until the next load.
+    let _ = document()
+        .unchecked_into::<web_sys::HtmlDocument>()
+        .set_cookie(&cookie);
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn remember_locale(_: Locale) {}
 
 /// Switches between the two interface languages (the choice is kept in a cookie).
 #[component]
@@ -118,6 +140,7 @@ fn LanguageSwitch() -> impl IntoView {
             Locale::zh_CN => Locale::en,
         };
         i18n.set_locale(next);
+        remember_locale(next);
     };
     view! {
         <button type="button" class="link" data-testid="language" on:click=toggle>
@@ -147,11 +170,12 @@ fn AdminLink() -> impl IntoView {
 }
 
 #[component]
-fn Layout(hydrated: RwSignal<bool>, sign_out: ServerAction<SignOut>) -> impl IntoView {
+fn Layout(hydrated: RwSignal<bool>) -> impl IntoView {
     let i18n = use_i18n();
     // After a click, the next page's code (its chunks) and data are fetched before it shows;
     // a bar at the top and `aria-busy` say so rather than leaving the old page looking idle.
     let (is_routing, set_is_routing) = signal(false);
+    let sign_out_url = <SignOut as ServerFn>::url();
     view! {
         <Stylesheet id="leptos" href="/pkg/classpoints.css"/>
         <Title text="classpoints"/>
@@ -168,11 +192,14 @@ fn Layout(hydrated: RwSignal<bool>, sign_out: ServerAction<SignOut>) -> impl Int
                     <a href="/">{t!(i18n, nav_classes)}</a>
                     <AdminLink/>
                     <LanguageSwitch/>
-                    <ActionForm action=sign_out>
+                    // A plain form, posted by the browser with or without the app's code: signing
+                    // out ends on a fresh /login page, which drops every page's cached data of
+                    // the user who left (and keeps form decoding out of the main bundle).
+                    <form method="post" action=sign_out_url>
                         <button type="submit" class="link" data-testid="sign-out">
                             {t!(i18n, sign_out)}
                         </button>
-                    </ActionForm>
+                    </form>
                 </nav>
             </header>
             <main

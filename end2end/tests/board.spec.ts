@@ -81,6 +81,17 @@ test('signed out, the classes page sends you to sign in', async ({ page }) => {
   await expect(page).toHaveURL(/\/login$/);
 });
 
+test('signing out from the board ends the session: back to sign-in, the board no longer opens', async ({ page }) => {
+  await signIn(page);
+  await openClass(page);
+  const board = page.url();
+  await page.getByTestId('sign-out').click();
+  await expect(page).toHaveURL(/\/login$/);
+  await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
+  await page.goto(board);
+  await expect(page).toHaveURL(/\/login$/);
+});
+
 test('a lost response is retried with the same request id and awards once', async ({ page }) => {
   await signIn(page);
   await openClass(page);

@@ -22,6 +22,15 @@ test.describe('in a browser set to Chinese', () => {
     await expect(page.getByRole('heading', { name: 'My classes' })).toBeVisible();
     await page.getByTestId('language').click();
     await expect(page.getByRole('heading', { name: '我的班级' })).toBeVisible();
+
+    // Switched on another page, the choice holds for the whole site.
+    await page.getByRole('link', { name: /三年级一班/ }).click();
+    await expect(page.getByRole('heading', { name: '三年级一班' })).toBeVisible();
+    await hydrated(page);
+    await page.getByTestId('language').click();
+    await expect(page.locator('html')).toHaveAttribute('lang', 'en');
+    await page.goto('/');
+    await expect(page.getByRole('heading', { name: 'My classes' })).toBeVisible();
   });
 });
 
