@@ -1170,3 +1170,49 @@ async fn keyed_creates_of_classes_students_and_groups_happen_once_however_often_
     assert_eq!(s.count("SELECT count(*) FROM students").await, 1);
     assert_eq!(s.count("SELECT count(*) FROM student_groups").await, 1);
 }
+
+#[tokio::test]
+async fn a_keyed_teacher_account_is_created_once_and_a_retry_must_carry_the_same_password() {
+    let s = start().await;
+    let admin = s.admin().await;
+    let create = |body: serde_json::Value| {
+        let (s, admin) = (&s, admin.clone());
+        async move {
+            s.send(
+                Method::POST,
+                "/api/teachers",
+                Some(&admin),
+                Some(body),
+                &[("idempotency-key", "new-teacher-1")],
+            )
+            .await
+        }
+    };
+    let body = json!({"username": "zhao", "password": "zhao-password", "name": "赵老师"});
+
+    let first = create(body.clone()).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    assert!(first.headers.get("idempotent-replayed").is_none());
+    // The retry hashes the password with a new salt; it is still the same request.
+    let again = create(body).await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.body);
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    assert_eq!(again.body, first.body);
+
+    // Same key, another password or another username: a different request.
+    for other in [
+        json!({"username": "zhao", "password": "other-password", "name": "赵老师"}),
+        json!({"username": "qian", "password": "zhao-password", "name": "钱老师"}),
+    ] {
+        let reply = create(other).await;
+        assert_eq!(reply.status, StatusCode::CONFLICT, "{}", reply.body);
+    }
+
+    assert_eq!(
+        s.count("SELECT count(*) FROM users WHERE role = 'teacher'")
+            .await,
+        1
+    );
+    // The account works with the password it was created with.
+    s.login("zhao", "zhao-password").await;
+}

@@ -65,6 +65,34 @@ pub fn verify_password(password: &str, stored: Option<&str>) -> bool {
     }
 }
 
+/// [`verify_password`] on a blocking thread, for async callers.
+async fn verify_password_off_thread(
+    password: &str,
+    stored: Option<String>,
+) -> Result<bool, AppError> {
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || verify_password(&password, stored.as_deref()))
+        .await
+        .map_err(|e| AppError::internal(format!("password check failed: {e}")))
+}
+
+/// Whether `password` is the account's (false for an unknown account or one without one).
+pub async fn password_matches(
+    pool: &SqlitePool,
+    user_id: &str,
+    password: &str,
+) -> Result<bool, AppError> {
+    let stored: Option<Option<String>> =
+        sqlx::query_scalar("SELECT password_hash FROM users WHERE id = ?")
+            .bind(user_id)
+            .fetch_optional(pool)
+            .await?;
+    match stored.flatten() {
+        Some(stored) => verify_password_off_thread(password, Some(stored)).await,
+        None => Ok(false),
+    }
+}
+
 /// A new random token (shown to its owner once) and the hash that is stored.
 pub fn new_token() -> (String, String) {
     let mut bytes = [0u8; 32];
@@ -246,11 +274,7 @@ pub async fn check_credentials(
     .fetch_optional(pool)
     .await?;
     let stored = row.as_ref().and_then(|r| r.4.clone());
-    let password = password.to_owned();
-    let matches =
-        tokio::task::spawn_blocking(move || verify_password(&password, stored.as_deref()))
-            .await
-            .map_err(|e| AppError::internal(format!("password check failed: {e}")))?;
+    let matches = verify_password_off_thread(password, stored).await?;
     Ok(match row {
         Some((id, username, name, role, _, true)) if matches => {
             Role::parse(&role).map(|role| SignedIn {

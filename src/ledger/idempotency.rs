@@ -33,12 +33,35 @@ pub(crate) fn validate_key(key: &str) -> Result<(), AppError> {
 }
 
 /// Identifies a request's content: the same command always has the same fingerprint.
+///
+/// A new account's password arrives hashed with a fresh salt, different on every retry of the
+/// same request, so the fingerprint only counts that one is set; the caller that hashed it
+/// checks a replay's password against the stored hash (`access::password_matches`).
 pub(crate) fn fingerprint(command: &Command) -> Result<String, AppError> {
-    let bytes = serde_json::to_vec(command)
+    let salted = match command {
+        Command::CreateUser(user) if user.password_hash.is_some() => {
+            Some(Command::CreateUser(super::NewUser {
+                password_hash: Some(String::new()),
+                ..user.clone()
+            }))
+        }
+        _ => None,
+    };
+    let bytes = serde_json::to_vec(salted.as_ref().unwrap_or(command))
         .map_err(|e| AppError::internal(format!("cannot fingerprint request: {e}")))?;
     let mut hex = format!("{:x}", Sha256::digest(bytes));
     hex.truncate(FINGERPRINT_HEX_LEN);
     Ok(hex)
+}
+
+/// The answer to a different request sent under a key already used.
+pub fn key_reused(key: &str) -> AppError {
+    AppError::Conflict {
+        message: format!(
+            "idempotency key {key} was already used for a different request; \
+             use a new key for a new request"
+        ),
+    }
 }
 
 /// What the `response` column holds. Untagged so that rows written before ledger outcomes
@@ -74,12 +97,7 @@ pub(crate) fn replay(
         return Ok(None);
     };
     if stored_fingerprint != fingerprint {
-        return Err(AppError::Conflict {
-            message: format!(
-                "idempotency key {key} was already used for a different request; \
-                 use a new key for a new request"
-            ),
-        });
+        return Err(key_reused(key));
     }
     let unreadable = |what: String| {
         tracing::error!(key, what, "stored idempotent response cannot be read");

@@ -11,6 +11,7 @@ mod chain;
 mod check;
 pub mod clock;
 mod idempotency;
+pub use idempotency::key_reused;
 pub mod ids;
 pub mod import;
 pub mod monitor_log;

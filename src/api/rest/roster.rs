@@ -14,7 +14,7 @@ use crate::{
 use axum::{
     Json,
     extract::{Path, State},
-    http::{HeaderMap, StatusCode},
+    http::HeaderMap,
     response::Response,
 };
 use serde::Deserialize;
@@ -29,36 +29,37 @@ pub struct NewTeacher {
 
 /// Create a teacher account (admin).
 #[utoipa::path(post, path = "/api/teachers", tag = "roster", request_body = NewTeacher,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retry-safe request id, as for POST /api/points")),
     responses((status = 201, body = UserInfo), (status = 400, body = ErrorReply), (status = 403, body = ErrorReply),
         (status = 409, body = ErrorReply)), security(("bearer" = [])))]
 pub async fn create_teacher(
     State(state): State<AppState>,
     auth: Auth,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<NewTeacher>,
-) -> Result<(StatusCode, Json<UserInfo>), AppError> {
+) -> Result<Response, AppError> {
     auth.require_admin()?;
-    let password = body.password;
-    let password_hash = access::hash_password_off_thread(password).await?;
-    let id = state
-        .ledger
-        .run(
-            auth.0.actor(),
-            Command::CreateUser(NewUser {
-                id: None,
-                username: body.username,
-                name: body.name,
-                role: Role::Teacher,
-                password_hash: Some(password_hash),
-            }),
-        )
-        .await?
-        .into_roster_id()?;
+    let password_hash = access::hash_password_off_thread(body.password.clone()).await?;
+    let command = Command::CreateUser(NewUser {
+        id: None,
+        username: body.username,
+        name: body.name,
+        role: Role::Teacher,
+        password_hash: Some(password_hash),
+    });
+    let (id, replayed) = create_record(&state, &auth, &headers, command).await?;
+    // The ledger tells requests apart without the (salted) password hash; a replay must also
+    // carry the password the account was created with.
+    if replayed && !access::password_matches(state.ledger.db().pool(), &id, &body.password).await? {
+        let key = idempotency_key(&headers)?.unwrap_or_default();
+        return Err(crate::ledger::key_reused(&key));
+    }
     let user = state
         .ledger
         .user(&id)
         .await?
         .ok_or_else(|| AppError::internal("created user not found"))?;
-    Ok((StatusCode::CREATED, Json(user)))
+    Ok(replies::created(user, replayed))
 }
 
 /// Every account (admin).
