@@ -294,8 +294,8 @@ async fn board_render(base: &str, teacher: &str, class_id: &str, times: usize) -
 struct BundleSizes {
     main_raw: u64,
     main_gzip: u64,
-    /// Per page (lazy route): what a browser downloads in all to show it, the main bundle
-    /// plus the page's chunks as the split manifest lists them, gzip -9; largest first.
+    /// Per lazy page: what a browser downloads in all to show it, gzip -9, largest first: the
+    /// main bundle, the page's own module and the chunks the split manifest lists for it.
     pages: Vec<(String, u64)>,
 }
 
@@ -321,10 +321,11 @@ fn bundle_sizes() -> Option<BundleSizes> {
     let mut chunk_gzip = std::collections::HashMap::new();
     let mut pages = Vec::new();
     for (split, chunks) in manifest {
-        // `__board_route_view_<hash>` is the lazy route `BoardRoute`.
+        // `__monitor_route_view_<hash>` is the lazy route `MonitorRoute`.
         let page = split.trim_start_matches('_');
-        let page = page.split("_route_view").next().unwrap_or(page).to_owned();
-        let mut total = main_gzip;
+        let page_name = page.split("_route_view").next().unwrap_or(page).to_owned();
+        // The page's own module, `split___monitor_route_view_<hash>.wasm`.
+        let mut total = main_gzip + gzip_size(&pkg.join(format!("split_{split}.wasm")))?;
         for chunk in chunks {
             total += match chunk_gzip.get(&chunk) {
                 Some(&size) => size,
@@ -335,7 +336,7 @@ fn bundle_sizes() -> Option<BundleSizes> {
                 }
             };
         }
-        pages.push((page, total));
+        pages.push((page_name, total));
     }
     pages.sort_by_key(|page| std::cmp::Reverse(page.1));
     Some(BundleSizes {
@@ -489,14 +490,14 @@ fn main() {
         match bundle_sizes() {
             Some(sizes) => {
                 println!(
-                    "| main WASM bundle in target/site (last `cargo leptos build`) raw / gzip -9 | {:.0} KB / {:.0} KB |",
+                    "| main WASM bundle in target/site (last `cargo leptos build`; all a teacher's pages) raw / gzip -9 | {:.0} KB / {:.0} KB |",
                     kb(sizes.main_raw),
                     kb(sizes.main_gzip)
                 );
                 let pages: Vec<String> =
                     sizes.pages.iter().map(|(page, total)| format!("{page} {:.0}", kb(*total))).collect();
                 if !pages.is_empty() {
-                    println!("| WASM a page downloads in all (main + its chunks), gzip -9 KB | {} |", pages.join(", "));
+                    println!("| WASM a lazy page downloads in all (main + its module + its chunks), gzip -9 KB | {} |", pages.join(", "));
                 }
             }
             None => println!("| WASM bundle | not built (run `cargo leptos build --release --split`) |"),

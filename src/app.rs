@@ -24,7 +24,9 @@ use leptos_router::{
 
 /// Declares a page as a lazily loaded route: built with `cargo leptos build --split`, the
 /// page's code moves out of the main browser bundle into a chunk fetched when the page is
-/// first shown (or hydrated), so a teacher's board does not download the admin pages.
+/// first shown (or hydrated). Only pages a teacher never opens are lazy (the admin pages and
+/// the status page): a page's code split into chunks compresses worse than in one bundle, and
+/// a teacher, who goes from sign-in to the classes to the board, would fetch them all anyway.
 /// The pages load their own data, so `data()` has nothing to start.
 ///
 /// A page hydrates only once its chunk has arrived, after the layout around it, so the
@@ -41,24 +43,25 @@ macro_rules! lazy_page {
 
             fn view(this: Self) -> AnyView {
                 let _nothing_to_carry: $route = this;
-                mark_hydrated_once_shown();
-                view! { <$page/> }.into_any()
+                shown($page)
             }
         }
     )*};
 }
 
 lazy_page! {
-    ClassesRoute => ClassesPage,
-    LoginRoute => LoginPage,
-    BoardRoute => BoardPage,
-    StudentRoute => StudentPage,
     StatusRoute => StatusPage,
     MonitorRoute => MonitorPage,
     AccountsRoute => AccountsPage,
     SchoolClassesRoute => SchoolClassesPage,
     ClassRosterRoute => ClassRosterPage,
     RulesRoute => RulesPage,
+}
+
+/// A page's view, marked interactive once it has hydrated.
+fn shown<V: IntoView + 'static>(page: impl FnOnce() -> V) -> AnyView {
+    mark_hydrated_once_shown();
+    page().into_any()
 }
 
 /// The HTML document the server renders around the app.
@@ -209,16 +212,16 @@ fn Layout(hydrated: RwSignal<bool>) -> impl IntoView {
                 <Routes fallback=|| view! { <p>"Page not found."</p> }>
                     // Pages behind sign-in render once their data is in (SsrMode::Async), so a
                     // visitor who is not signed in gets a real redirect, not a script.
-                    <Route path=StaticSegment("") view={Lazy::<ClassesRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("login") view={Lazy::<LoginRoute>::new()}/>
+                    <Route path=StaticSegment("") view=|| shown(ClassesPage) ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("login") view=|| shown(LoginPage)/>
                     <Route
                         path=(StaticSegment("class"), ParamSegment("id"))
-                        view={Lazy::<BoardRoute>::new()}
+                        view=|| shown(BoardPage)
                         ssr=SsrMode::Async
                     />
                     <Route
                         path=(StaticSegment("student"), ParamSegment("id"))
-                        view={Lazy::<StudentRoute>::new()}
+                        view=|| shown(StudentPage)
                         ssr=SsrMode::Async
                     />
                     <Route path=StaticSegment("status") view={Lazy::<StatusRoute>::new()} ssr=SsrMode::Async/>

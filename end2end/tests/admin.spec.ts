@@ -104,3 +104,24 @@ test('admin pages have no accessibility violations', async ({ page }) => {
   await expect(page.getByTestId('students')).toBeVisible();
   await expectNoViolations(page);
 });
+
+test('while a lazily loaded page is on its way after a click, a loading bar shows and the page is busy', async ({ page }) => {
+  await signInAdmin(page);
+  await hydrated(page);
+  // Hold back the monitor's own chunk (the admin pages are lazy routes) until the bar was seen.
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  await page.route(/split___monitor_route_view.*\.wasm$/, async (route) => {
+    await held;
+    await route.continue();
+  });
+  const bar = page.getByTestId('page-loading');
+  await expect(bar).toBeHidden();
+  await page.getByTestId('nav-admin').click();
+  await expect(bar).toBeVisible();
+  await expect(page.locator('main')).toHaveAttribute('aria-busy', 'true');
+  release();
+  await expect(page.getByRole('heading', { name: 'Consistency monitor' })).toBeVisible();
+  await expect(bar).toBeHidden();
+  await expect(page.locator('main')).toHaveAttribute('aria-busy', 'false');
+});

@@ -126,24 +126,3 @@ test('Escape closes the award sheet', async ({ page }) => {
   await page.keyboard.press('Escape');
   await expect(page.getByRole('dialog')).toHaveCount(0);
 });
-
-test('while the next page is on its way after a click, a loading bar shows and the page is busy', async ({ page }) => {
-  await signIn(page);
-  await hydrated(page);
-  // Hold back the board's own chunk (a lazy route) until the bar has been seen.
-  let release!: () => void;
-  const held = new Promise<void>((resolve) => (release = resolve));
-  await page.route(/split___board_route_view.*\.wasm$/, async (route) => {
-    await held;
-    await route.continue();
-  });
-  const bar = page.getByTestId('page-loading');
-  await expect(bar).toBeHidden();
-  await page.getByRole('link', { name: /三年级一班/ }).click();
-  await expect(bar).toBeVisible();
-  await expect(page.locator('main')).toHaveAttribute('aria-busy', 'true');
-  release();
-  await expect(page.getByRole('heading', { name: '三年级一班' })).toBeVisible();
-  await expect(bar).toBeHidden();
-  await expect(page.locator('main')).toHaveAttribute('aria-busy', 'false');
-});
