@@ -100,12 +100,11 @@ fn mark_hydrated_once_shown() {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    let hydrated = RwSignal::new(false);
-    provide_context(PageHydrated(hydrated));
+    provide_context(PageHydrated(RwSignal::new(false)));
 
     view! {
         <I18nContextProvider cookie_name=LOCALE_COOKIE>
-            <Layout hydrated/>
+            <Layout/>
         </I18nContextProvider>
     }
 }
@@ -173,8 +172,9 @@ fn AdminLink() -> impl IntoView {
 }
 
 #[component]
-fn Layout(hydrated: RwSignal<bool>) -> impl IntoView {
+fn Layout() -> impl IntoView {
     let i18n = use_i18n();
+    let PageHydrated(hydrated) = expect_context();
     // After a click, the next page's code (its chunks) and data are fetched before it shows;
     // a bar at the top and `aria-busy` say so rather than leaving the old page looking idle.
     let (is_routing, set_is_routing) = signal(false);
