@@ -293,24 +293,47 @@ async fn board_render(base: &str, teacher: &str, class_id: &str, times: usize) -
 /// The browser bundle as the last release build (`--split`) left it in target/site/pkg.
 struct BundleSizes {
     main_raw: u64,
-    main_gzip: u64,
-    /// Per lazy page: what a browser downloads in all to show it, gzip -9, largest first: the
-    /// main bundle, the page's own module and the chunks the split manifest lists for it.
-    pages: Vec<(String, u64)>,
+    main: Compressed,
+    /// Per lazy page: what a browser downloads in all to show it, largest first: the main
+    /// bundle, the page's own module and the chunks the split manifest lists for it.
+    pages: Vec<(String, Compressed)>,
 }
 
-fn gzip_size(path: &std::path::Path) -> Option<u64> {
+/// A file of the bundle (or a sum of files): gzip -9 of it, and the `.br` a `--precompress`
+/// build left beside it, which is what the server sends browsers, when there is one.
+#[derive(Clone, Copy)]
+struct Compressed {
+    gzip: u64,
+    brotli: Option<u64>,
+}
+
+impl std::ops::Add for Compressed {
+    type Output = Self;
+    fn add(self, other: Self) -> Self {
+        Self {
+            gzip: self.gzip + other.gzip,
+            brotli: self.brotli.zip(other.brotli).map(|(a, b)| a + b),
+        }
+    }
+}
+
+fn compressed(path: &std::path::Path) -> Option<Compressed> {
     let bytes = std::fs::read(path).ok()?;
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     gz.write_all(&bytes).ok()?;
-    Some(gz.finish().ok()?.len() as u64)
+    let mut precompressed = path.as_os_str().to_owned();
+    precompressed.push(".br");
+    Some(Compressed {
+        gzip: gz.finish().ok()?.len() as u64,
+        brotli: std::fs::metadata(precompressed).ok().map(|m| m.len()),
+    })
 }
 
 fn bundle_sizes() -> Option<BundleSizes> {
     let pkg = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/site/pkg");
-    let main = pkg.join("classpoints.wasm");
-    let main_raw = std::fs::metadata(&main).ok()?.len();
-    let main_gzip = gzip_size(&main)?;
+    let main_file = pkg.join("classpoints.wasm");
+    let main_raw = std::fs::metadata(&main_file).ok()?.len();
+    let main = compressed(&main_file)?;
     // No manifest: a build without --split, everything is in the main bundle.
     let manifest: std::collections::BTreeMap<String, Vec<String>> =
         std::fs::read(pkg.join("__wasm_split_manifest.json"))
@@ -318,30 +341,31 @@ fn bundle_sizes() -> Option<BundleSizes> {
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
             .unwrap_or_default();
     // Pages share most chunks: each is compressed once.
-    let mut chunk_gzip = std::collections::HashMap::new();
+    let mut chunk_sizes = std::collections::HashMap::new();
     let mut pages = Vec::new();
     for (split, chunks) in manifest {
         // `__monitor_route_view_<hash>` is the lazy route `MonitorRoute`.
         let page = split.trim_start_matches('_');
         let page_name = page.split("_route_view").next().unwrap_or(page).to_owned();
         // The page's own module, `split___monitor_route_view_<hash>.wasm`.
-        let mut total = main_gzip + gzip_size(&pkg.join(format!("split_{split}.wasm")))?;
+        let mut total = main + compressed(&pkg.join(format!("split_{split}.wasm")))?;
         for chunk in chunks {
-            total += match chunk_gzip.get(&chunk) {
-                Some(&size) => size,
-                None => {
-                    let size = gzip_size(&pkg.join(format!("{chunk}.wasm")))?;
-                    chunk_gzip.insert(chunk, size);
-                    size
-                }
-            };
+            total = total
+                + match chunk_sizes.get(&chunk) {
+                    Some(&size) => size,
+                    None => {
+                        let size = compressed(&pkg.join(format!("{chunk}.wasm")))?;
+                        chunk_sizes.insert(chunk, size);
+                        size
+                    }
+                };
         }
         pages.push((page_name, total));
     }
-    pages.sort_by_key(|page| std::cmp::Reverse(page.1));
+    pages.sort_by_key(|page| std::cmp::Reverse(page.1.gzip));
     Some(BundleSizes {
         main_raw,
-        main_gzip,
+        main,
         pages,
     })
 }
@@ -489,18 +513,29 @@ fn main() {
         let kb = |bytes: u64| bytes as f64 / 1024.0;
         match bundle_sizes() {
             Some(sizes) => {
+                let brotli = |size: Compressed| {
+                    size.brotli
+                        .map_or_else(|| "no .br (not --precompress)".to_owned(), |b| format!("{:.0} KB", kb(b)))
+                };
                 println!(
-                    "| main WASM bundle in target/site (last `cargo leptos build`; all a teacher's pages) raw / gzip -9 | {:.0} KB / {:.0} KB |",
+                    "| main WASM bundle in target/site (last `cargo leptos build`; all a teacher's pages) raw / gzip -9 / brotli as served | {:.0} KB / {:.0} KB / {} |",
                     kb(sizes.main_raw),
-                    kb(sizes.main_gzip)
+                    kb(sizes.main.gzip),
+                    brotli(sizes.main)
                 );
-                let pages: Vec<String> =
-                    sizes.pages.iter().map(|(page, total)| format!("{page} {:.0}", kb(*total))).collect();
+                let pages: Vec<String> = sizes
+                    .pages
+                    .iter()
+                    .map(|(page, total)| format!("{page} {:.0} ({})", kb(total.gzip), brotli(*total)))
+                    .collect();
                 if !pages.is_empty() {
-                    println!("| WASM a lazy page downloads in all (main + its module + its chunks), gzip -9 KB | {} |", pages.join(", "));
+                    println!(
+                        "| WASM a lazy page downloads in all (main + its module + its chunks), gzip -9 (brotli as served) | {} |",
+                        pages.join(", ")
+                    );
                 }
             }
-            None => println!("| WASM bundle | not built (run `cargo leptos build --release --split`) |"),
+            None => println!("| WASM bundle | not built (run `cargo leptos build --release --split --precompress`) |"),
         }
         let verified = healthy && exact.is_none_or(|(rows, matching)| rows == acked as i64 && matching == acked as i64);
         assert!(verified, "the ledger does not hold exactly the acknowledged awards, or balances drifted");

@@ -8,10 +8,11 @@ export PATH="$ROOT/end2end/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 # Playwright drives Debian's Chromium; it must never try to download a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 export CHROMIUM_PATH="${CHROMIUM_PATH:-/usr/bin/chromium}"
-# Every release build splits the browser bundle: each page (a lazy route, see src/app.rs) comes
-# in chunks of its own, loaded when the page is shown.
+# Every release build splits the browser bundle (the admin and status pages are lazy routes, see
+# src/app.rs, whose code comes in chunks loaded when such a page is shown) and precompresses it:
+# a .br and a .gz beside each file, which the server sends instead of compressing per request.
 # shellcheck disable=SC2034 # used by the scripts that source this file
-RELEASE_BUILD=(--release --split)
+RELEASE_BUILD=(--release --split --precompress)
 # A set RUSTFLAGS replaces the flags in .cargo/config.toml; keep the one every build needs.
 if [ -n "${RUSTFLAGS+set}" ] && [[ "$RUSTFLAGS" != *erase_components* ]]; then
   export RUSTFLAGS="$RUSTFLAGS --cfg erase_components"

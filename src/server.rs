@@ -132,16 +132,31 @@ async fn metrics_endpoint(
 /// the same from one build to the next. `no-cache` makes browsers revalidate them (a 304 while
 /// unchanged), so after an upgrade none runs a new main bundle with an old chunk. Served here
 /// rather than by the fallback file handler, which drops the `If-Modified-Since` it would need.
-fn bundle_files(options: &LeptosOptions) -> (String, SetResponseHeader<ServeDir, HeaderValue>) {
+///
+/// Release builds (`--precompress`) leave a `.br` beside each file, brotli at its highest
+/// setting, which is sent as it is (the main bundle ~20 % smaller than brotli per request, and
+/// no compression work per download). Anything else goes through the response compression
+/// layer like every response: the `.gz` the same build leaves is larger than what that layer
+/// makes of the file, so it is not used. Either way the answer depends on `Accept-Encoding`,
+/// which `Vary` tells caches on the way (the compression layer says so only when it compresses).
+fn bundle_files(options: &LeptosOptions) -> (String, BundleFiles) {
     let pkg_dir = options.site_pkg_dir.trim_matches('/');
-    let files = ServeDir::new(std::path::Path::new(&*options.site_root).join(pkg_dir));
-    let revalidated = SetResponseHeader::overriding(
+    let files =
+        ServeDir::new(std::path::Path::new(&*options.site_root).join(pkg_dir)).precompressed_br();
+    let varied = SetResponseHeader::if_not_present(
         files,
+        axum::http::header::VARY,
+        HeaderValue::from_static("accept-encoding"),
+    );
+    let revalidated = SetResponseHeader::overriding(
+        varied,
         axum::http::header::CACHE_CONTROL,
         HeaderValue::from_static("no-cache"),
     );
     (format!("/{pkg_dir}"), revalidated)
 }
+
+type BundleFiles = SetResponseHeader<SetResponseHeader<ServeDir, HeaderValue>, HeaderValue>;
 
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);

@@ -240,3 +240,41 @@ async fn bundle_files_are_revalidated_and_answer_304_when_unchanged() {
     assert!(page.headers().get("cache-control").is_none());
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_precompressed_bundle_file_is_sent_as_built_to_browsers_that_accept_it() {
+    let server = start().await;
+    let pkg = server._dir.path().join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    let wasm = b"\0asm\x01\0\0\0 the bundle".to_vec();
+    // What `cargo leptos build --precompress` leaves beside it (bytes the test can recognise).
+    let brotli = b"brotli of the bundle, compressed at build time".to_vec();
+    std::fs::write(pkg.join("classpoints.wasm"), &wasm).unwrap();
+    std::fs::write(pkg.join("classpoints.wasm.br"), &brotli).unwrap();
+    let client = reqwest::Client::new();
+    let url = format!("{}/pkg/classpoints.wasm", server.base);
+
+    let compressed = client
+        .get(&url)
+        .header("accept-encoding", "gzip, deflate, br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(compressed.status(), 200);
+    assert_eq!(compressed.headers()["content-encoding"], "br");
+    assert_eq!(compressed.headers()["content-type"], "application/wasm");
+    assert_eq!(compressed.headers()["cache-control"], "no-cache");
+    assert_eq!(compressed.headers()["vary"], "accept-encoding");
+    assert_eq!(
+        compressed.bytes().await.unwrap().as_ref(),
+        brotli.as_slice()
+    );
+
+    // A client that accepts no compression gets the file itself.
+    let plain = client.get(&url).send().await.unwrap();
+    assert_eq!(plain.status(), 200);
+    assert!(plain.headers().get("content-encoding").is_none());
+    assert_eq!(plain.headers().get_all("vary").iter().count(), 1);
+    assert_eq!(plain.bytes().await.unwrap().as_ref(), wasm.as_slice());
+    server.shutdown().await;
+}
