@@ -175,8 +175,8 @@ fn AdminLink() -> impl IntoView {
 fn Layout() -> impl IntoView {
     let i18n = use_i18n();
     let PageHydrated(hydrated) = expect_context();
-    // After a click, the next page's code (its chunks) and data are fetched before it shows;
-    // a bar at the top and `aria-busy` say so rather than leaving the old page looking idle.
+    // After a click to a lazy page (admin, status), its code (its chunks) is fetched before it
+    // shows; a bar at the top and `aria-busy` say so rather than leaving the old page idle.
     let (is_routing, set_is_routing) = signal(false);
     let sign_out_url = <SignOut as ServerFn>::url();
     view! {
