@@ -10,7 +10,8 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 export CHROMIUM_PATH="${CHROMIUM_PATH:-/usr/bin/chromium}"
 # Every release build splits the browser bundle (the admin and status pages are lazy routes, see
 # src/app.rs, whose code comes in chunks loaded when such a page is shown) and precompresses it:
-# a .br and a .gz beside each file, which the server sends instead of compressing per request.
+# the server sends the .br beside each file instead of compressing per request (the .gz the
+# build also leaves is not used, see src/server.rs).
 # shellcheck disable=SC2034 # used by the scripts that source this file
 RELEASE_BUILD=(--release --split --precompress)
 # A set RUSTFLAGS replaces the flags in .cargo/config.toml; keep the one every build needs.

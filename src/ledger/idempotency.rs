@@ -38,7 +38,7 @@ pub(crate) fn validate_key(key: &str) -> Result<(), AppError> {
 /// same request, so the fingerprint only counts that one is set; the caller that hashed it
 /// checks a replay's password against the stored hash (`access::password_matches`).
 pub(crate) fn fingerprint(command: &Command) -> Result<String, AppError> {
-    let salted = match command {
+    let without_salt = match command {
         Command::CreateUser(user) if user.password_hash.is_some() => {
             Some(Command::CreateUser(super::NewUser {
                 password_hash: Some(String::new()),
@@ -47,7 +47,7 @@ pub(crate) fn fingerprint(command: &Command) -> Result<String, AppError> {
         }
         _ => None,
     };
-    let bytes = serde_json::to_vec(salted.as_ref().unwrap_or(command))
+    let bytes = serde_json::to_vec(without_salt.as_ref().unwrap_or(command))
         .map_err(|e| AppError::internal(format!("cannot fingerprint request: {e}")))?;
     let mut hex = format!("{:x}", Sha256::digest(bytes));
     hex.truncate(FINGERPRINT_HEX_LEN);
