@@ -183,6 +183,10 @@ pub struct ServeArgs {
     /// reconnect at once and resync, so this bounds resources without losing updates.
     #[arg(long, env = "CLASSPOINTS_LIVE_MAX_SECONDS", default_value_t = 600)]
     pub live_max_seconds: u64,
+    /// Seconds a shutdown (Ctrl-C, SIGTERM) waits for requests in flight before it closes
+    /// the connections still open. Live streams end at once; browsers reconnect.
+    #[arg(long, env = "CLASSPOINTS_SHUTDOWN_GRACE_SECONDS", default_value_t = 10)]
+    pub shutdown_grace_seconds: u64,
     /// Hours a request id (Idempotency-Key) is remembered: a retry within it replays the
     /// original answer, a later one is a new request. 0 keeps them forever.
     #[arg(

@@ -10,7 +10,7 @@ use crate::{
 use axum::http::HeaderValue;
 use axum::{Router, extract::FromRef, response::IntoResponse, routing::get};
 use leptos::prelude::*;
-use leptos_axum::{LeptosRoutes, generate_route_list};
+use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
 use tower_http::{
@@ -50,9 +50,27 @@ pub struct AppStateInner {
     pub ledger: Ledger,
     /// Longest life of one live-update stream.
     pub live_max: std::time::Duration,
+    /// Turns true when the server starts shutting down.
+    pub shutting_down: tokio::sync::watch::Receiver<bool>,
     pub monitor: crate::monitor::Monitor,
     /// Bearer token `/metrics` requires, if any.
     pub metrics_token: Option<String>,
+}
+
+impl AppStateInner {
+    /// Completes when a live-update stream must end: after `live_max`, or as soon as the
+    /// server starts shutting down, so open boards never hold a restart up (browsers
+    /// reconnect and resync by themselves).
+    pub fn live_stream_end(&self) -> impl Future<Output = ()> + Send + use<> {
+        let longest = tokio::time::sleep(self.live_max);
+        let mut shutting_down = self.shutting_down.clone();
+        async move {
+            tokio::select! {
+                () = longest => {}
+                _ = shutting_down.wait_for(|stopping| *stopping) => {}
+            }
+        }
+    }
 }
 
 /// The state inside a server function (provided as context by the Leptos routes).
@@ -158,8 +176,17 @@ fn bundle_files(options: &LeptosOptions) -> (String, BundleFiles) {
 
 type BundleFiles = SetResponseHeader<SetResponseHeader<ServeDir, HeaderValue>, HeaderValue>;
 
+/// The app's page routes, found once per process by rendering the app in route-listing mode.
+/// They belong to the app, not to a server; and listing them while another server in the
+/// same process renders a page could leave that page's response waiting forever (seen in
+/// the tests, which start many servers in one process).
+fn page_routes() -> Vec<AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    let routes = page_routes();
     let options = state.leptos_options.clone();
     let (bundle_path, bundle) = bundle_files(&options);
     let metrics = state.monitor.metrics().clone();
@@ -186,6 +213,8 @@ pub fn router(state: AppState) -> Router {
 pub struct Server {
     listener: TcpListener,
     router: Router,
+    shutting_down: tokio::sync::watch::Sender<bool>,
+    shutdown_grace: std::time::Duration,
 }
 
 impl Server {
@@ -201,10 +230,12 @@ impl Server {
                 args.idempotency_retention_hours.saturating_mul(3600),
             ));
         }
+        let (shutting_down, shutting_down_seen) = tokio::sync::watch::channel(false);
         let state = AppState::new(AppStateInner {
             leptos_options: leptos_options(args),
             ledger,
             live_max: std::time::Duration::from_secs(args.live_max_seconds.max(1)),
+            shutting_down: shutting_down_seen,
             monitor,
             metrics_token: args.watch.metrics_token.clone(),
         });
@@ -212,6 +243,8 @@ impl Server {
         Ok(Self {
             listener,
             router: router(state),
+            shutting_down,
+            shutdown_grace: std::time::Duration::from_secs(args.shutdown_grace_seconds),
         })
     }
 
@@ -219,14 +252,52 @@ impl Server {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    /// Serves until `shutdown` completes, then ends live streams and lets requests in flight
+    /// finish for up to the shutdown grace period. It returns then even if connections are
+    /// still open (a client that stopped reading, a connection that never sent its whole
+    /// request), rather than holding the shutdown up for good; they close when the runtime
+    /// ends. Nothing acknowledged is lost either way: an answer is sent only after its
+    /// transaction committed, and a request cut off unanswered is retried under its
+    /// idempotency key.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
+        let Self {
+            listener,
+            router,
+            shutting_down,
+            shutdown_grace,
+        } = self;
+        let mut began = shutting_down.subscribe();
+        let signal = async move {
+            shutdown.await;
+            tracing::info!(
+                grace_seconds = shutdown_grace.as_secs(),
+                "shutting down: finishing requests in flight"
+            );
+            shutting_down.send_replace(true);
+        };
+        let serve = axum::serve(listener, router)
+            .with_graceful_shutdown(signal)
+            .into_future();
+        let grace_over = async move {
+            if began.wait_for(|stopping| *stopping).await.is_ok() {
+                tokio::time::sleep(shutdown_grace).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            served = serve => served,
+            () = grace_over => {
+                tracing::warn!(
+                    grace_seconds = shutdown_grace.as_secs(),
+                    "shutdown grace period over with connections still open; stopping without them"
+                );
+                Ok(())
+            }
+        }
     }
 }
 

@@ -9,6 +9,7 @@ use classpoints::{
     server::Server,
 };
 use leptos::server_fn::ServerFn;
+use std::time::Duration;
 
 struct Running {
     base: String,
@@ -18,6 +19,10 @@ struct Running {
 }
 
 async fn start() -> Running {
+    start_with_grace(10).await
+}
+
+async fn start_with_grace(shutdown_grace_seconds: u64) -> Running {
     let dir = tempfile::tempdir().unwrap();
     let args = ServeArgs {
         database: DatabaseArgs {
@@ -26,6 +31,7 @@ async fn start() -> Running {
         addr: "127.0.0.1:0".parse().unwrap(),
         site_root: dir.path().display().to_string(),
         live_max_seconds: 600,
+        shutdown_grace_seconds,
         idempotency_retention_hours: 168,
         bootstrap: classpoints::config::BootstrapArgs {
             admin_username: Some("root".into()),
@@ -49,9 +55,29 @@ async fn start() -> Running {
 }
 
 impl Running {
+    /// A session token of the admin the server was started with.
+    async fn admin_token(&self, client: &reqwest::Client) -> String {
+        let login = client
+            .post(format!("{}/api/auth/login", self.base))
+            .json(&serde_json::json!({"username": "root", "password": "root-password"}))
+            .send()
+            .await
+            .unwrap();
+        login.json::<serde_json::Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Signals shutdown and waits for the server to stop (a minute at most, so a server that
+    /// never stops fails the test instead of hanging it).
     async fn shutdown(mut self) {
         self.stop.take().unwrap().send(()).unwrap();
-        (&mut self.task).await.unwrap().unwrap();
+        tokio::time::timeout(Duration::from_secs(60), &mut self.task)
+            .await
+            .expect("the server stopped within a minute of the shutdown signal")
+            .unwrap()
+            .unwrap();
     }
 }
 
@@ -109,16 +135,7 @@ async fn status_server_function_reads_the_database_for_admins() {
         request.send()
     };
     assert_eq!(status(None).await.unwrap().status(), 401);
-    let login = client
-        .post(format!("{}/api/auth/login", server.base))
-        .json(&serde_json::json!({"username": "root", "password": "root-password"}))
-        .send()
-        .await
-        .unwrap();
-    let token = login.json::<serde_json::Value>().await.unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = server.admin_token(&client).await;
     let response = status(Some(format!("classpoints_session={token}")))
         .await
         .unwrap();
@@ -277,4 +294,89 @@ async fn a_precompressed_bundle_file_is_sent_as_built_to_browsers_that_accept_it
     assert_eq!(plain.headers().get_all("vary").iter().count(), 1);
     assert_eq!(plain.bytes().await.unwrap().as_ref(), wasm.as_slice());
     server.shutdown().await;
+}
+
+/// Each test starts its own server, so servers start while others render pages. Starting one
+/// used to render the app to list its routes, which now and then left a page being rendered
+/// by another server unanswered for good. Two threads here start servers in turn and fetch
+/// pages from each; every page must arrive.
+#[test]
+fn servers_starting_while_others_render_pages_answer_every_page() {
+    const SERVERS: usize = 8;
+    const PAGES: usize = 10;
+    let fetch_pages = |path: &'static str| {
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let mut unanswered = 0;
+                for _ in 0..SERVERS {
+                    let server = start().await;
+                    for _ in 0..PAGES {
+                        let page = async {
+                            let response = reqwest::get(format!("{}{path}", server.base)).await?;
+                            response.text().await
+                        };
+                        match tokio::time::timeout(Duration::from_secs(10), page).await {
+                            Ok(Ok(_)) => {}
+                            Ok(Err(error)) => panic!("{path}: {error}"),
+                            Err(_) => unanswered += 1,
+                        }
+                    }
+                    server.shutdown().await;
+                }
+                unanswered
+            })
+        })
+    };
+    let login = fetch_pages("/login");
+    let status = fetch_pages("/status");
+    let unanswered = (login.join().unwrap(), status.join().unwrap());
+    assert_eq!(
+        unanswered,
+        (0, 0),
+        "pages without an answer (sign-in, status)"
+    );
+}
+
+#[tokio::test]
+async fn shutdown_ends_live_streams_at_once() {
+    // A grace period and stream lifetime (600 s) far beyond `shutdown`'s one-minute bound:
+    // the server stops in time only if the open stream ends when shutdown begins.
+    let server = start_with_grace(600).await;
+    let client = reqwest::Client::new();
+    let token = server.admin_token(&client).await;
+    let stream = client
+        .get(format!("{}/api/monitor/events", server.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    server.shutdown().await;
+    // The stream was ended by the server, not cut: its body reads to the end.
+    stream.text().await.unwrap();
+}
+
+#[tokio::test]
+async fn shutdown_does_not_wait_past_its_grace_period_for_a_stalled_connection() {
+    use tokio::io::AsyncWriteExt;
+    let server = start_with_grace(1).await;
+    // A request whose headers never end: the server waits for the rest, and without the
+    // grace period its shutdown would wait as long as the client keeps the connection open.
+    let mut stalled = tokio::net::TcpStream::connect(server.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    stalled
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: classpoints\r\n")
+        .await
+        .unwrap();
+    let health = reqwest::get(format!("{}/healthz", server.base))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200, "the server had accepted connections");
+    server.shutdown().await;
+    drop(stalled);
 }

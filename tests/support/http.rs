@@ -41,6 +41,7 @@ pub async fn start_in(dir: tempfile::TempDir, watch: classpoints::config::WatchA
         addr: "127.0.0.1:0".parse().unwrap(),
         site_root: dir.path().display().to_string(),
         live_max_seconds: 600,
+        shutdown_grace_seconds: 10,
         idempotency_retention_hours: 168,
         bootstrap: BootstrapArgs {
             admin_username: Some(ADMIN.0.into()),

@@ -122,7 +122,7 @@ pub async fn events(
             }
         },
     );
-    let stream = futures::StreamExt::take_until(stream, tokio::time::sleep(state.live_max));
+    let stream = futures::StreamExt::take_until(stream, state.live_stream_end());
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
@@ -160,6 +160,6 @@ pub async fn monitor_events(
         };
         Some((Ok(Event::default().event("changed").data(reason)), receiver))
     });
-    let stream = futures::StreamExt::take_until(stream, tokio::time::sleep(state.live_max));
+    let stream = futures::StreamExt::take_until(stream, state.live_stream_end());
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
