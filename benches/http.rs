@@ -371,6 +371,9 @@ fn bundle_sizes() -> Option<BundleSizes> {
 }
 
 fn main() {
+    // The SQLite ceiling runs in this process: same process-wide settings as the server's.
+    // SAFETY: first SQLite use in this process, on its only thread so far.
+    unsafe { classpoints::db::configure_sqlite_for_process() };
     let clients = env_usize("BENCH_CLIENTS", 64);
     let seconds = env_usize("BENCH_SECONDS", 10);
     let students = env_usize("BENCH_STUDENTS", 40);

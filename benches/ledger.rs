@@ -281,6 +281,9 @@ async fn check_at_scale(
 }
 
 fn main() {
+    // As the server does at start (so the plain loop runs under the same settings too).
+    // SAFETY: first SQLite use in this process, on its only thread so far.
+    unsafe { classpoints::db::configure_sqlite_for_process() };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

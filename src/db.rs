@@ -17,6 +17,28 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// every request queued behind it waits too.
 const WRITER_BUSY_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// Process-wide SQLite settings, for the start of `main`.
+///
+/// SQLite keeps global memory statistics by default, which takes a process-wide mutex on
+/// every allocation and free inside SQLite; nothing here reads them. Settings apply only
+/// before SQLite initialises (on the first database opened); later this returns SQLITE_MISUSE
+/// and changes nothing.
+///
+/// # Safety
+/// `sqlite3_config` is not thread-safe: no other thread may use SQLite while this runs.
+pub unsafe fn configure_sqlite_for_process() {
+    use rusqlite::ffi;
+    // SAFETY: the caller guarantees no other thread uses SQLite now; the variadic argument
+    // is the int SQLITE_CONFIG_MEMSTATUS takes.
+    let code = unsafe { ffi::sqlite3_config(ffi::SQLITE_CONFIG_MEMSTATUS, 0 as std::ffi::c_int) };
+    if code != ffi::SQLITE_OK {
+        tracing::warn!(
+            code,
+            "SQLite was already in use: its memory statistics stay on"
+        );
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
     #[error("DATABASE_URL {url:?} is not a valid SQLite URL: {reason}")]

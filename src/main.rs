@@ -32,6 +32,8 @@ fn return_freed_memory_sooner() {
 #[tokio::main]
 async fn main() -> ExitCode {
     return_freed_memory_sooner();
+    // SAFETY: nothing has opened a database yet; only this thread runs our code.
+    unsafe { classpoints::db::configure_sqlite_for_process() };
     let command = Cli::parse().command();
     // The server logs at info; one-shot commands keep the terminal for their own output.
     let default_filter = if matches!(command, Command::Serve(_)) {
