@@ -61,7 +61,11 @@ pub async fn start_in(dir: tempfile::TempDir, watch: classpoints::config::WatchA
         url,
         dir,
         stop: Some(stop),
-        client: reqwest::Client::new(),
+        // A request that never gets its answer fails its test instead of stalling the run.
+        client: reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(60))
+            .build()
+            .unwrap(),
     }
 }
 
