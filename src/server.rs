@@ -281,12 +281,11 @@ impl Server {
         let serve = axum::serve(listener, router)
             .with_graceful_shutdown(signal)
             .into_future();
+        // The sender lives in `signal` until it has sent `true`, so this wait ends only once
+        // shutdown has begun.
         let grace_over = async move {
-            if began.wait_for(|stopping| *stopping).await.is_ok() {
-                tokio::time::sleep(shutdown_grace).await;
-            } else {
-                std::future::pending::<()>().await;
-            }
+            let _ = began.wait_for(|stopping| *stopping).await;
+            tokio::time::sleep(shutdown_grace).await;
         };
         tokio::select! {
             served = serve => served,
