@@ -2,84 +2,15 @@
 //! round-trips, and the health endpoint answers.
 #![cfg(feature = "ssr")]
 
+mod support;
+
 use classpoints::{
     api::{board::SignIn, status::GetSystemStatus},
-    config::{DatabaseArgs, ServeArgs},
     model::SystemStatus,
-    server::Server,
 };
 use leptos::server_fn::ServerFn;
 use std::time::Duration;
-
-struct Running {
-    base: String,
-    _dir: tempfile::TempDir,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
-async fn start() -> Running {
-    start_with_grace(10).await
-}
-
-async fn start_with_grace(shutdown_grace_seconds: u64) -> Running {
-    let dir = tempfile::tempdir().unwrap();
-    let args = ServeArgs {
-        database: DatabaseArgs {
-            database_url: format!("sqlite://{}/classpoints.db", dir.path().display()),
-        },
-        addr: "127.0.0.1:0".parse().unwrap(),
-        site_root: dir.path().display().to_string(),
-        live_max_seconds: 600,
-        shutdown_grace_seconds,
-        idempotency_retention_hours: 168,
-        bootstrap: classpoints::config::BootstrapArgs {
-            admin_username: Some("root".into()),
-            admin_password: Some("root-password".into()),
-            demo: false,
-        },
-        watch: Default::default(),
-    };
-    let server = Server::bind(&args).await.unwrap();
-    let base = format!("http://{}", server.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(server.run(async {
-        let _ = stopped.await;
-    }));
-    Running {
-        base,
-        _dir: dir,
-        stop: Some(stop),
-        task,
-    }
-}
-
-impl Running {
-    /// A session token of the admin the server was started with.
-    async fn admin_token(&self, client: &reqwest::Client) -> String {
-        let login = client
-            .post(format!("{}/api/auth/login", self.base))
-            .json(&serde_json::json!({"username": "root", "password": "root-password"}))
-            .send()
-            .await
-            .unwrap();
-        login.json::<serde_json::Value>().await.unwrap()["token"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    }
-
-    /// Signals shutdown and waits for the server to stop (a minute at most, so a server that
-    /// never stops fails the test instead of hanging it).
-    async fn shutdown(mut self) {
-        self.stop.take().unwrap().send(()).unwrap();
-        tokio::time::timeout(Duration::from_secs(60), &mut self.task)
-            .await
-            .expect("the server stopped within a minute of the shutdown signal")
-            .unwrap()
-            .unwrap();
-    }
-}
+use support::http::{start, start_with_grace};
 
 #[tokio::test]
 async fn pages_are_server_rendered_with_hydration_scripts() {
@@ -135,7 +66,7 @@ async fn status_server_function_reads_the_database_for_admins() {
         request.send()
     };
     assert_eq!(status(None).await.unwrap().status(), 401);
-    let token = server.admin_token(&client).await;
+    let token = server.admin().await;
     let response = status(Some(format!("classpoints_session={token}")))
         .await
         .unwrap();
@@ -231,7 +162,7 @@ async fn server_function_errors_carry_their_own_status_never_500() {
 #[tokio::test]
 async fn bundle_files_are_revalidated_and_answer_304_when_unchanged() {
     let server = start().await;
-    let pkg = server._dir.path().join("pkg");
+    let pkg = server.dir.path().join("pkg");
     std::fs::create_dir_all(&pkg).unwrap();
     std::fs::write(pkg.join("chunk_1.wasm"), b"\0asm\x01\0\0\0").unwrap();
     let client = reqwest::Client::new();
@@ -261,7 +192,7 @@ async fn bundle_files_are_revalidated_and_answer_304_when_unchanged() {
 #[tokio::test]
 async fn a_precompressed_bundle_file_is_sent_as_built_to_browsers_that_accept_it() {
     let server = start().await;
-    let pkg = server._dir.path().join("pkg");
+    let pkg = server.dir.path().join("pkg");
     std::fs::create_dir_all(&pkg).unwrap();
     let wasm = b"\0asm\x01\0\0\0 the bundle".to_vec();
     // What `cargo leptos build --precompress` leaves beside it (bytes the test can recognise).
@@ -347,7 +278,7 @@ async fn shutdown_ends_live_streams_at_once() {
     // the server stops in time only if the open stream ends when shutdown begins.
     let server = start_with_grace(600).await;
     let client = reqwest::Client::new();
-    let token = server.admin_token(&client).await;
+    let token = server.admin().await;
     let stream = client
         .get(format!("{}/api/monitor/events", server.base))
         .bearer_auth(token)

@@ -15,6 +15,7 @@ pub struct TestServer {
     pub url: String,
     pub dir: tempfile::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     client: reqwest::Client,
 }
 
@@ -31,8 +32,30 @@ pub async fn start_with(watch: classpoints::config::WatchArgs) -> TestServer {
     start_in(tempfile::tempdir().unwrap(), watch).await
 }
 
+/// A server without the background monitor that gives requests in flight
+/// `shutdown_grace_seconds` once shutdown begins.
+pub async fn start_with_grace(shutdown_grace_seconds: u64) -> TestServer {
+    launch(
+        tempfile::tempdir().unwrap(),
+        classpoints::config::WatchArgs {
+            monitor_interval_seconds: 0,
+            ..Default::default()
+        },
+        shutdown_grace_seconds,
+    )
+    .await
+}
+
 /// A server on `dir`/classpoints.db, which the caller may have prepared.
 pub async fn start_in(dir: tempfile::TempDir, watch: classpoints::config::WatchArgs) -> TestServer {
+    launch(dir, watch, 10).await
+}
+
+async fn launch(
+    dir: tempfile::TempDir,
+    watch: classpoints::config::WatchArgs,
+    shutdown_grace_seconds: u64,
+) -> TestServer {
     let url = format!("sqlite://{}/classpoints.db", dir.path().display());
     let args = ServeArgs {
         database: DatabaseArgs {
@@ -41,7 +64,7 @@ pub async fn start_in(dir: tempfile::TempDir, watch: classpoints::config::WatchA
         addr: "127.0.0.1:0".parse().unwrap(),
         site_root: dir.path().display().to_string(),
         live_max_seconds: 600,
-        shutdown_grace_seconds: 10,
+        shutdown_grace_seconds,
         idempotency_retention_hours: 168,
         bootstrap: BootstrapArgs {
             admin_username: Some(ADMIN.0.into()),
@@ -53,7 +76,7 @@ pub async fn start_in(dir: tempfile::TempDir, watch: classpoints::config::WatchA
     let server = Server::bind(&args).await.unwrap();
     let base = format!("http://{}", server.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(server.run(async {
+    let task = tokio::spawn(server.run(async {
         let _ = stopped.await;
     }));
     TestServer {
@@ -61,6 +84,7 @@ pub async fn start_in(dir: tempfile::TempDir, watch: classpoints::config::WatchA
         url,
         dir,
         stop: Some(stop),
+        task: Some(task),
         // A request that never gets its answer fails its test instead of stalling the run.
         client: reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(60))
@@ -93,6 +117,18 @@ impl Reply {
 }
 
 impl TestServer {
+    /// Signals shutdown and waits for the server to stop (a minute at most, so a server that
+    /// never stops fails the test instead of hanging it).
+    pub async fn shutdown(mut self) {
+        self.stop.take().unwrap().send(()).unwrap();
+        let task = self.task.take().unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(60), task)
+            .await
+            .expect("the server stopped within a minute of the shutdown signal")
+            .unwrap()
+            .unwrap();
+    }
+
     pub async fn send(
         &self,
         method: Method,
