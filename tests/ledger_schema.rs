@@ -1,0 +1,269 @@
+//! The ledger table across schema migrations: a database written by an older release keeps
+//! every row, hash and balance when a migration rebuilds the table, and every rule the table
+//! enforces still holds afterwards.
+#![cfg(feature = "ssr")]
+
+use classpoints::{
+    db::{Db, connect_options},
+    ledger::{ChainRow, GENESIS_HASH, Ledger, clock, hash_row, ids::new_id},
+};
+use rusqlite::{Connection, params, types::Value};
+use sqlx::{ConnectOptions, Connection as _};
+
+/// The schema as the release that shipped migration `version` left it.
+async fn migrate_up_to(url: &str, version: i64) {
+    let mut migrator = sqlx::migrate!();
+    migrator.migrations = migrator
+        .migrations
+        .iter()
+        .filter(|m| m.version <= version)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    let mut conn = connect_options(url).unwrap().connect().await.unwrap();
+    migrator.run(&mut conn).await.unwrap();
+    conn.close().await.unwrap();
+}
+
+struct School {
+    teacher: String,
+    student: String,
+    award: String,
+}
+
+/// A teacher, a class, a student and three chained ledger rows: an award, a batch award and
+/// the reversal of the first (the table references itself through `reverses_id`).
+fn write_school(conn: &Connection) -> School {
+    let now = clock::now();
+    let (teacher, class, student) = (new_id(), new_id(), new_id());
+    conn.execute(
+        "INSERT INTO users (id, username, name, role, created_at) VALUES (?, 't', 'T', 'teacher', ?)",
+        params![teacher, now],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO classes (id, name, created_at) VALUES (?, 'C', ?)",
+        params![class, now],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO class_teachers (class_id, teacher_id) VALUES (?, ?)",
+        params![class, teacher],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO students (id, class_id, name, created_at) VALUES (?, ?, 'Ana', ?)",
+        params![student, class, now],
+    )
+    .unwrap();
+    let (award, batch_award, reversal, batch) = (new_id(), new_id(), new_id(), new_id());
+    let rows = [
+        (award.as_str(), 5, "add_points", None, None),
+        (
+            batch_award.as_str(),
+            2,
+            "add_points",
+            Some(batch.as_str()),
+            None,
+        ),
+        (
+            reversal.as_str(),
+            -5,
+            "reversal",
+            None,
+            Some(award.as_str()),
+        ),
+    ];
+    let mut previous = GENESIS_HASH.to_owned();
+    for (seq, (id, points_change, transaction_type, batch_id, reverses_id)) in (1..).zip(rows) {
+        let row = ChainRow {
+            seq,
+            id,
+            student_id: &student,
+            teacher_id: &teacher,
+            points_change,
+            transaction_type,
+            reason: "课堂表现优秀",
+            batch_id,
+            reverses_id,
+            created_at: &now,
+        };
+        let hash = hash_row(&previous, &row);
+        insert(conn, &row, &hash).unwrap();
+        previous = hash;
+    }
+    School {
+        teacher,
+        student,
+        award,
+    }
+}
+
+fn insert(conn: &Connection, row: &ChainRow<'_>, hash: &str) -> rusqlite::Result<usize> {
+    conn.execute(
+        "INSERT INTO point_transactions (seq, id, student_id, teacher_id, points_change, \
+         transaction_type, reason, batch_id, reverses_id, created_at, hash) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        params![
+            row.seq,
+            row.id,
+            row.student_id,
+            row.teacher_id,
+            row.points_change,
+            row.transaction_type,
+            row.reason,
+            row.batch_id,
+            row.reverses_id,
+            row.created_at,
+            hash
+        ],
+    )
+}
+
+fn table(conn: &Connection, sql: &str) -> Vec<Vec<Value>> {
+    let mut statement = conn.prepare(sql).unwrap();
+    let columns = statement.column_count();
+    // Parameters, where the statement has any, are NULL.
+    let nulls = std::iter::repeat_n(Value::Null, statement.parameter_count());
+    statement
+        .query_map(rusqlite::params_from_iter(nulls), |r| {
+            (0..columns).map(|i| r.get::<_, Value>(i)).collect()
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+const LEDGER: &str = "SELECT * FROM point_transactions ORDER BY seq";
+const BALANCES: &str = "SELECT * FROM student_points ORDER BY student_id";
+
+#[tokio::test]
+async fn rebuilding_the_ledger_table_keeps_every_row_hash_and_balance_and_every_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/classpoints.db", dir.path().display());
+    migrate_up_to(&url, 7).await;
+    let path = dir.path().join("classpoints.db");
+    let (school, ledger_before, balances_before) = {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+        let school = write_school(&conn);
+        (school, table(&conn, LEDGER), table(&conn, BALANCES))
+    };
+    assert_eq!(balances_before[0][1], Value::Integer(2));
+
+    // Opening applies the pending migrations, 0008 (the table rebuild) among them.
+    let db = Db::open(&url).await.unwrap();
+    let conn = db.connect_writer().unwrap();
+    assert_eq!(
+        table(&conn, LEDGER),
+        ledger_before,
+        "same rows, same hashes"
+    );
+    assert_eq!(
+        table(&conn, BALANCES),
+        balances_before,
+        "balances untouched"
+    );
+    let leftovers = table(
+        &conn,
+        "SELECT name FROM sqlite_schema WHERE name LIKE '%before_0008%'",
+    );
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // The rules, each broken once by raw SQL on a row that is otherwise valid: the next in the
+    // chain, of a known student and teacher.
+    let now = clock::now();
+    let append = |points_change: i64, transaction_type: &str, reverses_id: Option<&str>| {
+        let (last_seq, last_hash): (i64, String) = conn
+            .query_row(
+                "SELECT seq, hash FROM point_transactions ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        let id = new_id();
+        let row = ChainRow {
+            seq: last_seq + 1,
+            id: &id,
+            student_id: &school.student,
+            teacher_id: &school.teacher,
+            points_change,
+            transaction_type,
+            reason: "",
+            batch_id: None,
+            reverses_id,
+            created_at: &now,
+        };
+        insert(&conn, &row, &hash_row(&last_hash, &row)).map_err(|e| e.to_string())
+    };
+    let unknown_type = append(1, "bonus", None).unwrap_err();
+    assert!(
+        unknown_type.contains("CHECK constraint failed"),
+        "{unknown_type}"
+    );
+    let reversed_twice = append(-5, "reversal", Some(&school.award)).unwrap_err();
+    assert!(
+        reversed_twice.contains("UNIQUE constraint failed: point_transactions.reverses_id"),
+        "{reversed_twice}"
+    );
+    let unknown_original = append(-5, "reversal", Some("zzzzzzzzzzzzzzz")).unwrap_err();
+    assert!(
+        unknown_original.contains("FOREIGN KEY constraint failed"),
+        "{unknown_original}"
+    );
+    let edited = conn
+        .execute("UPDATE point_transactions SET points_change = 50", [])
+        .unwrap_err()
+        .to_string();
+    assert!(edited.contains("append-only"), "{edited}");
+    let deleted = conn
+        .execute("DELETE FROM point_transactions", [])
+        .unwrap_err()
+        .to_string();
+    assert!(deleted.contains("append-only"), "{deleted}");
+    // Every accepted type still goes in, and the trigger still moves the balance.
+    for transaction_type in ["add_points", "deduct_points", "redeem", "legacy"] {
+        append(1, transaction_type, None).unwrap();
+    }
+    let balance: i64 = conn
+        .query_row("SELECT points FROM student_points", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(balance, 2 + 4);
+    drop(conn);
+
+    let ledger = Ledger::start(db).await.unwrap();
+    let report = ledger.check(true).await.unwrap();
+    assert!(
+        report.inconsistencies.is_empty(),
+        "{:?}",
+        report.inconsistencies
+    );
+    assert!(report.chain.ok, "{:?}", report.chain);
+    assert_eq!(report.total_transactions, 7);
+}
+
+/// Why migration 0008 exists: SQLite checked `transaction_type IN (five values)` by building a
+/// temporary index of the five values for every row it inserted. The ledger insert must not
+/// open such a table.
+#[tokio::test]
+async fn inserting_a_ledger_row_builds_no_temporary_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/classpoints.db", dir.path().display());
+    let db = Db::open(&url).await.unwrap();
+    let conn = db.connect_writer().unwrap();
+    let program = table(
+        &conn,
+        "EXPLAIN INSERT INTO point_transactions (seq, id, student_id, teacher_id, points_change, \
+         transaction_type, reason, batch_id, reverses_id, created_at, hash) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    );
+    let opcodes: Vec<&Value> = program.iter().map(|op| &op[1]).collect();
+    assert!(
+        opcodes.contains(&&Value::Text("Insert".into())),
+        "the program was read: {opcodes:?}"
+    );
+    assert!(
+        !opcodes.contains(&&Value::Text("OpenEphemeral".into())),
+        "{opcodes:?}"
+    );
+}
