@@ -3,7 +3,8 @@
 //!
 //! 1. Starts the server binary, built with this benchmark's optimised profile, on loopback with a fresh
 //!    database, or targets `BENCH_URL` (with `BENCH_USERNAME` / `BENCH_PASSWORD`, an admin).
-//! 2. `BENCH_CLIENTS` (64) keep-alive clients post awards with idempotency keys for
+//! 2. `BENCH_CLIENTS` (64) keep-alive clients post awards with idempotency keys (made as the
+//!    board makes them; random ones with `BENCH_RANDOM_KEYS=1`) for
 //!    `BENCH_SECONDS` (10) to `BENCH_STUDENTS` (40) students: awards/s, p50/p95/p99, errors,
 //!    and the CPU the server and this load generator used meanwhile (same machine).
 //! 3. Verifies the ledger holds exactly the acknowledged awards and every balance equals its
@@ -147,24 +148,32 @@ struct Load {
 }
 
 /// `clients` keep-alive connections posting awards until `duration` has passed.
+/// An idempotency key: as the board makes one for each press (time first), or, with `random`,
+/// 32 random hex characters as API clients sending random UUIDs do.
+fn request_key(random: bool) -> String {
+    if random {
+        return format!("{:032x}", rand::random::<u128>());
+    }
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    classpoints::ui::request_id::format_request_id(millis as u64, rand::random::<u128>())
+}
+
 async fn load(
     base: &str,
     token: &str,
     students: &[String],
     clients: usize,
     duration: Duration,
-    tag: &str,
+    random_keys: bool,
 ) -> Load {
     let started = Instant::now();
     let deadline = started + duration;
     let tasks: Vec<_> = (0..clients)
         .map(|c| {
-            let (base, token, students, tag) = (
-                base.to_owned(),
-                token.to_owned(),
-                students.to_vec(),
-                tag.to_owned(),
-            );
+            let (base, token, students) = (base.to_owned(), token.to_owned(), students.to_vec());
             tokio::spawn(async move {
                 // One client per task: one keep-alive connection each.
                 let http = reqwest::Client::builder()
@@ -184,7 +193,7 @@ async fn load(
                     let reply = http
                         .post(&url)
                         .bearer_auth(&token)
-                        .header("idempotency-key", format!("{tag}-{c}-{n}"))
+                        .header("idempotency-key", request_key(random_keys))
                         .json(&body)
                         .send()
                         .await;
@@ -377,6 +386,7 @@ fn main() {
     let clients = env_usize("BENCH_CLIENTS", 64);
     let seconds = env_usize("BENCH_SECONDS", 10);
     let students = env_usize("BENCH_STUDENTS", 40);
+    let random_keys = env_usize("BENCH_RANDOM_KEYS", 0) != 0;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -396,7 +406,12 @@ fn main() {
         None => (ADMIN.0.to_owned(), ADMIN.1.to_owned()),
     };
     println!(
-        "HTTP benchmark: {clients} keep-alive clients, {seconds} s, {students} students, server {base}{}",
+        "HTTP benchmark: {clients} keep-alive clients, {seconds} s, {students} students, {} idempotency keys, server {base}{}",
+        if random_keys {
+            "random"
+        } else {
+            "board-made (time first)"
+        },
         if remote.is_some() {
             ""
         } else {
@@ -408,12 +423,12 @@ fn main() {
         let admin = sign_in(&http, &base, &admin_user, &admin_password).await;
         let (teacher, class_id, ids) = school(&base, &admin, students).await;
         // Warm up connections and caches; these awards are checked like the rest.
-        let warm = load(&base, &teacher, &ids, clients, Duration::from_secs(1), "warm").await;
+        let warm = load(&base, &teacher, &ids, clients, Duration::from_secs(1), random_keys).await;
         // Where the machine's CPU went during the measured run: server, this load generator,
         // idle. Client and server share the machine unless BENCH_URL points elsewhere.
         let server_pid = server.as_ref().map(|s| s.pid.to_string());
         let cpu_before = (server_pid.as_deref().map(cpu_ns), cpu_ns("self"), machine_ticks());
-        let run = load(&base, &teacher, &ids, clients, Duration::from_secs(seconds as u64), "run").await;
+        let run = load(&base, &teacher, &ids, clients, Duration::from_secs(seconds as u64), random_keys).await;
         let cpu_after = (server_pid.as_deref().map(cpu_ns), cpu_ns("self"), machine_ticks());
         let rate = run.acknowledged.len() as f64 / run.elapsed.as_secs_f64();
 

@@ -1,7 +1,8 @@
 //! Ledger benchmark: prints figures, asserts nothing about speed.
 //!
-//! 1. awards/s through the writer (group commit) from 64 concurrent tasks, without and with
-//!    idempotency keys (random, like the ones the browser sends);
+//! 1. awards/s through the writer (group commit) from 64 concurrent tasks, without idempotency
+//!    keys, with random ones (API clients sending random UUIDs) and with keys as the board
+//!    makes them (time first);
 //! 2. awards/s of a plain loop doing the same insert with one transaction per award, on the
 //!    same machine, same durability (WAL, synchronous=FULL), in the same run;
 //! 3. consistency check time at 10 000 students / 1 000 000 ledger rows.
@@ -15,8 +16,9 @@ use classpoints::{
         Request, clock, hash_row, ids::new_id,
     },
     model::{Role, TransactionType},
+    ui::request_id::format_request_id,
 };
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -90,15 +92,40 @@ fn rate(count: usize, elapsed: Duration) -> f64 {
     count as f64 / elapsed.as_secs_f64()
 }
 
-/// Awards/s and requests per commit; with `keyed`, every award carries a random idempotency
-/// key of 32 hex characters, as the board's presses do.
+/// The idempotency keys the awards carry.
+#[derive(Debug, Clone, Copy)]
+enum Keys {
+    None,
+    /// 32 random hex characters, as API clients sending random UUIDs do.
+    Random,
+    /// As the board makes them (`format_request_id`): the time first, then random bits.
+    TimeFirst,
+}
+
+impl Keys {
+    fn make(self) -> Option<String> {
+        match self {
+            Keys::None => None,
+            Keys::Random => Some(format!("{:032x}", rand::random::<u128>())),
+            Keys::TimeFirst => {
+                let millis = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap()
+                    .as_millis();
+                Some(format_request_id(millis as u64, rand::random::<u128>()))
+            }
+        }
+    }
+}
+
+/// Awards/s and requests per commit, each award carrying a key made by `keys`.
 async fn writer_throughput(
     dir: &std::path::Path,
     tasks: usize,
     per_task: usize,
-    keyed: bool,
+    keys: Keys,
 ) -> (f64, f64) {
-    let url = format!("sqlite://{}/writer-{keyed}.db", dir.display());
+    let url = format!("sqlite://{}/writer-{keys:?}.db", dir.display());
     let ledger = Ledger::start(Db::open(&url).await.unwrap()).await.unwrap();
     let (teacher, students) = class(&ledger, 40).await;
     let batches_before = ledger
@@ -113,8 +140,8 @@ async fn writer_throughput(
             for n in 0..per_task {
                 let student = &students[(t + n) % students.len()];
                 let mut request = Request::new(teacher.clone(), award(student));
-                if keyed {
-                    request = request.with_key(format!("{:032x}", rand::random::<u128>()));
+                if let Some(key) = keys.make() {
+                    request = request.with_key(key);
                 }
                 ledger.execute(request).await.unwrap();
             }
@@ -295,10 +322,18 @@ fn main() {
     let students = env_usize("BENCH_STUDENTS", 10_000);
     runtime.block_on(async {
         println!("ledger benchmark (WAL, synchronous=FULL), database under {}", dir.path().display());
-        let (writer_rate, group) = writer_throughput(dir.path(), 64, awards / 64, false).await;
-        println!("writer, 64 tasks, {awards} awards: {writer_rate:>10.0} awards/s  (avg {group:.1} requests per commit)");
-        let (keyed_rate, group) = writer_throughput(dir.path(), 64, awards / 64, true).await;
-        println!("writer, 64 tasks, {awards} awards with idempotency keys: {keyed_rate:>10.0} awards/s  (avg {group:.1} requests per commit)");
+        let mut writer_rate = 0.0;
+        for (keys, label) in [
+            (Keys::None, "no idempotency keys"),
+            (Keys::Random, "random idempotency keys"),
+            (Keys::TimeFirst, "idempotency keys as the board makes them (time first)"),
+        ] {
+            let (rate, group) = writer_throughput(dir.path(), 64, awards / 64, keys).await;
+            println!("writer, 64 tasks, {awards} awards, {label}: {rate:>10.0} awards/s  (avg {group:.1} requests per commit)");
+            if let Keys::None = keys {
+                writer_rate = rate;
+            }
+        }
         let plain_rate = plain_loop(dir.path(), plain_awards).await;
         println!("plain loop, 1 tx per award, {plain_awards} awards: {plain_rate:>10.0} awards/s");
         println!("group commit speed-up: {:.1}x", writer_rate / plain_rate);

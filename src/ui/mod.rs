@@ -8,7 +8,7 @@ mod dialog;
 mod live;
 pub mod login;
 mod preset_list;
-mod request_id;
+pub mod request_id;
 pub mod status;
 pub mod student;
 
