@@ -147,20 +147,16 @@ struct Load {
     elapsed: Duration,
 }
 
-/// `clients` keep-alive connections posting awards until `duration` has passed.
 /// An idempotency key: as the board makes one for each press (time first), or, with `random`,
 /// 32 random hex characters as API clients sending random UUIDs do.
 fn request_key(random: bool) -> String {
     if random {
         return format!("{:032x}", rand::random::<u128>());
     }
-    let millis = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis();
-    classpoints::ui::request_id::format_request_id(millis as u64, rand::random::<u128>())
+    classpoints::ui::request_id::format_request_id_now(rand::random::<u128>())
 }
 
+/// `clients` keep-alive connections posting awards until `duration` has passed.
 async fn load(
     base: &str,
     token: &str,

@@ -16,9 +16,9 @@ use classpoints::{
         Request, clock, hash_row, ids::new_id,
     },
     model::{Role, TransactionType},
-    ui::request_id::format_request_id,
+    ui::request_id::format_request_id_now,
 };
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -107,13 +107,7 @@ impl Keys {
         match self {
             Keys::None => None,
             Keys::Random => Some(format!("{:032x}", rand::random::<u128>())),
-            Keys::TimeFirst => {
-                let millis = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .unwrap()
-                    .as_millis();
-                Some(format_request_id(millis as u64, rand::random::<u128>()))
-            }
+            Keys::TimeFirst => Some(format_request_id_now(rand::random::<u128>())),
         }
     }
 }

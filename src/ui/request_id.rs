@@ -23,6 +23,16 @@ pub fn format_request_id(millis: u64, random: u128) -> String {
     )
 }
 
+/// A board-style id made natively from the system clock and `random` (the benchmarks send
+/// these to measure keys as the board makes them).
+#[cfg(not(all(feature = "hydrate", target_arch = "wasm32")))]
+pub fn format_request_id_now(random: u128) -> String {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    format_request_id(millis, random)
+}
+
 /// Outside the browser (server rendering, native tests): time and a counter.
 #[cfg(not(all(feature = "hydrate", target_arch = "wasm32")))]
 pub fn new_request_id() -> String {
