@@ -102,6 +102,29 @@ pub fn connect_options(url: &str) -> Result<SqliteConnectOptions, OpenError> {
         .busy_timeout(BUSY_TIMEOUT))
 }
 
+/// The schema migrations in `migrations/`, embedded in the binary.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+
+/// The embedded migrations not yet applied to the database behind `conn`, as
+/// "version description".
+async fn pending_migrations(
+    conn: &mut sqlx::SqliteConnection,
+) -> Result<Vec<String>, sqlx::migrate::MigrateError> {
+    use sqlx::migrate::Migrate;
+    conn.ensure_migrations_table().await?;
+    let applied: std::collections::HashSet<i64> = conn
+        .list_applied_migrations()
+        .await?
+        .into_iter()
+        .map(|m| m.version)
+        .collect();
+    Ok(MIGRATOR
+        .iter()
+        .filter(|m| m.migration_type.is_up_migration() && !applied.contains(&m.version))
+        .map(|m| format!("{:04} {}", m.version, m.description))
+        .collect())
+}
+
 impl Db {
     /// Opens (creating if needed) the database at `url` and applies pending migrations.
     pub async fn open(url: &str) -> Result<Self, OpenError> {
@@ -118,13 +141,26 @@ impl Db {
             source,
         };
         let mut migrator = write_options.connect().await.map_err(connect_error)?;
-        sqlx::migrate!()
-            .run(&mut migrator)
+        let migrate_error = |source| OpenError::Migrate {
+            path: path.clone(),
+            source,
+        };
+        let pending = pending_migrations(&mut migrator)
             .await
-            .map_err(|source| OpenError::Migrate {
-                path: path.clone(),
-                source,
-            })?;
+            .map_err(migrate_error)?;
+        // Some migrations rebuild a table (0008: ~11 s per million ledger rows), so an
+        // operator watching the log sees why the server is not listening yet.
+        let started = std::time::Instant::now();
+        if !pending.is_empty() {
+            tracing::info!(pending = ?pending, "applying database migrations");
+        }
+        MIGRATOR.run(&mut migrator).await.map_err(migrate_error)?;
+        if !pending.is_empty() {
+            tracing::info!(
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "database migrations applied"
+            );
+        }
         migrator.close().await.map_err(connect_error)?;
         // Read-only at the SQLite level, so no query path can write behind the writer's back.
         let pool = SqlitePoolOptions::new()
@@ -276,6 +312,26 @@ mod tests {
             .execute(db.pool())
             .await;
         assert!(refused.is_err(), "the query pool is read-only");
+    }
+
+    #[tokio::test]
+    async fn pending_migrations_are_the_ones_open_has_not_applied_yet() {
+        use sqlx::ConnectOptions;
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/test.db", dir.path().display());
+        let mut conn = connect_options(&url).unwrap().connect().await.unwrap();
+        let fresh = pending_migrations(&mut conn).await.unwrap();
+        assert_eq!(fresh.len(), MIGRATOR.iter().count(), "{fresh:?}");
+        assert_eq!(fresh[0], "0001 settings");
+        assert!(
+            fresh.contains(&"0008 ledger row checks".to_owned()),
+            "{fresh:?}"
+        );
+        Db::open(&url).await.unwrap();
+        assert_eq!(
+            pending_migrations(&mut conn).await.unwrap(),
+            Vec::<String>::new()
+        );
     }
 
     #[tokio::test]
