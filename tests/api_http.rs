@@ -863,14 +863,7 @@ async fn request_ids_past_their_retention_are_forgotten_when_the_server_starts()
             .await
             .unwrap();
     }
-    let _server = start_in(
-        dir,
-        classpoints::config::WatchArgs {
-            monitor_interval_seconds: 0,
-            ..Default::default()
-        },
-    )
-    .await;
+    let _server = start_in(dir, monitor_off()).await;
     let mut left = Vec::new();
     for _ in 0..100 {
         left = sqlx::query_scalar::<_, String>("SELECT key FROM idempotency_keys ORDER BY key")

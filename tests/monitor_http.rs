@@ -205,10 +205,9 @@ async fn a_broken_hash_chain_stays_an_alert_until_a_full_check_passes() {
 async fn slow_requests_raise_a_latency_alert() {
     // A threshold no request can meet, and one request is enough to judge.
     let s = start_with(WatchArgs {
-        monitor_interval_seconds: 0,
         alert_p95_ms: 0.001,
         alert_min_requests: 1,
-        ..Default::default()
+        ..monitor_off()
     })
     .await;
     let (admin, _) = school(&s, 1).await;
@@ -310,9 +309,8 @@ async fn metrics_count_requests_by_route_and_status_and_report_the_writer_and_th
 #[tokio::test]
 async fn metrics_can_require_a_token() {
     let s = start_with(WatchArgs {
-        monitor_interval_seconds: 0,
         metrics_token: Some("scrape-secret".into()),
-        ..Default::default()
+        ..monitor_off()
     })
     .await;
     let refused = s.get("/metrics", None).await;

@@ -19,13 +19,17 @@ pub struct TestServer {
     client: reqwest::Client,
 }
 
-/// A server without the background monitor, so nothing repairs behind a test's back.
-pub async fn start() -> TestServer {
-    start_with(classpoints::config::WatchArgs {
+/// Watch settings with the background monitor off, so nothing repairs behind a test's back.
+pub fn monitor_off() -> classpoints::config::WatchArgs {
+    classpoints::config::WatchArgs {
         monitor_interval_seconds: 0,
         ..Default::default()
-    })
-    .await
+    }
+}
+
+/// A server without the background monitor.
+pub async fn start() -> TestServer {
+    start_with(monitor_off()).await
 }
 
 pub async fn start_with(watch: classpoints::config::WatchArgs) -> TestServer {
@@ -37,10 +41,7 @@ pub async fn start_with(watch: classpoints::config::WatchArgs) -> TestServer {
 pub async fn start_with_grace(shutdown_grace_seconds: u64) -> TestServer {
     launch(
         tempfile::tempdir().unwrap(),
-        classpoints::config::WatchArgs {
-            monitor_interval_seconds: 0,
-            ..Default::default()
-        },
+        monitor_off(),
         shutdown_grace_seconds,
     )
     .await
