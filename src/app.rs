@@ -157,7 +157,7 @@ fn LanguageSwitch() -> impl IntoView {
 fn AdminLink() -> impl IntoView {
     let i18n = use_i18n();
     let location = use_location();
-    let user = Resource::new(move || location.pathname.get(), |_| current_user());
+    let user = crate::ui::load(move || location.pathname.get(), |_| current_user());
     view! {
         <Transition fallback=|| ()>
             {move || {

@@ -1,13 +1,15 @@
 //! The one error type that crosses the server/browser boundary.
 //!
 //! Server functions return `Result<T, AppError>`; the REST layer maps the same variants to HTTP
-//! status codes. Database and other internal failures are logged in full on the server and reach
+//! status codes and its own `{code, message, …}` objects (`AppError::body`). Database and other internal failures are logged in full on the server and reach
 //! clients only as a generic message.
 
 use serde::{Deserialize, Serialize};
 
+/// Serde's default (externally tagged) form: page data carries errors in postcard, which cannot
+/// read an internally tagged enum back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[serde(tag = "code", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum AppError {
     /// Input that cannot be accepted; `field` names what to fix.
     #[error("{field}: {message}")]
@@ -86,28 +88,57 @@ impl From<sqlx::Error> for AppError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use codee::{Decoder, Encoder, binary::PostcardCodec};
 
+    fn every_kind() -> Vec<AppError> {
+        vec![
+            AppError::validation("points_change", "must not be zero"),
+            AppError::NotFound {
+                what: "student 7".into(),
+            },
+            AppError::unauthorized("sign in first"),
+            AppError::Forbidden {
+                message: "not your class".into(),
+            },
+            AppError::Conflict {
+                message: "username taken".into(),
+            },
+            AppError::RuleViolation {
+                rule: "min_balance".into(),
+                message: "balance -1 would fall below the minimum 0".into(),
+            },
+            AppError::Unavailable {
+                message: "busy".into(),
+            },
+            AppError::internal("database error"),
+        ]
+    }
+
+    /// Server function errors travel as JSON; errors inside page data as postcard.
     #[test]
-    fn wire_format_names_the_code_and_field() {
-        let error = AppError::validation("points_change", "must not be zero");
-        let json = serde_json::to_value(&error).unwrap();
-        assert_eq!(
-            json,
-            serde_json::json!({"code": "validation", "field": "points_change", "message": "must not be zero"})
-        );
-        let back: AppError = serde_json::from_value(json).unwrap();
-        assert_eq!(back, error);
-        assert_eq!(error.to_string(), "points_change: must not be zero");
+    fn every_error_survives_both_transports() {
+        for error in every_kind() {
+            let json = serde_json::to_string(&error).unwrap();
+            assert_eq!(
+                serde_json::from_str::<AppError>(&json).unwrap(),
+                error,
+                "{json}"
+            );
+            let wrapped: Result<u32, AppError> = Err(error.clone());
+            let bytes = PostcardCodec::encode(&wrapped).unwrap();
+            let back: Result<u32, AppError> = PostcardCodec::decode(&bytes).unwrap();
+            assert_eq!(back, wrapped);
+        }
     }
 
     #[test]
-    fn rule_violations_name_the_rule() {
-        let json = serde_json::to_value(AppError::RuleViolation {
-            rule: "min_balance".into(),
-            message: "balance -1 would fall below the minimum 0".into(),
-        })
-        .unwrap();
-        assert_eq!(json["code"], "rule_violation");
-        assert_eq!(json["rule"], "min_balance");
+    fn messages_name_the_field_and_the_rule() {
+        let error = AppError::validation("points_change", "must not be zero");
+        assert_eq!(error.to_string(), "points_change: must not be zero");
+        let rule = &every_kind()[5];
+        assert!(
+            rule.to_string().starts_with("rule min_balance refused"),
+            "{rule}"
+        );
     }
 }

@@ -6,9 +6,10 @@ mod support;
 
 use classpoints::{
     api::{board::SignIn, status::GetSystemStatus},
+    error::AppError,
     model::SystemStatus,
 };
-use leptos::server_fn::ServerFn;
+use leptos::server_fn::{Decodes, ServerFn, codec::PostcardEncoding};
 use std::time::Duration;
 use support::http::{start, start_with_grace};
 
@@ -71,7 +72,9 @@ async fn status_server_function_reads_the_database_for_admins() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let status: SystemStatus = response.json().await.unwrap();
+    // Server functions answer in postcard (`classpoints::api::Reply`).
+    assert_eq!(response.headers()["content-type"], "application/x-postcard");
+    let status: SystemStatus = PostcardEncoding::decode(response.bytes().await.unwrap()).unwrap();
     assert_eq!(status.journal_mode, "wal");
     assert!(status.database_path.ends_with("classpoints.db"));
     assert!(
@@ -144,8 +147,12 @@ async fn server_function_errors_carry_their_own_status_never_500() {
     // Arguments that cannot be decoded never reach our code, and still get a 400.
     let garbled = post(Award::PATH, "points_change=lots").await.unwrap();
     assert_eq!(garbled.status(), 400);
-    let error: serde_json::Value = garbled.json().await.unwrap();
-    assert_eq!(error["code"], "validation", "{error}");
+    // Errors stay JSON.
+    let error: AppError = garbled.json().await.unwrap();
+    assert!(
+        matches!(&error, AppError::Validation { field, .. } if field == "request"),
+        "{error:?}"
+    );
     // Signed out: 401, with the error in the body.
     let signed_out = post(MyClasses::PATH, "").await.unwrap();
     assert_eq!(signed_out.status(), 401);

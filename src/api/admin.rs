@@ -27,14 +27,14 @@ async fn run_as_admin(command: crate::ledger::Command) -> Result<String, AppErro
 }
 
 /// The monitor page: a fresh check, the run and repair logs, alerts and the last hour.
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", output = crate::api::Reply)]
 pub async fn load_monitor() -> Result<MonitorOverview, AppError> {
     let (state, _) = session::admin().await?;
     state.monitor.overview().await
 }
 
 /// "Check now" (`fix = false`) and "Auto-fix" (`fix = true`): one recorded monitor run.
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", output = crate::api::Reply)]
 pub async fn run_monitor(fix: bool) -> Result<RunSummary, AppError> {
     let (state, user) = session::admin().await?;
     Ok(state
@@ -45,14 +45,14 @@ pub async fn run_monitor(fix: bool) -> Result<RunSummary, AppError> {
 }
 
 /// Every account.
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", output = crate::api::Reply)]
 pub async fn accounts() -> Result<Vec<UserInfo>, AppError> {
     let (state, _) = session::admin().await?;
     state.ledger.users().await
 }
 
 /// Creates a teacher or an admin.
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", output = crate::api::Reply)]
 pub async fn create_account(
     username: String,
     name: String,
@@ -84,7 +84,7 @@ pub async fn create_account(
 }
 
 /// Sets a new password; the account's browser sessions end.
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", output = crate::api::Reply)]
 pub async fn reset_password(user_id: String, password: String) -> Result<(), AppError> {
     use crate::ledger::{Command, UserUpdate, access};
     session::admin().await?;
@@ -100,7 +100,7 @@ pub async fn reset_password(user_id: String, password: String) -> Result<(), App
 }
 
 /// Deactivates (no sign-in, tokens stop working) or reactivates an account.
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", output = crate::api::Reply)]
 pub async fn set_account_active(user_id: String, active: bool) -> Result<(), AppError> {
     use crate::ledger::{Command, UserUpdate};
     run_as_admin(Command::UpdateUser(UserUpdate {
@@ -120,7 +120,7 @@ pub struct SchoolClasses {
     pub teachers: Vec<UserInfo>,
 }
 
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", output = crate::api::Reply)]
 pub async fn load_school_classes() -> Result<SchoolClasses, AppError> {
     let (state, user) = session::admin().await?;
     Ok(SchoolClasses {
@@ -130,7 +130,7 @@ pub async fn load_school_classes() -> Result<SchoolClasses, AppError> {
 }
 
 /// Creates a class, taught by `teacher_id` when given.
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", output = crate::api::Reply)]
 pub async fn create_school_class(
     name: String,
     teacher_id: Option<String>,
@@ -148,7 +148,7 @@ pub async fn create_school_class(
 }
 
 /// Renames, archives or restores a class.
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", output = crate::api::Reply)]
 pub async fn update_school_class(
     class_id: String,
     name: Option<String>,
@@ -165,7 +165,7 @@ pub async fn update_school_class(
 }
 
 /// Adds a teacher to a class.
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", output = crate::api::Reply)]
 pub async fn add_teacher_to_class(class_id: String, teacher_id: String) -> Result<(), AppError> {
     use crate::ledger::Command;
     run_as_admin(Command::AddClassTeacher {
@@ -183,7 +183,7 @@ pub struct ClassRoster {
     pub students: Vec<StudentInfo>,
 }
 
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", output = crate::api::Reply)]
 pub async fn load_class_roster(class_id: String) -> Result<ClassRoster, AppError> {
     crate::model::validate_id("class_id", &class_id)?;
     let (state, user) = session::admin().await?;
@@ -196,7 +196,7 @@ pub async fn load_class_roster(class_id: String) -> Result<ClassRoster, AppError
     Ok(ClassRoster { class, students })
 }
 
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", output = crate::api::Reply)]
 pub async fn add_student(
     class_id: String,
     name: String,
@@ -213,7 +213,7 @@ pub async fn add_student(
 }
 
 /// Renames, renumbers (empty clears the number), archives or restores a student.
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", output = crate::api::Reply)]
 pub async fn update_student(
     student_id: String,
     name: Option<String>,
@@ -247,7 +247,7 @@ async fn roster(csv: String, dry_run: bool) -> Result<RosterReport, AppError> {
 }
 
 /// What importing this roster CSV would do, line by line; nothing is written.
-#[server(prefix = "/rpc", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/rpc", output = crate::api::Reply, input = leptos::server_fn::codec::Json)]
 pub async fn preview_roster(csv: String) -> Result<RosterPreview, AppError> {
     let (rows, _) = crate::ledger::import::parse_roster(&csv)?;
     let report = roster(csv, true).await?;
@@ -263,7 +263,7 @@ pub async fn preview_roster(csv: String) -> Result<RosterPreview, AppError> {
 }
 
 /// Imports a roster CSV: good lines are imported, bad ones reported.
-#[server(prefix = "/rpc", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/rpc", output = crate::api::Reply, input = leptos::server_fn::codec::Json)]
 pub async fn import_roster(csv: String) -> Result<RosterReport, AppError> {
     roster(csv, false).await
 }
@@ -275,7 +275,7 @@ pub struct SchoolRules {
     pub presets: Vec<Preset>,
 }
 
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", output = crate::api::Reply)]
 pub async fn load_school_rules() -> Result<SchoolRules, AppError> {
     let (state, _) = session::admin().await?;
     Ok(SchoolRules {
@@ -284,7 +284,7 @@ pub async fn load_school_rules() -> Result<SchoolRules, AppError> {
     })
 }
 
-#[server(prefix = "/rpc", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/rpc", output = crate::api::Reply, input = leptos::server_fn::codec::Json)]
 pub async fn save_rules(rules: Rules) -> Result<Rules, AppError> {
     use crate::ledger::{Command, Outcome};
     let (state, user) = session::admin().await?;
@@ -299,7 +299,7 @@ pub async fn save_rules(rules: Rules) -> Result<Rules, AppError> {
 }
 
 /// Replaces the school's presets (classes without their own use them).
-#[server(prefix = "/rpc", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/rpc", output = crate::api::Reply, input = leptos::server_fn::codec::Json)]
 pub async fn save_school_presets(presets: Vec<Preset>) -> Result<Vec<Preset>, AppError> {
     use crate::ledger::{Command, PresetsUpdate};
     let (state, user) = session::admin().await?;

@@ -38,7 +38,7 @@ fn written(outcome: crate::ledger::Outcome) -> Result<Awarded, AppError> {
 }
 
 /// The signed-in user, or `None`.
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", output = crate::api::Reply)]
 pub async fn current_user() -> Result<Option<UserInfo>, AppError> {
     Ok(session::current()
         .await?
@@ -47,7 +47,7 @@ pub async fn current_user() -> Result<Option<UserInfo>, AppError> {
 
 /// Signs in and sets the session cookie. Without JavaScript the form post lands back on
 /// the home page.
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", output = crate::api::Reply)]
 pub async fn sign_in(username: String, password: String) -> Result<UserInfo, AppError> {
     let state = crate::server::app_state()?;
     let (token, user) = crate::ledger::access::sign_in(&state.ledger, &username, &password).await?;
@@ -60,7 +60,7 @@ pub async fn sign_in(username: String, password: String) -> Result<UserInfo, App
 }
 
 /// Revokes this session and clears its cookie.
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", output = crate::api::Reply)]
 pub async fn sign_out() -> Result<(), AppError> {
     if let (Some((state, user)), Some(token)) = (session::current().await?, session::token().await)
     {
@@ -83,7 +83,7 @@ pub async fn sign_out() -> Result<(), AppError> {
 }
 
 /// The classes the signed-in teacher teaches (admins: all).
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", output = crate::api::Reply)]
 pub async fn my_classes() -> Result<Vec<ClassInfo>, AppError> {
     let (state, user) = session::required().await?;
     let classes = state.ledger.classes(&user.actor()).await?;
@@ -91,7 +91,7 @@ pub async fn my_classes() -> Result<Vec<ClassInfo>, AppError> {
 }
 
 /// A class's board: its active students with their points, and the award presets.
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", output = crate::api::Reply)]
 pub async fn class_board(class_id: String) -> Result<Board, AppError> {
     crate::model::validate_id("class_id", &class_id)?;
     let (state, user) = session::required().await?;
@@ -120,7 +120,7 @@ pub async fn class_board(class_id: String) -> Result<Board, AppError> {
 
 /// Awards (or deducts) for one student. `request_id` is generated once per press and reused
 /// on retry, so a double tap or a flaky network never awards twice.
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", output = crate::api::Reply)]
 pub async fn award(
     student_id: String,
     points_change: i64,
@@ -138,7 +138,7 @@ pub async fn award(
 }
 
 /// The same award for every active student of a class, all or nothing.
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", output = crate::api::Reply)]
 pub async fn award_class(
     class_id: String,
     points_change: i64,
@@ -157,7 +157,7 @@ pub async fn award_class(
 
 /// The same award for selected students or a group, all or nothing. (JSON arguments: the
 /// default form encoding cannot carry the list of students.)
-#[server(prefix = "/rpc", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/rpc", output = crate::api::Reply, input = leptos::server_fn::codec::Json)]
 pub async fn award_many(
     student_ids: Vec<String>,
     group_id: Option<String>,
@@ -180,7 +180,7 @@ pub async fn award_many(
 }
 
 /// Creates a group of the class from the given students, in one transaction.
-#[server(prefix = "/rpc", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/rpc", output = crate::api::Reply, input = leptos::server_fn::codec::Json)]
 pub async fn save_group(
     class_id: String,
     name: String,
@@ -206,7 +206,7 @@ pub async fn save_group(
 }
 
 /// Renames a group and sets its members, in one transaction.
-#[server(prefix = "/rpc", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/rpc", output = crate::api::Reply, input = leptos::server_fn::codec::Json)]
 pub async fn update_group(
     group_id: String,
     name: String,
@@ -231,7 +231,7 @@ pub async fn update_group(
 }
 
 /// Deletes a group; awards it received stay in its students' histories.
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", output = crate::api::Reply)]
 pub async fn delete_group(group_id: String) -> Result<(), AppError> {
     use crate::ledger::*;
     let (state, user) = session::required().await?;
@@ -244,7 +244,7 @@ pub async fn delete_group(group_id: String) -> Result<(), AppError> {
 
 /// Sets a class's own award presets, or (`presets: None`) returns it to the school's.
 /// Answers the presets the class uses afterwards.
-#[server(prefix = "/rpc", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/rpc", output = crate::api::Reply, input = leptos::server_fn::codec::Json)]
 pub async fn save_presets(
     class_id: String,
     presets: Option<Vec<crate::model::Preset>>,
@@ -263,7 +263,7 @@ pub async fn save_presets(
 }
 
 /// Undoes what an award wrote: one transaction, or a whole batch.
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", output = crate::api::Reply)]
 pub async fn undo(
     transaction_id: Option<String>,
     batch_id: Option<String>,
@@ -288,7 +288,7 @@ pub async fn undo(
 }
 
 /// A student's page: their details and their ledger (latest 500 rows), newest first.
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", output = crate::api::Reply)]
 pub async fn load_student(student_id: String) -> Result<StudentHistory, AppError> {
     crate::model::validate_id("student_id", &student_id)?;
     let (state, user) = session::required().await?;

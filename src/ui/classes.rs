@@ -8,7 +8,7 @@ use leptos::prelude::*;
 #[component]
 pub fn ClassesPage() -> impl IntoView {
     let i18n = use_i18n();
-    let classes = Resource::new(|| (), |_| my_classes());
+    let classes = crate::ui::load(|| (), |_| my_classes());
     view! {
         <section aria-labelledby="classes-title">
             <h1 id="classes-title">{t!(i18n, my_classes)}</h1>

@@ -15,6 +15,24 @@ pub mod student;
 use crate::error::AppError;
 use leptos::prelude::*;
 
+/// A page's data, loaded through a server function. The server renders it into the HTML for
+/// the browser to pick up when it hydrates, in postcard like the server functions' replies
+/// (`crate::api::Reply`): JSON would bring a deserializer per type back into the bundle.
+pub(crate) type Loaded<T> = Resource<Result<T, AppError>, codee::binary::PostcardCodec>;
+
+/// Loads a page's data with `fetch` and again whenever `source` changes.
+pub(crate) fn load<S, T, Fut>(
+    source: impl Fn() -> S + Send + Sync + 'static,
+    fetch: impl Fn(S) -> Fut + Send + Sync + 'static,
+) -> Loaded<T>
+where
+    S: Send + Sync + Clone + PartialEq + 'static,
+    T: Send + Sync + serde::Serialize + serde::de::DeserializeOwned + 'static,
+    Fut: Future<Output = Result<T, AppError>> + Send + 'static,
+{
+    Resource::new_with_options(source, fetch, false)
+}
+
 /// How a page shows a failed load: signed out goes to the sign-in page, anything else is
 /// shown as an alert.
 pub(crate) fn load_failed(error: AppError) -> AnyView {
@@ -29,7 +47,7 @@ pub(crate) fn load_failed(error: AppError) -> AnyView {
 /// A page's data as it loads: "Loading…" first, then `render` with the data, or the failure
 /// as [`load_failed`] shows it. Keeps the previous content while a reload is in flight.
 pub(crate) fn loaded<T>(
-    resource: Resource<Result<T, AppError>>,
+    resource: Loaded<T>,
     render: impl Fn(T) -> AnyView + Send + Sync + 'static,
 ) -> impl IntoView
 where

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 #[component]
 pub fn StatusPage() -> impl IntoView {
     let refreshes = RwSignal::new(0u32);
-    let status = Resource::new(move || refreshes.get(), |_| get_system_status());
+    let status = crate::ui::load(move || refreshes.get(), |_| get_system_status());
 
     view! {
         <super::admin::AdminTabs/>

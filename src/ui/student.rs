@@ -16,7 +16,7 @@ pub fn StudentPage() -> impl IntoView {
     let student_id = move || params.read().get("id").unwrap_or_default();
     let undo = ServerAction::<Undo>::new();
     // Reload after an undo so both rows (the original, struck through, and its reversal) show.
-    let history = Resource::new(
+    let history = crate::ui::load(
         move || (student_id(), undo.version().get()),
         |(id, _)| load_student(id),
     );

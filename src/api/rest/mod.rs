@@ -37,16 +37,24 @@ impl AppError {
             AppError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
-}
 
-impl AppError {
+    /// The error's `code` in API replies.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Validation { .. } => "validation",
+            AppError::NotFound { .. } => "not_found",
+            AppError::Unauthorized { .. } => "unauthorized",
+            AppError::Forbidden { .. } => "forbidden",
+            AppError::Conflict { .. } => "conflict",
+            AppError::RuleViolation { .. } => "rule_violation",
+            AppError::Unavailable { .. } => "unavailable",
+            AppError::Internal { .. } => "internal",
+        }
+    }
+
     /// The API's error object: `{code, message, field?, rule?}`.
     pub fn body(&self) -> serde_json::Value {
-        let code = serde_json::to_value(self)
-            .ok()
-            .and_then(|v| v["code"].as_str().map(str::to_owned))
-            .unwrap_or_else(|| "error".to_owned());
-        let mut body = serde_json::json!({ "code": code, "message": self.to_string() });
+        let mut body = serde_json::json!({ "code": self.code(), "message": self.to_string() });
         match self {
             AppError::Validation { field, .. } => body["field"] = field.as_str().into(),
             AppError::RuleViolation { rule, .. } => body["rule"] = rule.as_str().into(),
@@ -196,4 +204,28 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .nest("/api/v1", endpoints())
         .nest("/api", endpoints())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::error::AppError;
+
+    #[test]
+    fn error_objects_name_the_code_and_field_or_rule() {
+        assert_eq!(
+            AppError::validation("points_change", "must not be zero").body(),
+            serde_json::json!({"code": "validation", "field": "points_change", "message": "points_change: must not be zero"})
+        );
+        let refused = AppError::RuleViolation {
+            rule: "min_balance".into(),
+            message: "balance -1 would fall below the minimum 0".into(),
+        }
+        .body();
+        assert_eq!(refused["code"], "rule_violation");
+        assert_eq!(refused["rule"], "min_balance");
+        assert_eq!(
+            AppError::NotFound { what: "x".into() }.body()["code"],
+            "not_found"
+        );
+    }
 }

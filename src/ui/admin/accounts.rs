@@ -44,7 +44,7 @@ pub fn AccountsPage() -> impl IntoView {
     report(set_active, outcome, move |_: &()| {
         t_string!(i18n, saved).to_owned()
     });
-    let list = Resource::new(
+    let list = crate::ui::load(
         move || (create.version().get(), set_active.version().get()),
         |_| accounts(),
     );

@@ -31,7 +31,7 @@ pub fn SchoolClassesPage() -> impl IntoView {
     report(add_teacher, outcome, move |_: &()| {
         t_string!(i18n, saved).to_owned()
     });
-    let list = Resource::new(
+    let list = crate::ui::load(
         move || {
             (
                 create.version().get(),
@@ -395,7 +395,7 @@ pub fn ClassRosterPage() -> impl IntoView {
     report(edit, outcome, move |_: &()| {
         t_string!(i18n, saved).to_owned()
     });
-    let roster = Resource::new(
+    let roster = crate::ui::load(
         move || (class_id(), add.version().get(), edit.version().get()),
         |(id, _, _)| load_class_roster(id),
     );

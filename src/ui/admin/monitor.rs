@@ -17,7 +17,7 @@ pub fn MonitorPage() -> impl IntoView {
     let run = ServerAction::<RunMonitor>::new();
     // Bumped by every live event, so the overview is fetched again.
     let changes = RwSignal::new(0u64);
-    let overview = Resource::new(
+    let overview = crate::ui::load(
         move || (run.version().get(), changes.get()),
         |_| load_monitor(),
     );

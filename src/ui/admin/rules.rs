@@ -20,7 +20,7 @@ const CHOOSABLE: [TransactionType; 4] = [
 
 #[component]
 pub fn RulesPage() -> impl IntoView {
-    let loaded = Resource::new(|| (), |_| load_school_rules());
+    let loaded = crate::ui::load(|| (), |_| load_school_rules());
     view! {
         <AdminTabs/>
         {crate::ui::loaded(loaded, |school| view! { <RulesForms school/> }.into_any())}

@@ -102,7 +102,7 @@ fn signed(points: i64) -> String {
 pub fn BoardPage() -> impl IntoView {
     let params = use_params_map();
     let class_id = move || params.read().get("id").unwrap_or_default();
-    let board = Resource::new(class_id, class_board);
+    let board = crate::ui::load(class_id, class_board);
     super::loaded(board, |board| view! { <ClassBoard board/> }.into_any())
 }
 
