@@ -1,5 +1,6 @@
 //! Hostile conditions over real HTTP against the real binary: SIGKILL during a write storm,
-//! retry storms with dropped connections, and who may call what (every endpoint × every role).
+//! retry storms with dropped connections, and who may call what (every REST endpoint and every
+//! server function × every role).
 #![cfg(all(feature = "ssr", unix))]
 
 mod support;
@@ -651,4 +652,390 @@ fn fills_template(template: &str, path: &str) -> bool {
             .iter()
             .zip(&path)
             .all(|(t, p)| t == p || (t.starts_with('{') && t.ends_with('}') && !p.is_empty()))
+}
+
+/// One server-function call as the browser makes it: the function's path and its arguments,
+/// form-encoded or JSON as the function takes them.
+struct Call {
+    path: &'static str,
+    body: CallBody,
+}
+
+enum CallBody {
+    Form(String),
+    Json(Vec<u8>),
+}
+
+/// A row's call for the `n`th role (writes carry a request id of their own per role).
+type CallFor<'a> = Box<dyn Fn(u32) -> Call + 'a>;
+
+fn form<T: leptos::server_fn::ServerFn + serde::Serialize>(args: T) -> Call {
+    Call {
+        path: T::PATH,
+        body: CallBody::Form(serde_urlencoded::to_string(&args).unwrap()),
+    }
+}
+
+fn json_args<T: leptos::server_fn::ServerFn + serde::Serialize>(args: T) -> Call {
+    Call {
+        path: T::PATH,
+        body: CallBody::Json(serde_json::to_vec(&args).unwrap()),
+    }
+}
+
+/// Everything a refused call could have changed, as one string.
+const SCHOOL_STATE: &str = "SELECT group_concat(row, ';') FROM (
+    SELECT 'u' || id || username || name || role || active || coalesce(password_hash, '') AS row FROM users
+    UNION ALL SELECT 'c' || id || name || coalesce(archived_at, '') FROM classes
+    UNION ALL SELECT 't' || class_id || teacher_id FROM class_teachers
+    UNION ALL SELECT 's' || id || class_id || name || coalesce(student_no, '') || coalesce(archived_at, '') FROM students
+    UNION ALL SELECT 'g' || id || name FROM student_groups
+    UNION ALL SELECT 'm' || group_id || student_id FROM student_group_members
+    UNION ALL SELECT 'p' || class_id || presets FROM class_presets
+    UNION ALL SELECT 'k' || key || value FROM settings
+    UNION ALL SELECT 'l' || count(*) FROM point_transactions
+    UNION ALL SELECT 'b' || student_id || points FROM student_points
+    ORDER BY row)";
+
+/// The browser's endpoints: every server function, called by each role with its session
+/// cookie. The REST matrix above does not reach them, and they decide who may do what on
+/// their own (`session::required`, `session::admin`, the ledger's class checks).
+#[tokio::test]
+async fn every_server_function_answers_each_role_as_its_rules_say() {
+    use classpoints::{api::admin::*, api::board::*, api::status::*, model::*};
+    let s = start().await;
+    let admin = s.admin().await;
+    let (_, teacher) = s.teacher(&admin, "wang").await;
+    let (_, stranger) = s.teacher(&admin, "li").await;
+    let (spare_id, _) = s.teacher(&admin, "zhao").await;
+    let (class_id, students) = s.class_with_students(&teacher, "Mine", 2).await;
+    s.class_with_students(&stranger, "Theirs", 1).await;
+    let student = &students[1];
+    let awarded = s
+        .post(
+            "/api/points",
+            Some(&teacher),
+            json!({"student_id": students[0], "points_change": 2}),
+        )
+        .await;
+    let transaction_id = awarded.body["transaction"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let group = s
+        .post(
+            &format!("/api/classes/{class_id}/groups"),
+            Some(&teacher),
+            json!({"name": "Reds", "student_ids": [students[0]]}),
+        )
+        .await;
+    let group_id = group.body["id"].as_str().unwrap().to_owned();
+    let presets = vec![Preset {
+        reason: "Helping".into(),
+        points: 2,
+    }];
+    let request_id = |n: u32| format!("rpc-matrix-{n}");
+
+    use Expect::*;
+    let admin_only = [Status(401), Status(403), Status(403), Allowed];
+    let class_teacher = [Status(401), Status(403), Allowed, Allowed];
+    let signed_in = [Status(401), Allowed, Allowed, Allowed];
+    // (call, anonymous, teacher of another class, the class's teacher, admin). Calls that
+    // write come with a fresh request id per role (`n`), as the board makes one per press.
+    let table: Vec<(CallFor<'_>, [Expect; 4])> = vec![
+        (Box::new(|_| form(CurrentUser {})), [Allowed; 4]),
+        (
+            Box::new(|_| {
+                form(SignIn {
+                    username: "nobody".into(),
+                    password: "not-a-password".into(),
+                })
+            }),
+            [Status(401); 4],
+        ),
+        (Box::new(|_| form(MyClasses {})), signed_in),
+        (
+            Box::new(|_| {
+                form(ClassBoard {
+                    class_id: class_id.clone(),
+                })
+            }),
+            // Another teacher's class is not found, as if it did not exist.
+            [Status(401), Status(404), Allowed, Allowed],
+        ),
+        (
+            Box::new(|n| {
+                form(Award {
+                    student_id: student.clone(),
+                    points_change: 1,
+                    reason: "matrix".into(),
+                    request_id: request_id(n),
+                })
+            }),
+            class_teacher,
+        ),
+        (
+            Box::new(|n| {
+                form(AwardClass {
+                    class_id: class_id.clone(),
+                    points_change: 1,
+                    reason: "matrix".into(),
+                    request_id: request_id(100 + n),
+                })
+            }),
+            class_teacher,
+        ),
+        (
+            Box::new(|n| {
+                json_args(AwardMany {
+                    student_ids: vec![student.clone()],
+                    group_id: None,
+                    points_change: 1,
+                    reason: "matrix".into(),
+                    request_id: request_id(200 + n),
+                })
+            }),
+            class_teacher,
+        ),
+        (
+            Box::new(|_| {
+                json_args(SaveGroup {
+                    class_id: class_id.clone(),
+                    name: "Blues".into(),
+                    student_ids: vec![student.clone()],
+                })
+            }),
+            // The teacher made Blues: the admin's second Blues is a name conflict.
+            [Status(401), Status(403), Allowed, Status(409)],
+        ),
+        (
+            Box::new(|_| {
+                json_args(UpdateGroup {
+                    group_id: group_id.clone(),
+                    name: "Reds, renamed".into(),
+                    student_ids: vec![student.clone()],
+                })
+            }),
+            class_teacher,
+        ),
+        (
+            Box::new(|_| {
+                form(DeleteGroup {
+                    group_id: group_id.clone(),
+                })
+            }),
+            // The teacher deleted it: nothing is left for the admin to delete.
+            [Status(401), Status(403), Allowed, Status(404)],
+        ),
+        (
+            Box::new(|_| {
+                json_args(SavePresets {
+                    class_id: class_id.clone(),
+                    presets: Some(presets.clone()),
+                })
+            }),
+            class_teacher,
+        ),
+        (
+            Box::new(|n| {
+                form(Undo {
+                    transaction_id: Some(transaction_id.clone()),
+                    batch_id: None,
+                    request_id: request_id(300 + n),
+                })
+            }),
+            // The teacher undid it: the admin's undo finds it undone already.
+            [Status(401), Status(403), Allowed, Status(409)],
+        ),
+        (
+            Box::new(|_| {
+                form(LoadStudent {
+                    student_id: student.clone(),
+                })
+            }),
+            class_teacher,
+        ),
+        (Box::new(|_| form(LoadMonitor {})), admin_only),
+        (Box::new(|_| form(RunMonitor { fix: false })), admin_only),
+        (Box::new(|_| form(Accounts {})), admin_only),
+        (
+            Box::new(|_| {
+                form(CreateAccount {
+                    username: "new".into(),
+                    name: "New".into(),
+                    password: "new-password".into(),
+                    role: Role::Teacher,
+                })
+            }),
+            admin_only,
+        ),
+        (Box::new(|_| form(LoadSchoolClasses {})), admin_only),
+        (
+            Box::new(|_| {
+                form(CreateSchoolClass {
+                    name: "Another".into(),
+                    teacher_id: None,
+                })
+            }),
+            admin_only,
+        ),
+        (
+            Box::new(|_| {
+                form(UpdateSchoolClass {
+                    class_id: class_id.clone(),
+                    name: Some("Mine, renamed".into()),
+                    archived: None,
+                })
+            }),
+            admin_only,
+        ),
+        (
+            Box::new(|_| {
+                form(AddTeacherToClass {
+                    class_id: class_id.clone(),
+                    teacher_id: spare_id.clone(),
+                })
+            }),
+            admin_only,
+        ),
+        (
+            Box::new(|_| {
+                form(ResetPassword {
+                    user_id: spare_id.clone(),
+                    password: "another-password".into(),
+                })
+            }),
+            admin_only,
+        ),
+        (
+            Box::new(|_| {
+                form(SetAccountActive {
+                    user_id: spare_id.clone(),
+                    active: false,
+                })
+            }),
+            admin_only,
+        ),
+        (
+            Box::new(|_| {
+                form(LoadClassRoster {
+                    class_id: class_id.clone(),
+                })
+            }),
+            admin_only,
+        ),
+        (
+            Box::new(|_| {
+                form(AddStudent {
+                    class_id: class_id.clone(),
+                    name: "New".into(),
+                    student_no: None,
+                })
+            }),
+            admin_only,
+        ),
+        (
+            Box::new(|_| {
+                form(UpdateStudent {
+                    student_id: student.clone(),
+                    name: Some("Renamed".into()),
+                    student_no: None,
+                    archived: None,
+                })
+            }),
+            admin_only,
+        ),
+        (
+            Box::new(|_| {
+                json_args(PreviewRoster {
+                    csv: "class,name\nImported,Amy\n".into(),
+                })
+            }),
+            admin_only,
+        ),
+        (
+            Box::new(|_| {
+                json_args(ImportRoster {
+                    csv: "class,name\nImported,Amy\n".into(),
+                })
+            }),
+            admin_only,
+        ),
+        (Box::new(|_| form(LoadSchoolRules {})), admin_only),
+        (
+            Box::new(|_| {
+                json_args(SaveRules {
+                    rules: classpoints::rules::Rules::default(),
+                })
+            }),
+            admin_only,
+        ),
+        (
+            Box::new(|_| {
+                json_args(SaveSchoolPresets {
+                    presets: presets.clone(),
+                })
+            }),
+            admin_only,
+        ),
+        (Box::new(|_| form(GetSystemStatus {})), admin_only),
+        // Last: signing out ends each caller's session.
+        (Box::new(|_| form(SignOut {})), [Allowed; 4]),
+    ];
+    // Every server function the app registers has its row, so a new one cannot skip the
+    // matrix.
+    let rows: HashSet<&str> = table.iter().map(|(call, _)| call(0).path).collect();
+    let registered: HashSet<&str> = leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, _)| path)
+        .collect();
+    let missing: Vec<_> = registered.difference(&rows).collect();
+    assert!(
+        missing.is_empty(),
+        "no row of the matrix for the server functions {missing:?}"
+    );
+    assert_eq!(
+        rows.len(),
+        registered.len(),
+        "every row calls a registered server function"
+    );
+
+    let sessions = [None, Some(&stranger), Some(&teacher), Some(&admin)];
+    let roles = ["anonymous", "teacher of another class", "teacher", "admin"];
+    let http = reqwest::Client::new();
+    let mut checked = 0;
+    for (call, expected) in &table {
+        for (n, ((session, role), expect)) in sessions.iter().zip(roles).zip(expected).enumerate() {
+            let before = s.scalar_text(SCHOOL_STATE).await;
+            let Call { path, body } = call(n as u32);
+            let mut request = http.post(format!("{}{path}", s.base));
+            request = match body {
+                CallBody::Form(body) => request
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(body),
+                CallBody::Json(body) => request
+                    .header("content-type", "application/json")
+                    .body(body),
+            };
+            if let Some(token) = session {
+                request = request.header("cookie", format!("classpoints_session={token}"));
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            let text = String::from_utf8_lossy(&response.bytes().await.unwrap()).into_owned();
+            match expect {
+                Allowed => assert!(status.is_success(), "{role}: {path} -> {status} {text}"),
+                Status(code) => {
+                    assert_eq!(status.as_u16(), *code, "{role}: {path} -> {text}");
+                    assert_eq!(
+                        s.scalar_text(SCHOOL_STATE).await,
+                        before,
+                        "{role}: a refused {path} changed nothing"
+                    );
+                }
+            }
+            checked += 1;
+        }
+    }
+    eprintln!("{checked} server function × role combinations answered as expected");
+    s.shutdown().await;
 }

@@ -257,6 +257,16 @@ impl TestServer {
         sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
     }
 
+    pub async fn scalar_text(&self, sql: &str) -> String {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+        sqlx::query_scalar::<_, Option<String>>(sql)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+            .unwrap_or_default()
+    }
+
     pub async fn raw_sql(&self, sql: &str) {
         use sqlx::Connection;
         let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
