@@ -683,20 +683,6 @@ fn json_args<T: leptos::server_fn::ServerFn + serde::Serialize>(args: T) -> Call
     }
 }
 
-/// Everything a refused call could have changed, as one string.
-const SCHOOL_STATE: &str = "SELECT group_concat(row, ';') FROM (
-    SELECT 'u' || id || username || name || role || active || coalesce(password_hash, '') AS row FROM users
-    UNION ALL SELECT 'c' || id || name || coalesce(archived_at, '') FROM classes
-    UNION ALL SELECT 't' || class_id || teacher_id FROM class_teachers
-    UNION ALL SELECT 's' || id || class_id || name || coalesce(student_no, '') || coalesce(archived_at, '') FROM students
-    UNION ALL SELECT 'g' || id || name FROM student_groups
-    UNION ALL SELECT 'm' || group_id || student_id FROM student_group_members
-    UNION ALL SELECT 'p' || class_id || presets FROM class_presets
-    UNION ALL SELECT 'k' || key || value FROM settings
-    UNION ALL SELECT 'l' || count(*) FROM point_transactions
-    UNION ALL SELECT 'b' || student_id || points FROM student_points
-    ORDER BY row)";
-
 /// The browser's endpoints: every server function, called by each role with its session
 /// cookie. The REST matrix above does not reach them, and they decide who may do what on
 /// their own (`session::required`, `session::admin`, the ledger's class checks).
@@ -1005,7 +991,7 @@ async fn every_server_function_answers_each_role_as_its_rules_say() {
     let mut checked = 0;
     for (call, expected) in &table {
         for (n, ((session, role), expect)) in sessions.iter().zip(roles).zip(expected).enumerate() {
-            let before = s.scalar_text(SCHOOL_STATE).await;
+            let before = s.school_state().await;
             let Call { path, body } = call(n as u32);
             let mut request = http.post(format!("{}{path}", s.base));
             request = match body {
@@ -1027,7 +1013,7 @@ async fn every_server_function_answers_each_role_as_its_rules_say() {
                 Status(code) => {
                     assert_eq!(status.as_u16(), *code, "{role}: {path} -> {text}");
                     assert_eq!(
-                        s.scalar_text(SCHOOL_STATE).await,
+                        s.school_state().await,
                         before,
                         "{role}: a refused {path} changed nothing"
                     );

@@ -257,10 +257,13 @@ impl TestServer {
         sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
     }
 
-    pub async fn scalar_text(&self, sql: &str) -> String {
+    /// Everything a refused request could have changed, as one string to compare before and
+    /// after: accounts, classes and their teachers, students, groups, presets, settings, the
+    /// number of ledger rows and every balance.
+    pub async fn school_state(&self) -> String {
         use sqlx::Connection;
         let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
-        sqlx::query_scalar::<_, Option<String>>(sql)
+        sqlx::query_scalar::<_, Option<String>>(SCHOOL_STATE)
             .fetch_one(&mut conn)
             .await
             .unwrap()
@@ -281,3 +284,18 @@ impl Drop for TestServer {
         }
     }
 }
+
+const SCHOOL_STATE: &str = "SELECT group_concat(row, ';') FROM (
+    SELECT 'u' || id || username || name || role || active || coalesce(password_hash, '') AS row FROM users
+    UNION ALL SELECT 'c' || id || name || coalesce(archived_at, '') FROM classes
+    UNION ALL SELECT 't' || class_id || teacher_id FROM class_teachers
+    UNION ALL SELECT 's' || id || class_id || name || coalesce(student_no, '') || coalesce(archived_at, '') FROM students
+    UNION ALL SELECT 'g' || id || name FROM student_groups
+    UNION ALL SELECT 'm' || group_id || student_id FROM student_group_members
+    UNION ALL SELECT 'p' || class_id || presets FROM class_presets
+    UNION ALL SELECT 'k' || key || value FROM settings
+    UNION ALL SELECT 'a' || count(*) FROM api_tokens
+    UNION ALL SELECT 'r' || count(*) FROM repairs
+    UNION ALL SELECT 'l' || count(*) FROM point_transactions
+    UNION ALL SELECT 'b' || student_id || points FROM student_points
+    ORDER BY row)";
