@@ -746,8 +746,7 @@ async fn every_server_function_answers_each_role_as_its_rules_say() {
                     class_id: class_id.clone(),
                 })
             }),
-            // Another teacher's class is not found, as if it did not exist.
-            [Status(401), Status(404), Allowed, Allowed],
+            class_teacher,
         ),
         (
             Box::new(|n| {

@@ -188,10 +188,7 @@ pub async fn load_class_roster(class_id: String) -> Result<ClassRoster, AppError
     crate::model::validate_id("class_id", &class_id)?;
     let (state, user) = session::admin().await?;
     let actor = user.actor();
-    let class = state
-        .ledger
-        .require_visible_class(&actor, &class_id)
-        .await?;
+    let class = state.ledger.require_class_reader(&actor, &class_id).await?;
     let students = state.ledger.students(&actor, Some(&class_id)).await?;
     Ok(ClassRoster { class, students })
 }

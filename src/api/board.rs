@@ -96,10 +96,7 @@ pub async fn class_board(class_id: String) -> Result<Board, AppError> {
     crate::model::validate_id("class_id", &class_id)?;
     let (state, user) = session::required().await?;
     let actor = user.actor();
-    let class = state
-        .ledger
-        .require_visible_class(&actor, &class_id)
-        .await?;
+    let class = state.ledger.require_class_reader(&actor, &class_id).await?;
     let students = state
         .ledger
         .students(&actor, Some(&class_id))

@@ -557,19 +557,6 @@ impl Ledger {
             .find(|c| c.id == class_id))
     }
 
-    /// One class `actor` may see, or 404 (a class that is not theirs looks like no class).
-    pub async fn require_visible_class(
-        &self,
-        actor: &Actor,
-        class_id: &str,
-    ) -> Result<crate::model::ClassInfo, AppError> {
-        self.visible_class(actor, class_id)
-            .await?
-            .ok_or_else(|| AppError::NotFound {
-                what: format!("class {class_id} (or it is not yours)"),
-            })
-    }
-
     /// One class `actor` may see: 404 when there is no such class, 403 when it is not theirs
     /// (the answers a write to the class gives).
     pub async fn require_class_reader(
