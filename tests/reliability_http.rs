@@ -940,6 +940,15 @@ async fn every_server_function_answers_each_role_as_its_rules_say() {
         ),
         (
             Box::new(|_| {
+                json_args(PreviewRoster {
+                    csv: "not a roster".into(),
+                })
+            }),
+            // Who is asking is settled before the file is read.
+            [Status(401), Status(403), Status(403), Status(400)],
+        ),
+        (
+            Box::new(|_| {
                 json_args(ImportRoster {
                     csv: "class,name\nImported,Amy\n".into(),
                 })

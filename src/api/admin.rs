@@ -231,8 +231,10 @@ pub async fn update_student(
 /// Longest roster file accepted through the page.
 pub const MAX_ROSTER_BYTES: usize = 1 << 20;
 
+/// Imports (or with `dry_run` previews) a roster for an admin. Who is asking and how much
+/// they sent are checked before anything reads the file.
 #[cfg(feature = "ssr")]
-async fn roster(csv: String, dry_run: bool) -> Result<RosterReport, AppError> {
+async fn roster(csv: &str, dry_run: bool) -> Result<RosterReport, AppError> {
     if csv.len() > MAX_ROSTER_BYTES {
         return Err(AppError::validation(
             "csv",
@@ -240,14 +242,14 @@ async fn roster(csv: String, dry_run: bool) -> Result<RosterReport, AppError> {
         ));
     }
     let (state, user) = session::admin().await?;
-    crate::ledger::import::import_roster(&state.ledger, &user.actor(), &csv, dry_run).await
+    crate::ledger::import::import_roster(&state.ledger, &user.actor(), csv, dry_run).await
 }
 
 /// What importing this roster CSV would do, line by line; nothing is written.
 #[server(prefix = "/rpc", output = crate::api::Reply, input = leptos::server_fn::codec::Json)]
 pub async fn preview_roster(csv: String) -> Result<RosterPreview, AppError> {
+    let report = roster(&csv, true).await?;
     let (rows, _) = crate::ledger::import::parse_roster(&csv)?;
-    let report = roster(csv, true).await?;
     let refused: std::collections::HashSet<usize> = report.errors.iter().map(|e| e.line).collect();
     Ok(RosterPreview {
         rows: rows
@@ -262,7 +264,7 @@ pub async fn preview_roster(csv: String) -> Result<RosterPreview, AppError> {
 /// Imports a roster CSV: good lines are imported, bad ones reported.
 #[server(prefix = "/rpc", output = crate::api::Reply, input = leptos::server_fn::codec::Json)]
 pub async fn import_roster(csv: String) -> Result<RosterReport, AppError> {
-    roster(csv, false).await
+    roster(&csv, false).await
 }
 
 /// The rules engine's settings and the school's presets.
