@@ -840,6 +840,31 @@ async fn every_server_function_answers_each_role_as_its_rules_say() {
             }),
             class_teacher,
         ),
+        // Ids that cannot be ids: who is asking is settled first, then the argument.
+        (
+            Box::new(|_| {
+                form(ClassBoard {
+                    class_id: "not an id".into(),
+                })
+            }),
+            [Status(401), Status(400), Status(400), Status(400)],
+        ),
+        (
+            Box::new(|_| {
+                form(LoadStudent {
+                    student_id: "x".into(),
+                })
+            }),
+            [Status(401), Status(400), Status(400), Status(400)],
+        ),
+        (
+            Box::new(|_| {
+                form(LoadClassRoster {
+                    class_id: "x".into(),
+                })
+            }),
+            [Status(401), Status(403), Status(403), Status(400)],
+        ),
         (Box::new(|_| form(LoadMonitor {})), admin_only),
         (Box::new(|_| form(RunMonitor { fix: false })), admin_only),
         (Box::new(|_| form(Accounts {})), admin_only),

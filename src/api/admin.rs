@@ -185,8 +185,8 @@ pub struct ClassRoster {
 
 #[server(prefix = "/rpc", output = crate::api::Reply)]
 pub async fn load_class_roster(class_id: String) -> Result<ClassRoster, AppError> {
-    crate::model::validate_id("class_id", &class_id)?;
     let (state, user) = session::admin().await?;
+    crate::model::validate_id("class_id", &class_id)?;
     let actor = user.actor();
     let class = state.ledger.require_class_reader(&actor, &class_id).await?;
     let students = state.ledger.students(&actor, Some(&class_id)).await?;
@@ -231,17 +231,17 @@ pub async fn update_student(
 /// Longest roster file accepted through the page.
 pub const MAX_ROSTER_BYTES: usize = 1 << 20;
 
-/// Imports (or with `dry_run` previews) a roster for an admin. Who is asking and how much
-/// they sent are checked before anything reads the file.
+/// Imports (or with `dry_run` previews) a roster for an admin. Who is asking is settled
+/// first, then how much they sent, before anything reads the file.
 #[cfg(feature = "ssr")]
 async fn roster(csv: &str, dry_run: bool) -> Result<RosterReport, AppError> {
+    let (state, user) = session::admin().await?;
     if csv.len() > MAX_ROSTER_BYTES {
         return Err(AppError::validation(
             "csv",
             format!("must be at most {} KiB", MAX_ROSTER_BYTES / 1024),
         ));
     }
-    let (state, user) = session::admin().await?;
     crate::ledger::import::import_roster(&state.ledger, &user.actor(), csv, dry_run).await
 }
 

@@ -93,8 +93,8 @@ pub async fn my_classes() -> Result<Vec<ClassInfo>, AppError> {
 /// A class's board: its active students with their points, and the award presets.
 #[server(prefix = "/rpc", output = crate::api::Reply)]
 pub async fn class_board(class_id: String) -> Result<Board, AppError> {
-    crate::model::validate_id("class_id", &class_id)?;
     let (state, user) = session::required().await?;
+    crate::model::validate_id("class_id", &class_id)?;
     let actor = user.actor();
     let class = state.ledger.require_class_reader(&actor, &class_id).await?;
     let students = state
@@ -287,8 +287,8 @@ pub async fn undo(
 /// A student's page: their details and their ledger (latest 500 rows), newest first.
 #[server(prefix = "/rpc", output = crate::api::Reply)]
 pub async fn load_student(student_id: String) -> Result<StudentHistory, AppError> {
-    crate::model::validate_id("student_id", &student_id)?;
     let (state, user) = session::required().await?;
+    crate::model::validate_id("student_id", &student_id)?;
     let actor = user.actor();
     let class_id = state
         .ledger
