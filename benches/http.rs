@@ -2,13 +2,14 @@
 //! the ledger does stop it: a fast wrong answer is not a figure).
 //!
 //! 1. Starts the server binary, built with this benchmark's optimised profile, on loopback with a fresh
-//!    database, or targets `BENCH_URL` (with `BENCH_USERNAME` / `BENCH_PASSWORD`, an admin).
-//! 2. `BENCH_CLIENTS` (64) keep-alive clients post awards with idempotency keys (made as the
-//!    board makes them; random ones with `BENCH_RANDOM_KEYS=1`) for
-//!    `BENCH_SECONDS` (10) to `BENCH_STUDENTS` (40) students, `BENCH_RUNS` (3) times on the
-//!    same server: awards/s and p50/p95/p99 of each run and their median, errors, and the CPU
-//!    the server and this load generator used meanwhile (same machine). One run is not a
-//!    figure: on this shared machine runs a minute apart differ by up to 20 %.
+//!    database, or targets `--url` (with `--username` / `--password`, an admin's).
+//! 2. `--clients` (64) keep-alive clients post awards with idempotency keys (made as the board
+//!    makes them; random ones with `--random-keys`) for `--seconds` (10) to `--students` (40)
+//!    students, `--runs` (3) times on the same server: awards/s and p50/p95/p99 of each run and
+//!    their median, errors, and the CPU the server and this load generator used meanwhile (same
+//!    machine). One run is not a figure: on this shared machine runs a minute apart differ by up
+//!    to a third. Each option also comes from an environment variable (`BENCH_URL`,
+//!    `BENCH_CLIENTS`, …; `--help` lists them), which is how `make bench` passes them.
 //! 3. Verifies the ledger holds exactly the acknowledged awards and every balance equals its
 //!    ledger (a full monitor check).
 //! 4. The machine's ceiling in the same run: raw SQLite transactions doing the same insert +
@@ -32,11 +33,37 @@ use std::{
 };
 use support::{http::ADMIN, process::ServerProcess};
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+/// The HTTP benchmark: `cargo bench --features ssr --bench http -- [OPTIONS]`. Every option
+/// can also come from the environment variable named in `--help`.
+#[derive(clap::Parser)]
+struct Args {
+    /// A running server to load instead of starting one (sign-in with --username/--password,
+    /// an admin's); the ledger-row count and the server's CPU and RSS are then not measured.
+    #[arg(long, env = "BENCH_URL")]
+    url: Option<String>,
+    #[arg(long, env = "BENCH_USERNAME")]
+    username: Option<String>,
+    #[arg(long, env = "BENCH_PASSWORD")]
+    password: Option<String>,
+    /// Concurrent keep-alive clients.
+    #[arg(long, env = "BENCH_CLIENTS", default_value_t = 64)]
+    clients: usize,
+    /// Length of each measured run.
+    #[arg(long, env = "BENCH_SECONDS", default_value_t = 10)]
+    seconds: usize,
+    /// Measured runs on the same server (their median is the headline figure).
+    #[arg(long, env = "BENCH_RUNS", default_value_t = 3)]
+    runs: usize,
+    /// Students in the benchmark's class.
+    #[arg(long, env = "BENCH_STUDENTS", default_value_t = 40)]
+    students: usize,
+    /// Random idempotency keys (as API clients sending UUIDv4 do) instead of ones made as the
+    /// board makes them.
+    #[arg(long, env = "BENCH_RANDOM_KEYS", value_parser = clap::builder::BoolishValueParser::new())]
+    random_keys: bool,
+    /// Passed by `cargo bench`.
+    #[arg(long, hide = true)]
+    bench: bool,
 }
 
 /// `q` (0–1) of sorted latencies in µs, as ms.
@@ -150,7 +177,7 @@ struct Load {
 }
 
 /// One measured run of the load and where the machine's CPU went meanwhile: server, this
-/// load generator, idle. Client and server share the machine unless BENCH_URL points elsewhere.
+/// load generator, idle. Client and server share the machine unless `--url` points elsewhere.
 struct Measured {
     load: Load,
     server_cores: Option<f64>,
@@ -450,28 +477,35 @@ fn main() {
     // The SQLite ceiling runs in this process: same process-wide settings as the server's.
     // SAFETY: first SQLite use in this process, on its only thread so far.
     unsafe { classpoints::db::configure_sqlite_for_process() };
-    let clients = env_usize("BENCH_CLIENTS", 64);
-    let seconds = env_usize("BENCH_SECONDS", 10);
-    let students = env_usize("BENCH_STUDENTS", 40);
-    let random_keys = env_usize("BENCH_RANDOM_KEYS", 0) != 0;
-    let runs_wanted = env_usize("BENCH_RUNS", 3);
+    let args = <Args as clap::Parser>::parse();
+    let Args {
+        clients,
+        seconds,
+        students,
+        random_keys,
+        runs: runs_wanted,
+        ..
+    } = args;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/classpoints.db", dir.path().display());
-    let remote = std::env::var("BENCH_URL").ok();
+    let remote = args.url.clone();
     let server = remote.is_none().then(|| ServerProcess::start(&url));
     let base = remote
         .clone()
         .unwrap_or_else(|| server.as_ref().unwrap().base.clone());
-    let (admin_user, admin_password) = match &remote {
-        Some(_) => (
-            std::env::var("BENCH_USERNAME").expect("BENCH_USERNAME (an admin) for BENCH_URL"),
-            std::env::var("BENCH_PASSWORD").expect("BENCH_PASSWORD for BENCH_URL"),
-        ),
-        None => (ADMIN.0.to_owned(), ADMIN.1.to_owned()),
+    let (admin_user, admin_password) = match (&remote, args.username, args.password) {
+        (None, ..) => (ADMIN.0.to_owned(), ADMIN.1.to_owned()),
+        (Some(_), Some(username), Some(password)) => (username, password),
+        (Some(_), ..) => {
+            eprintln!(
+                "--url needs an admin's --username and --password (or BENCH_USERNAME, BENCH_PASSWORD)"
+            );
+            std::process::exit(2);
+        }
     };
     println!(
         "HTTP benchmark: {clients} keep-alive clients, {seconds} s, {students} students, {} idempotency keys, server {base}{}",

@@ -7,7 +7,8 @@
 //!    same machine, same durability (WAL, synchronous=FULL), in the same run;
 //! 3. consistency check time at 10 000 students / 1 000 000 ledger rows.
 //!
-//! Run: `cargo bench --features ssr --bench ledger` (BENCH_ROWS / BENCH_AWARDS to resize).
+//! Run: `cargo bench --features ssr --bench ledger` (`-- --rows N --awards N`, or BENCH_ROWS /
+//! BENCH_AWARDS, to resize; `-- --help` lists the options).
 
 use classpoints::{
     db::Db,
@@ -20,11 +21,25 @@ use classpoints::{
 };
 use std::time::{Duration, Instant};
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+/// The ledger benchmark: `cargo bench --features ssr --bench ledger -- [OPTIONS]`. Every
+/// option can also come from the environment variable named in `--help`.
+#[derive(clap::Parser)]
+struct Args {
+    /// Awards each writer measurement makes (64 concurrent requesters).
+    #[arg(long, env = "BENCH_AWARDS", default_value_t = 32_000)]
+    awards: usize,
+    /// Awards the plain loop makes, one transaction each.
+    #[arg(long, env = "BENCH_PLAIN_AWARDS", default_value_t = 2_000)]
+    plain_awards: usize,
+    /// Ledger rows for the consistency-check measurement.
+    #[arg(long, env = "BENCH_ROWS", default_value_t = 1_000_000)]
+    rows: usize,
+    /// Students those rows belong to.
+    #[arg(long, env = "BENCH_STUDENTS", default_value_t = 10_000)]
+    students: usize,
+    /// Passed by `cargo bench`.
+    #[arg(long, hide = true)]
+    bench: bool,
 }
 
 async fn roster_id(ledger: &Ledger, actor: Actor, command: Command) -> String {
@@ -310,10 +325,13 @@ fn main() {
         .build()
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let awards = env_usize("BENCH_AWARDS", 32_000);
-    let plain_awards = env_usize("BENCH_PLAIN_AWARDS", 2_000);
-    let rows = env_usize("BENCH_ROWS", 1_000_000);
-    let students = env_usize("BENCH_STUDENTS", 10_000);
+    let Args {
+        awards,
+        plain_awards,
+        rows,
+        students,
+        ..
+    } = <Args as clap::Parser>::parse();
     runtime.block_on(async {
         println!("ledger benchmark (WAL, synchronous=FULL), database under {}", dir.path().display());
         let mut writer_rate = 0.0;
