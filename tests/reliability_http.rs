@@ -21,6 +21,15 @@ struct Client {
     http: reqwest::Client,
     base: String,
     token: String,
+    awards_through: Transport,
+}
+
+/// How a client awards: as a script does (REST, `Idempotency-Key`) or as the board does (the
+/// `award` server function with its request id, session cookie).
+#[derive(Clone, Copy, Debug)]
+enum Transport {
+    Rest,
+    ServerFunction,
 }
 
 impl Client {
@@ -39,6 +48,7 @@ impl Client {
             http,
             base: base.to_owned(),
             token: reply["token"].as_str().expect("signed in").to_owned(),
+            awards_through: Transport::Rest,
         }
     }
 
@@ -67,12 +77,39 @@ impl Client {
     /// One award of +1 for `student` under request id `key`; the transaction id when the
     /// server acknowledged it.
     async fn award(&self, student: &str, key: &str) -> reqwest::Result<Option<String>> {
-        let body = json!({"student_id": student, "points_change": 1, "reason": "storm"});
-        let (status, body) = self
-            .send(Method::POST, "/api/points", Some(body), Some(key))
-            .await?;
-        Ok((status == StatusCode::CREATED)
-            .then(|| body["transaction"]["id"].as_str().unwrap().to_owned()))
+        match self.awards_through {
+            Transport::Rest => {
+                let body = json!({"student_id": student, "points_change": 1, "reason": "storm"});
+                let (status, body) = self
+                    .send(Method::POST, "/api/points", Some(body), Some(key))
+                    .await?;
+                Ok((status == StatusCode::CREATED)
+                    .then(|| body["transaction"]["id"].as_str().unwrap().to_owned()))
+            }
+            Transport::ServerFunction => {
+                use classpoints::{api::board::Award, model::Awarded};
+                use leptos::server_fn::{Decodes, ServerFn, codec::PostcardEncoding};
+                let args = Award {
+                    student_id: student.to_owned(),
+                    points_change: 1,
+                    reason: "storm".into(),
+                    request_id: key.to_owned(),
+                };
+                let response = self
+                    .http
+                    .post(format!("{}{}", self.base, Award::PATH))
+                    .header("cookie", format!("classpoints_session={}", self.token))
+                    .form(&args)
+                    .send()
+                    .await?;
+                let status = response.status();
+                let body = response.bytes().await?;
+                Ok(status.is_success().then(|| {
+                    let awarded: Awarded = PostcardEncoding::decode(body).unwrap();
+                    awarded.transactions[0].id.clone()
+                }))
+            }
+        }
     }
 }
 
@@ -246,9 +283,24 @@ fn sigkill_of_the_server_during_a_write_storm_loses_no_acknowledged_award() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_storms_with_dropped_connections_leave_exactly_one_row_per_request() {
+    retry_storm(Transport::Rest).await;
+}
+
+/// The board's retries: the `award` server function under the same storm.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_function_retry_storms_leave_exactly_one_row_per_request_id() {
+    retry_storm(Transport::ServerFunction).await;
+}
+
+/// 120 awards, each sent 1–5 times in parallel or in series, a third first sent by a client
+/// that hangs up at once: exactly one row per request, every copy answered with it.
+async fn retry_storm(transport: Transport) {
     const REQUESTS: usize = 120;
     let s = start().await;
-    let admin = Client::sign_in(&s.base, ADMIN.0, ADMIN.1).await;
+    let admin = Client {
+        awards_through: transport,
+        ..Client::sign_in(&s.base, ADMIN.0, ADMIN.1).await
+    };
     let students = class_of(&admin, 5).await;
     // A client that gives up almost at once: its request is dropped mid-flight, and the
     // server may or may not commit it.
@@ -321,7 +373,7 @@ async fn retry_storms_with_dropped_connections_leave_exactly_one_row_per_request
         );
     }
     eprintln!(
-        "{REQUESTS} requests sent 1–5 times ({dropped} first sends dropped mid-flight): one row each"
+        "{transport:?}: {REQUESTS} requests sent 1–5 times ({dropped} first sends dropped mid-flight): one row each"
     );
 }
 
