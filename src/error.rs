@@ -25,6 +25,12 @@ pub enum AppError {
     /// A configured rule refused the operation; `rule` names it.
     #[error("rule {rule} refused the operation: {message}")]
     RuleViolation { rule: String, message: String },
+    /// Too many failed sign-ins for an account: it is locked for `retry_after_seconds`.
+    #[error("{message}")]
+    TooManyAttempts {
+        message: String,
+        retry_after_seconds: u64,
+    },
     /// Temporarily unable to serve (for example the database stayed busy after retries).
     #[error("temporarily unavailable: {message}")]
     Unavailable { message: String },

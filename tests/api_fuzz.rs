@@ -338,13 +338,16 @@ fn random_calls_at_every_server_function_never_get_a_5xx_and_refusals_write_noth
                     !status.is_server_error(),
                     "{path} {content_type} {body} -> {status} {text}"
                 );
-                prop_assert_ne!(
-                    status.as_u16(),
-                    401,
-                    "the admin's session held: {} {}",
-                    path,
-                    body
-                );
+                // (A sign-in with a wrong password is a 401 whoever calls it.)
+                if !path.starts_with("/rpc/sign_in") {
+                    prop_assert_ne!(
+                        status.as_u16(),
+                        401,
+                        "the admin's session held: {} {}",
+                        path,
+                        body
+                    );
+                }
                 if status.is_success() {
                     succeeded.set(succeeded.get() + 1);
                 } else {

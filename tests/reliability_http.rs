@@ -1110,3 +1110,76 @@ async fn every_server_function_answers_each_role_as_its_rules_say() {
     eprintln!("{checked} server function × role combinations answered as expected");
     s.shutdown().await;
 }
+
+/// Guessing a password: after five failed sign-ins an account is locked (429 with
+/// Retry-After) even for the right password, through the REST API and the sign-in page alike;
+/// parallel guesses do not slip past the count; other accounts and open sessions carry on.
+#[tokio::test]
+async fn password_guessing_locks_the_account_not_the_school() {
+    use classpoints::api::board::SignIn;
+    use leptos::server_fn::ServerFn;
+    let s = start().await;
+    let admin = s.admin().await;
+    let (_, wang_session) = s.teacher(&admin, "wang").await;
+    let login = |username: &str, password: &str| {
+        s.post(
+            "/api/auth/login",
+            None,
+            json!({"username": username, "password": password}),
+        )
+    };
+    for _ in 0..5 {
+        assert_eq!(
+            login("wang", "guess-guess").await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let locked = login("Wang", "teacher-password").await;
+    assert_eq!(
+        locked.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        locked.body
+    );
+    assert_eq!(locked.error()["code"], "too_many_attempts");
+    let retry_after: u64 = locked.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    // The sign-in page's server function answers the same.
+    let page = reqwest::Client::new()
+        .post(format!("{}{}", s.base, SignIn::PATH))
+        .form(&[("username", "wang"), ("password", "teacher-password")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Other accounts sign in; wang's open session still works.
+    assert_eq!(login(ADMIN.0, ADMIN.1).await.status, StatusCode::OK);
+    assert_eq!(
+        s.get("/api/auth/me", Some(&wang_session)).await.status,
+        StatusCode::OK
+    );
+
+    // 40 guesses at once at another account: five are checked, the rest refused unchecked.
+    s.teacher(&admin, "li").await;
+    let guesses = (0..40).map(|_| login("li", "guess-guess"));
+    let statuses: Vec<StatusCode> = futures::future::join_all(guesses)
+        .await
+        .into_iter()
+        .map(|reply| reply.status)
+        .collect();
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((checked, refused), (5, 35), "{statuses:?}");
+    eprintln!("5 wrong passwords lock an account; 40 parallel guesses: 5 checked, 35 refused");
+    s.shutdown().await;
+}

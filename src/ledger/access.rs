@@ -288,16 +288,113 @@ pub async fn check_credentials(
     })
 }
 
+/// Sign-in attempts per account, so that guessing a password takes time (pupils have every
+/// reason to try their teacher's). After [`SignInThrottle::FREE_ATTEMPTS`] failed attempts an
+/// account refuses sign-in for [`SignInThrottle::FIRST_LOCK`], twice as long after each further
+/// failure, at most [`SignInThrottle::MAX_LOCK`]; a success clears its count, and failures
+/// older than `MAX_LOCK` are forgotten. An attempt counts before its password is checked, so
+/// parallel guesses cannot slip past the count. Sessions already open are not affected. Kept
+/// in memory: a restart forgets the counts.
+#[derive(Debug, Default)]
+pub struct SignInThrottle {
+    accounts: std::sync::Mutex<std::collections::HashMap<String, Attempts>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Attempts {
+    failed: u32,
+    last: std::time::Instant,
+}
+
+impl SignInThrottle {
+    pub const FREE_ATTEMPTS: u32 = 5;
+    pub const FIRST_LOCK: std::time::Duration = std::time::Duration::from_secs(60);
+    pub const MAX_LOCK: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+    /// Accounts tracked before stale entries are dropped (unknown usernames count too).
+    const MAX_TRACKED: usize = 10_000;
+
+    /// Usernames compare without case, as the users table does.
+    fn key(username: &str) -> String {
+        username.trim().to_ascii_lowercase()
+    }
+
+    fn lock_after(failed: u32) -> Option<std::time::Duration> {
+        let doublings = failed.checked_sub(Self::FREE_ATTEMPTS)?;
+        Some(
+            Self::FIRST_LOCK
+                .saturating_mul(1u32.checked_shl(doublings).unwrap_or(u32::MAX))
+                .min(Self::MAX_LOCK),
+        )
+    }
+
+    /// Counts an attempt for `username` at `now`, or refuses it with how long the account
+    /// is still locked.
+    pub fn attempt(
+        &self,
+        username: &str,
+        now: std::time::Instant,
+    ) -> Result<(), std::time::Duration> {
+        let mut accounts = self
+            .accounts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if accounts.len() >= Self::MAX_TRACKED {
+            accounts.retain(|_, a| now.saturating_duration_since(a.last) < Self::MAX_LOCK);
+        }
+        let entry = accounts.entry(Self::key(username)).or_insert(Attempts {
+            failed: 0,
+            last: now,
+        });
+        if now.saturating_duration_since(entry.last) >= Self::MAX_LOCK {
+            entry.failed = 0;
+        }
+        if let Some(lock) = Self::lock_after(entry.failed) {
+            let waited = now.saturating_duration_since(entry.last);
+            if waited < lock {
+                return Err(lock - waited);
+            }
+        }
+        entry.failed += 1;
+        entry.last = now;
+        Ok(())
+    }
+
+    /// A correct password: the account starts afresh.
+    pub fn succeeded(&self, username: &str) {
+        self.accounts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&Self::key(username));
+    }
+}
+
 /// Checks a username and password and issues a browser session token for them.
-/// Returns the token (to set as a cookie) and the user; 401 on bad credentials.
+/// Returns the token (to set as a cookie) and the user; 401 on bad credentials, 429 while the
+/// account is locked after failed attempts ([`SignInThrottle`]).
 pub async fn sign_in(
     ledger: &super::Ledger,
     username: &str,
     password: &str,
 ) -> Result<(String, SignedIn), AppError> {
+    let throttle = ledger.sign_in_throttle();
+    if let Err(wait) = throttle.attempt(username, std::time::Instant::now()) {
+        let seconds = wait.as_secs().max(1);
+        return Err(AppError::TooManyAttempts {
+            message: format!(
+                "too many failed sign-ins for this account; try again in {}",
+                if seconds < 90 {
+                    format!("{seconds} s")
+                } else {
+                    format!("{} min", seconds.div_ceil(60))
+                }
+            ),
+            retry_after_seconds: seconds,
+        });
+    }
     let user = check_credentials(ledger.db().pool(), username, password)
         .await?
         .ok_or_else(|| AppError::unauthorized("wrong username or password"))?;
+    throttle.succeeded(username);
     let (token, token_hash) = new_token();
     let expires = chrono::Utc::now() + chrono::Duration::days(SESSION_DAYS);
     ledger
@@ -399,6 +496,54 @@ pub async fn has_admin(pool: &SqlitePool) -> Result<bool, AppError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn failed_sign_ins_lock_the_account_for_longer_each_time() {
+        let throttle = SignInThrottle::default();
+        let start = Instant::now();
+        for _ in 0..SignInThrottle::FREE_ATTEMPTS {
+            assert_eq!(throttle.attempt("Wang", start), Ok(()));
+        }
+        // Locked for a minute, whatever the case of the name; another account is not.
+        assert_eq!(
+            throttle.attempt("wang", start + Duration::from_secs(10)),
+            Err(Duration::from_secs(50))
+        );
+        assert_eq!(throttle.attempt("li", start), Ok(()));
+        // After the minute, one more try; failing it doubles the lock.
+        let later = start + SignInThrottle::FIRST_LOCK;
+        assert_eq!(throttle.attempt("wang", later), Ok(()));
+        assert_eq!(
+            throttle.attempt("wang", later),
+            Err(Duration::from_secs(120))
+        );
+        // The lock never exceeds MAX_LOCK.
+        let mut now = later;
+        for _ in 0..20 {
+            now += SignInThrottle::MAX_LOCK - Duration::from_secs(1);
+            let _ = throttle.attempt("wang", now);
+        }
+        let wait = throttle.attempt("wang", now).unwrap_err();
+        assert!(wait <= SignInThrottle::MAX_LOCK, "{wait:?}");
+        // A success clears the count.
+        throttle.succeeded("WANG");
+        assert_eq!(throttle.attempt("wang", now), Ok(()));
+    }
+
+    #[test]
+    fn old_failures_are_forgotten() {
+        let throttle = SignInThrottle::default();
+        let start = Instant::now();
+        for _ in 0..SignInThrottle::FREE_ATTEMPTS {
+            throttle.attempt("wang", start).unwrap();
+        }
+        let much_later = start + SignInThrottle::MAX_LOCK;
+        for _ in 0..SignInThrottle::FREE_ATTEMPTS {
+            assert_eq!(throttle.attempt("wang", much_later), Ok(()));
+        }
+        assert!(throttle.attempt("wang", much_later).is_err());
+    }
 
     #[test]
     fn passwords_hash_and_verify() {

@@ -358,6 +358,7 @@ pub struct Ledger {
     events: broadcast::Sender<LedgerEvent>,
     stats: Arc<WriterStats>,
     tokens: Arc<access::TokenCache>,
+    sign_in_throttle: Arc<access::SignInThrottle>,
     /// Keeps the checkpointer running; it stops when the last handle is gone.
     _checkpoints: Arc<std::sync::mpsc::Sender<()>>,
     chain_checkpoint: Arc<tokio::sync::Mutex<chain::ChainState>>,
@@ -393,6 +394,7 @@ impl Ledger {
             events,
             stats,
             tokens,
+            sign_in_throttle: Arc::default(),
             _checkpoints: Arc::new(checkpoints),
             chain_checkpoint: Arc::default(),
         })
@@ -410,6 +412,11 @@ impl Ledger {
     /// [`access::TokenCache`]).
     pub async fn signed_in(&self, token: &str) -> Result<Option<access::SignedIn>, AppError> {
         access::user_for_token(self.db.pool(), &self.tokens, token).await
+    }
+
+    /// Failed sign-in attempts per account ([`access::SignInThrottle`]).
+    pub fn sign_in_throttle(&self) -> &access::SignInThrottle {
+        &self.sign_in_throttle
     }
 
     /// Requests waiting for the writer.

@@ -33,6 +33,7 @@ impl AppError {
             AppError::Forbidden { .. } => StatusCode::FORBIDDEN,
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::RuleViolation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -47,6 +48,7 @@ impl AppError {
             AppError::Forbidden { .. } => "forbidden",
             AppError::Conflict { .. } => "conflict",
             AppError::RuleViolation { .. } => "rule_violation",
+            AppError::TooManyAttempts { .. } => "too_many_attempts",
             AppError::Unavailable { .. } => "unavailable",
             AppError::Internal { .. } => "internal",
         }
@@ -72,6 +74,15 @@ impl IntoResponse for AppError {
         }
         let mut response =
             (status, Json(serde_json::json!({ "error": self.body() }))).into_response();
+        if let AppError::TooManyAttempts {
+            retry_after_seconds,
+            ..
+        } = self
+        {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds));
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
