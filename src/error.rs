@@ -1,8 +1,9 @@
 //! The one error type that crosses the server/browser boundary.
 //!
 //! Server functions return `Result<T, AppError>`; the REST layer maps the same variants to HTTP
-//! status codes and its own `{code, message, …}` objects (`AppError::body`). Database and other internal failures are logged in full on the server and reach
-//! clients only as a generic message.
+//! status codes and its own `{code, message, …}` objects (`AppError::body`). Database and other
+//! internal failures are logged in full on the server and reach clients only as a generic
+//! message.
 
 use serde::{Deserialize, Serialize};
 
@@ -112,6 +113,10 @@ mod tests {
             AppError::RuleViolation {
                 rule: "min_balance".into(),
                 message: "balance -1 would fall below the minimum 0".into(),
+            },
+            AppError::TooManyAttempts {
+                message: "try again in 60 s".into(),
+                retry_after_seconds: 60,
             },
             AppError::Unavailable {
                 message: "busy".into(),

@@ -339,7 +339,15 @@ impl SignInThrottle {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if accounts.len() >= Self::MAX_TRACKED {
+            // Forget stale counts first, then those that lock nothing yet; memory stays
+            // bounded even when someone tries thousands of usernames.
             accounts.retain(|_, a| now.saturating_duration_since(a.last) < Self::MAX_LOCK);
+            if accounts.len() >= Self::MAX_TRACKED {
+                accounts.retain(|_, a| a.failed >= Self::FREE_ATTEMPTS);
+            }
+            if accounts.len() >= Self::MAX_TRACKED {
+                accounts.clear();
+            }
         }
         let entry = accounts.entry(Self::key(username)).or_insert(Attempts {
             failed: 0,
@@ -529,6 +537,22 @@ mod tests {
         // A success clears the count.
         throttle.succeeded("WANG");
         assert_eq!(throttle.attempt("wang", now), Ok(()));
+    }
+
+    #[test]
+    fn thousands_of_usernames_keep_the_table_bounded() {
+        let throttle = SignInThrottle::default();
+        let now = Instant::now();
+        for _ in 0..SignInThrottle::FREE_ATTEMPTS {
+            throttle.attempt("wang", now).unwrap();
+        }
+        for n in 0..3 * SignInThrottle::MAX_TRACKED {
+            throttle.attempt(&format!("user{n}"), now).unwrap();
+        }
+        let tracked = throttle.accounts.lock().unwrap().len();
+        assert!(tracked <= SignInThrottle::MAX_TRACKED, "{tracked}");
+        // The locked account stays locked.
+        assert!(throttle.attempt("wang", now).is_err());
     }
 
     #[test]
