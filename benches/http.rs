@@ -51,7 +51,8 @@ struct Args {
     /// Length of each measured run.
     #[arg(long, env = "BENCH_SECONDS", default_value_t = 10)]
     seconds: usize,
-    /// Measured runs on the same server (their median is the headline figure).
+    /// Measured runs on the same server; the median run gives the headline figures (with an
+    /// even count, the faster of the two middle runs).
     #[arg(long, env = "BENCH_RUNS", default_value_t = 3)]
     runs: usize,
     /// Students in the benchmark's class.
