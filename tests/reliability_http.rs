@@ -1113,7 +1113,8 @@ async fn every_server_function_answers_each_role_as_its_rules_say() {
 
 /// Guessing a password: after five failed sign-ins an account is locked (429 with
 /// Retry-After) even for the right password, through the REST API and the sign-in page alike;
-/// parallel guesses do not slip past the count; other accounts and open sessions carry on.
+/// parallel guesses do not slip past the count; other accounts and open sessions carry on; a
+/// new password set by an admin lifts the lock.
 #[tokio::test]
 async fn password_guessing_locks_the_account_not_the_school() {
     use classpoints::api::board::SignIn;
@@ -1160,6 +1161,25 @@ async fn password_guessing_locks_the_account_not_the_school() {
     assert_eq!(login(ADMIN.0, ADMIN.1).await.status, StatusCode::OK);
     assert_eq!(
         s.get("/api/auth/me", Some(&wang_session)).await.status,
+        StatusCode::OK
+    );
+    // An admin setting a new password lifts the lock.
+    let wang_id = s.get("/api/auth/me", Some(&wang_session)).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reset = s
+        .send(
+            Method::PATCH,
+            &format!("/api/teachers/{wang_id}"),
+            Some(&admin),
+            Some(json!({"password": "a-fresh-password"})),
+            &[],
+        )
+        .await;
+    assert_eq!(reset.status, StatusCode::OK, "{}", reset.body);
+    assert_eq!(
+        login("wang", "a-fresh-password").await.status,
         StatusCode::OK
     );
 

@@ -292,9 +292,10 @@ pub async fn check_credentials(
 /// reason to try their teacher's). After [`SignInThrottle::FREE_ATTEMPTS`] failed attempts an
 /// account refuses sign-in for [`SignInThrottle::FIRST_LOCK`], twice as long after each further
 /// failure, at most [`SignInThrottle::MAX_LOCK`]; a success clears its count, and failures
-/// older than `MAX_LOCK` are forgotten. An attempt counts before its password is checked, so
-/// parallel guesses cannot slip past the count. Sessions already open are not affected. Kept
-/// in memory: a restart forgets the counts.
+/// older than `MAX_LOCK` are forgotten, and a new password set for the account lifts the lock
+/// (an admin's answer to a teacher locked out by someone else). An attempt counts before its
+/// password is checked, so parallel guesses cannot slip past the count. Sessions already open
+/// are not affected. Kept in memory: a restart forgets the counts.
 #[derive(Debug, Default)]
 pub struct SignInThrottle {
     accounts: std::sync::Mutex<std::collections::HashMap<String, Attempts>>,

@@ -372,10 +372,12 @@ impl Ledger {
         let (events, _) = broadcast::channel(1024);
         let stats = Arc::new(WriterStats::default());
         let tokens = Arc::new(access::TokenCache::default());
+        let sign_in_throttle = Arc::new(access::SignInThrottle::default());
         let shared = writer::Shared {
             events: events.clone(),
             stats: Arc::clone(&stats),
             tokens: Arc::clone(&tokens),
+            sign_in_throttle: Arc::clone(&sign_in_throttle),
         };
         writer::spawn(connection, queue, shared).map_err(|source| OpenError::Thread {
             what: "ledger writer",
@@ -394,7 +396,7 @@ impl Ledger {
             events,
             stats,
             tokens,
-            sign_in_throttle: Arc::default(),
+            sign_in_throttle,
             _checkpoints: Arc::new(checkpoints),
             chain_checkpoint: Arc::default(),
         })

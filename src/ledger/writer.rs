@@ -43,6 +43,8 @@ pub struct Shared {
     pub stats: Arc<WriterStats>,
     /// Emptied whenever a committed request changed tokens or accounts.
     pub tokens: Arc<super::access::TokenCache>,
+    /// A new password set by an admin lifts the account's sign-in lock.
+    pub sign_in_throttle: Arc<super::access::SignInThrottle>,
 }
 
 pub fn spawn(
@@ -68,6 +70,7 @@ fn run(conn: Connection, mut queue: mpsc::Receiver<Job>, shared: Shared) {
         events,
         stats,
         tokens,
+        sign_in_throttle,
     } = shared;
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     // Ends when every sender (every Ledger handle) is gone.
@@ -102,6 +105,13 @@ fn run(conn: Connection, mut queue: mpsc::Receiver<Job>, shared: Shared) {
         {
             tokens.invalidate();
         }
+        for (job, result) in jobs.iter().zip(&results) {
+            if let (Ok(_), super::Command::UpdateUser(update)) = (result, &job.request.command)
+                && update.password_hash.is_some()
+            {
+                lift_sign_in_lock(&conn, &sign_in_throttle, &update.user_id);
+            }
+        }
         for (job, result) in jobs.drain(..).zip(results) {
             let answer = result.map(|applied| {
                 if let (false, Outcome::Points { transactions, .. }) =
@@ -120,6 +130,18 @@ fn run(conn: Connection, mut queue: mpsc::Receiver<Job>, shared: Shared) {
         }
     }
     tracing::info!("ledger writer stopped");
+}
+
+/// Clears the failed sign-ins of the account `user_id`: whoever set its new password vouches
+/// for the person who will use it.
+fn lift_sign_in_lock(conn: &Connection, throttle: &super::access::SignInThrottle, user_id: &str) {
+    match conn
+        .prepare_cached("SELECT username FROM users WHERE id = ?")
+        .and_then(|mut statement| statement.query_row([user_id], |row| row.get::<_, String>(0)))
+    {
+        Ok(username) => throttle.succeeded(&username),
+        Err(error) => tracing::warn!(%error, user_id, "cannot lift the sign-in lock"),
+    }
 }
 
 /// Runs one group in one transaction; `Err` means nothing of it was committed.
