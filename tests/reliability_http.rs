@@ -708,11 +708,13 @@ fn fills_template(template: &str, path: &str) -> bool {
 
 /// One server-function call as the browser makes it: the function's path and its arguments,
 /// form-encoded or JSON as the function takes them.
+#[derive(Clone)]
 struct Call {
     path: &'static str,
     body: CallBody,
 }
 
+#[derive(Clone)]
 enum CallBody {
     Form(String),
     Json(Vec<u8>),
@@ -720,6 +722,11 @@ enum CallBody {
 
 /// A row's call for the `n`th role (writes carry a request id of their own per role).
 type CallFor<'a> = Box<dyn Fn(u32) -> Call + 'a>;
+
+/// A row whose call is the same for every role.
+fn same_for_all<'a>(call: Call, expect: [Expect; 4]) -> (CallFor<'a>, [Expect; 4]) {
+    (Box::new(move |_| call.clone()), expect)
+}
 
 fn form<T: leptos::server_fn::ServerFn + serde::Serialize>(args: T) -> Call {
     Call {
@@ -781,22 +788,18 @@ async fn every_server_function_answers_each_role_as_its_rules_say() {
     // (call, anonymous, teacher of another class, the class's teacher, admin). Calls that
     // write come with a fresh request id per role (`n`), as the board makes one per press.
     let table: Vec<(CallFor<'_>, [Expect; 4])> = vec![
-        (Box::new(|_| form(CurrentUser {})), [Allowed; 4]),
-        (
-            Box::new(|_| {
-                form(SignIn {
-                    username: "nobody".into(),
-                    password: "not-a-password".into(),
-                })
+        same_for_all(form(CurrentUser {}), [Allowed; 4]),
+        same_for_all(
+            form(SignIn {
+                username: "nobody".into(),
+                password: "not-a-password".into(),
             }),
             [Status(401); 4],
         ),
-        (Box::new(|_| form(MyClasses {})), signed_in),
-        (
-            Box::new(|_| {
-                form(ClassBoard {
-                    class_id: class_id.clone(),
-                })
+        same_for_all(form(MyClasses {}), signed_in),
+        same_for_all(
+            form(ClassBoard {
+                class_id: class_id.clone(),
             }),
             class_teacher,
         ),
@@ -834,42 +837,34 @@ async fn every_server_function_answers_each_role_as_its_rules_say() {
             }),
             class_teacher,
         ),
-        (
-            Box::new(|_| {
-                json_args(SaveGroup {
-                    class_id: class_id.clone(),
-                    name: "Blues".into(),
-                    student_ids: vec![student.clone()],
-                })
+        same_for_all(
+            json_args(SaveGroup {
+                class_id: class_id.clone(),
+                name: "Blues".into(),
+                student_ids: vec![student.clone()],
             }),
             // The teacher made Blues: the admin's second Blues is a name conflict.
             [Status(401), Status(403), Allowed, Status(409)],
         ),
-        (
-            Box::new(|_| {
-                json_args(UpdateGroup {
-                    group_id: group_id.clone(),
-                    name: "Reds, renamed".into(),
-                    student_ids: vec![student.clone()],
-                })
+        same_for_all(
+            json_args(UpdateGroup {
+                group_id: group_id.clone(),
+                name: "Reds, renamed".into(),
+                student_ids: vec![student.clone()],
             }),
             class_teacher,
         ),
-        (
-            Box::new(|_| {
-                form(DeleteGroup {
-                    group_id: group_id.clone(),
-                })
+        same_for_all(
+            form(DeleteGroup {
+                group_id: group_id.clone(),
             }),
             // The teacher deleted it: nothing is left for the admin to delete.
             [Status(401), Status(403), Allowed, Status(404)],
         ),
-        (
-            Box::new(|_| {
-                json_args(SavePresets {
-                    class_id: class_id.clone(),
-                    presets: Some(presets.clone()),
-                })
+        same_for_all(
+            json_args(SavePresets {
+                class_id: class_id.clone(),
+                presets: Some(presets.clone()),
             }),
             class_teacher,
         ),
@@ -884,174 +879,138 @@ async fn every_server_function_answers_each_role_as_its_rules_say() {
             // The teacher undid it: the admin's undo finds it undone already.
             [Status(401), Status(403), Allowed, Status(409)],
         ),
-        (
-            Box::new(|_| {
-                form(LoadStudent {
-                    student_id: student.clone(),
-                })
+        same_for_all(
+            form(LoadStudent {
+                student_id: student.clone(),
             }),
             class_teacher,
         ),
         // Ids that cannot be ids: who is asking is settled first, then the argument.
-        (
-            Box::new(|_| {
-                form(ClassBoard {
-                    class_id: "not an id".into(),
-                })
+        same_for_all(
+            form(ClassBoard {
+                class_id: "not an id".into(),
             }),
             [Status(401), Status(400), Status(400), Status(400)],
         ),
-        (
-            Box::new(|_| {
-                form(LoadStudent {
-                    student_id: "x".into(),
-                })
+        same_for_all(
+            form(LoadStudent {
+                student_id: "x".into(),
             }),
             [Status(401), Status(400), Status(400), Status(400)],
         ),
-        (
-            Box::new(|_| {
-                form(LoadClassRoster {
-                    class_id: "x".into(),
-                })
+        same_for_all(
+            form(LoadClassRoster {
+                class_id: "x".into(),
             }),
             [Status(401), Status(403), Status(403), Status(400)],
         ),
-        (Box::new(|_| form(LoadMonitor {})), admin_only),
-        (Box::new(|_| form(RunMonitor { fix: false })), admin_only),
-        (Box::new(|_| form(Accounts {})), admin_only),
-        (
-            Box::new(|_| {
-                form(CreateAccount {
-                    username: "new".into(),
-                    name: "New".into(),
-                    password: "new-password".into(),
-                    role: Role::Teacher,
-                })
+        same_for_all(form(LoadMonitor {}), admin_only),
+        same_for_all(form(RunMonitor { fix: false }), admin_only),
+        same_for_all(form(Accounts {}), admin_only),
+        same_for_all(
+            form(CreateAccount {
+                username: "new".into(),
+                name: "New".into(),
+                password: "new-password".into(),
+                role: Role::Teacher,
             }),
             admin_only,
         ),
-        (Box::new(|_| form(LoadSchoolClasses {})), admin_only),
-        (
-            Box::new(|_| {
-                form(CreateSchoolClass {
-                    name: "Another".into(),
-                    teacher_id: None,
-                })
+        same_for_all(form(LoadSchoolClasses {}), admin_only),
+        same_for_all(
+            form(CreateSchoolClass {
+                name: "Another".into(),
+                teacher_id: None,
             }),
             admin_only,
         ),
-        (
-            Box::new(|_| {
-                form(UpdateSchoolClass {
-                    class_id: class_id.clone(),
-                    name: Some("Mine, renamed".into()),
-                    archived: None,
-                })
+        same_for_all(
+            form(UpdateSchoolClass {
+                class_id: class_id.clone(),
+                name: Some("Mine, renamed".into()),
+                archived: None,
             }),
             admin_only,
         ),
-        (
-            Box::new(|_| {
-                form(AddTeacherToClass {
-                    class_id: class_id.clone(),
-                    teacher_id: spare_id.clone(),
-                })
+        same_for_all(
+            form(AddTeacherToClass {
+                class_id: class_id.clone(),
+                teacher_id: spare_id.clone(),
             }),
             admin_only,
         ),
-        (
-            Box::new(|_| {
-                form(ResetPassword {
-                    user_id: spare_id.clone(),
-                    password: "another-password".into(),
-                })
+        same_for_all(
+            form(ResetPassword {
+                user_id: spare_id.clone(),
+                password: "another-password".into(),
             }),
             admin_only,
         ),
-        (
-            Box::new(|_| {
-                form(SetAccountActive {
-                    user_id: spare_id.clone(),
-                    active: false,
-                })
+        same_for_all(
+            form(SetAccountActive {
+                user_id: spare_id.clone(),
+                active: false,
             }),
             admin_only,
         ),
-        (
-            Box::new(|_| {
-                form(LoadClassRoster {
-                    class_id: class_id.clone(),
-                })
+        same_for_all(
+            form(LoadClassRoster {
+                class_id: class_id.clone(),
             }),
             admin_only,
         ),
-        (
-            Box::new(|_| {
-                form(AddStudent {
-                    class_id: class_id.clone(),
-                    name: "New".into(),
-                    student_no: None,
-                })
+        same_for_all(
+            form(AddStudent {
+                class_id: class_id.clone(),
+                name: "New".into(),
+                student_no: None,
             }),
             admin_only,
         ),
-        (
-            Box::new(|_| {
-                form(UpdateStudent {
-                    student_id: student.clone(),
-                    name: Some("Renamed".into()),
-                    student_no: None,
-                    archived: None,
-                })
+        same_for_all(
+            form(UpdateStudent {
+                student_id: student.clone(),
+                name: Some("Renamed".into()),
+                student_no: None,
+                archived: None,
             }),
             admin_only,
         ),
-        (
-            Box::new(|_| {
-                json_args(PreviewRoster {
-                    csv: "class,name\nImported,Amy\n".into(),
-                })
+        same_for_all(
+            json_args(PreviewRoster {
+                csv: "class,name\nImported,Amy\n".into(),
             }),
             admin_only,
         ),
-        (
-            Box::new(|_| {
-                json_args(PreviewRoster {
-                    csv: "not a roster".into(),
-                })
+        same_for_all(
+            json_args(PreviewRoster {
+                csv: "not a roster".into(),
             }),
             // Who is asking is settled before the file is read.
             [Status(401), Status(403), Status(403), Status(400)],
         ),
-        (
-            Box::new(|_| {
-                json_args(ImportRoster {
-                    csv: "class,name\nImported,Amy\n".into(),
-                })
+        same_for_all(
+            json_args(ImportRoster {
+                csv: "class,name\nImported,Amy\n".into(),
             }),
             admin_only,
         ),
-        (Box::new(|_| form(LoadSchoolRules {})), admin_only),
-        (
-            Box::new(|_| {
-                json_args(SaveRules {
-                    rules: classpoints::rules::Rules::default(),
-                })
+        same_for_all(form(LoadSchoolRules {}), admin_only),
+        same_for_all(
+            json_args(SaveRules {
+                rules: classpoints::rules::Rules::default(),
             }),
             admin_only,
         ),
-        (
-            Box::new(|_| {
-                json_args(SaveSchoolPresets {
-                    presets: presets.clone(),
-                })
+        same_for_all(
+            json_args(SaveSchoolPresets {
+                presets: presets.clone(),
             }),
             admin_only,
         ),
-        (Box::new(|_| form(GetSystemStatus {})), admin_only),
+        same_for_all(form(GetSystemStatus {}), admin_only),
         // Last: signing out ends each caller's session.
-        (Box::new(|_| form(SignOut {})), [Allowed; 4]),
+        same_for_all(form(SignOut {}), [Allowed; 4]),
     ];
     // Every server function the app registers has its row, so a new one cannot skip the
     // matrix.
