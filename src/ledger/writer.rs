@@ -97,20 +97,22 @@ fn run(conn: Connection, mut queue: mpsc::Receiver<Job>, shared: Shared) {
                 jobs.iter().map(|_| Err(error.clone())).collect()
             }
         };
-        // Before anyone hears of a revoke or a deactivation, no cached sign-in survives it.
-        if jobs
-            .iter()
-            .zip(&results)
-            .any(|(job, result)| result.is_ok() && changes_access(&job.request.command))
-        {
-            tokens.invalidate();
-        }
+        // Before anyone hears of a revoke, a deactivation or a new password, no cached sign-in
+        // survives it, and a new password lifts the account's sign-in lock.
+        let mut access_changed = false;
         for (job, result) in jobs.iter().zip(&results) {
-            if let (Ok(_), super::Command::UpdateUser(update)) = (result, &job.request.command)
+            if result.is_err() || !changes_access(&job.request.command) {
+                continue;
+            }
+            access_changed = true;
+            if let super::Command::UpdateUser(update) = &job.request.command
                 && update.password_hash.is_some()
             {
                 lift_sign_in_lock(&conn, &sign_in_throttle, &update.user_id);
             }
+        }
+        if access_changed {
+            tokens.invalidate();
         }
         for (job, result) in jobs.drain(..).zip(results) {
             let answer = result.map(|applied| {
