@@ -522,6 +522,12 @@ async fn every_endpoint_answers_each_role_as_its_rules_say() {
             [Status(401), Status(403), Status(403), Allowed],
         ),
         (
+            Method::DELETE,
+            format!("/api/teachers/{teacher_id}/sign-in-lock"),
+            None,
+            [Status(401), Status(403), Status(403), Allowed],
+        ),
+        (
             Method::GET,
             "/api/classes".into(),
             None,
@@ -954,6 +960,12 @@ async fn every_server_function_answers_each_role_as_its_rules_say() {
             admin_only,
         ),
         same_for_all(
+            form(LiftSignInLock {
+                user_id: spare_id.clone(),
+            }),
+            admin_only,
+        ),
+        same_for_all(
             form(LoadClassRoster {
                 class_id: class_id.clone(),
             }),
@@ -1143,7 +1155,7 @@ async fn password_guessing_locks_the_account_not_the_school() {
     );
 
     // 40 guesses at once at another account: five are checked, the rest refused unchecked.
-    s.teacher(&admin, "li").await;
+    let (li_id, li_session) = s.teacher(&admin, "li").await;
     let guesses = (0..40).map(|_| login("li", "guess-guess"));
     let statuses: Vec<StatusCode> = futures::future::join_all(guesses)
         .await
@@ -1159,6 +1171,61 @@ async fn password_guessing_locks_the_account_not_the_school() {
         .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
         .count();
     assert_eq!((checked, refused), (5, 35), "{statuses:?}");
-    eprintln!("5 wrong passwords lock an account; 40 parallel guesses: 5 checked, 35 refused");
+
+    // The admin sees which accounts are locked (wang's lock was lifted; guesses at a
+    // username nobody has lock no account) and lifts li's.
+    for _ in 0..6 {
+        login("nobody", "guess-guess").await;
+    }
+    let listed = s.get("/api/teachers", Some(&admin)).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    let locks = listed.body["sign_in_locks"].as_array().unwrap().clone();
+    assert_eq!(locks.len(), 1, "{locks:?}");
+    assert_eq!(locks[0]["user_id"], li_id.as_str());
+    assert_eq!(locks[0]["username"], "li");
+    assert_eq!(locks[0]["failed_attempts"], 5);
+    let left = locks[0]["retry_after_seconds"].as_u64().unwrap();
+    assert!((1..=60).contains(&left), "{left}");
+    let server = &s;
+    let lift = |id: String, token: String| async move {
+        server
+            .send(
+                Method::DELETE,
+                &format!("/api/teachers/{id}/sign-in-lock"),
+                Some(&token),
+                None,
+                &[],
+            )
+            .await
+    };
+    // Not by the teacher locked out (nor any other teacher), not for ids that are none.
+    let by_teacher = lift(li_id.clone(), li_session.clone()).await;
+    assert_eq!(
+        by_teacher.status,
+        StatusCode::FORBIDDEN,
+        "{}",
+        by_teacher.body
+    );
+    assert_eq!(
+        login("li", "teacher-password").await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let bad_id = lift("not-an-id".into(), admin.clone()).await;
+    assert_eq!(bad_id.status, StatusCode::BAD_REQUEST, "{}", bad_id.body);
+    assert_eq!(bad_id.error()["field"], "user_id");
+    let unknown = lift("0".repeat(15), admin.clone()).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND, "{}", unknown.body);
+    let lifted = lift(li_id.clone(), admin.clone()).await;
+    assert_eq!(lifted.status, StatusCode::OK, "{}", lifted.body);
+    assert_eq!(lifted.body["username"], "li");
+    assert_eq!(login("li", "teacher-password").await.status, StatusCode::OK);
+    let listed = s.get("/api/teachers", Some(&admin)).await;
+    assert_eq!(listed.body["sign_in_locks"], json!([]));
+    // Lifting no lock is not an error.
+    assert_eq!(lift(li_id, admin.clone()).await.status, StatusCode::OK);
+    eprintln!(
+        "5 wrong passwords lock an account; 40 parallel guesses: 5 checked, 35 refused; \
+         the admin sees the lock and lifts it"
+    );
     s.shutdown().await;
 }

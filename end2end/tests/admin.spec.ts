@@ -72,6 +72,33 @@ test('accounts: create a teacher, who can sign in; deactivated, they cannot', as
   await other.close();
 });
 
+test('accounts: an account locked by wrong passwords shows so, and the admin unlocks it', async ({ page, request }) => {
+  await signInAdmin(page);
+  await open(page, '/admin/accounts');
+  const form = page.getByTestId('create-account');
+  await form.getByLabel('Username', { exact: true }).fill('qian');
+  await form.getByLabel('Name', { exact: true }).fill('钱老师');
+  await form.getByLabel('Password', { exact: true }).fill('qian-password');
+  await form.getByRole('button', { name: 'Create' }).click();
+  const row = page.getByTestId('accounts').locator('tr[data-user="qian"]');
+  await expect(row).toContainText('钱老师');
+  await expect(row.getByTestId('sign-in-locked')).toHaveCount(0);
+
+  // Someone guesses: five wrong passwords lock the account, even against the right one.
+  const login = (password: string) =>
+    request.post('/api/auth/login', { data: { username: 'qian', password } });
+  for (let i = 0; i < 5; i++) expect((await login('guess-guess')).status()).toBe(401);
+  expect((await login('qian-password')).status()).toBe(429);
+
+  await page.reload();
+  await hydrated(page);
+  await expect(row.getByTestId('sign-in-locked')).toContainText('5 wrong passwords');
+  await row.getByTestId('lift-lock').click();
+  await expect(page.getByTestId('outcome')).toContainText('Sign-in unlocked');
+  await expect(row.getByTestId('sign-in-locked')).toHaveCount(0);
+  expect((await login('qian-password')).status()).toBe(200);
+});
+
 test('rules: a bad value is refused naming the field; a good one is saved', async ({ page }) => {
   await signInAdmin(page);
   await open(page, '/admin/rules');

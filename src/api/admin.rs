@@ -4,8 +4,8 @@
 use crate::{
     error::AppError,
     model::{
-        ClassInfo, MonitorOverview, Preset, Role, RosterPreview, RosterReport, RunSummary,
-        StudentInfo, UserInfo,
+        AccountList, ClassInfo, MonitorOverview, Preset, Role, RosterPreview, RosterReport,
+        RunSummary, StudentInfo, UserInfo,
     },
     rules::Rules,
 };
@@ -44,11 +44,21 @@ pub async fn run_monitor(fix: bool) -> Result<RunSummary, AppError> {
         .summary)
 }
 
-/// Every account.
+/// Every account, with those locked after failed sign-ins.
 #[server(prefix = "/rpc", output = crate::api::Reply)]
-pub async fn accounts() -> Result<Vec<UserInfo>, AppError> {
+pub async fn accounts() -> Result<AccountList, AppError> {
     let (state, _) = session::admin().await?;
-    state.ledger.users().await
+    state.ledger.accounts().await
+}
+
+/// Lets a locked account sign in again at once.
+#[server(prefix = "/rpc", output = crate::api::Reply)]
+pub async fn lift_sign_in_lock(user_id: String) -> Result<UserInfo, AppError> {
+    let (state, user) = session::admin().await?;
+    state
+        .ledger
+        .lift_sign_in_lock(&user.actor(), &user_id)
+        .await
 }
 
 /// Creates a teacher or an admin.

@@ -315,7 +315,7 @@ impl SignInThrottle {
     const MAX_TRACKED: usize = 10_000;
 
     /// Usernames compare without case, as the users table does.
-    fn key(username: &str) -> String {
+    pub(crate) fn key(username: &str) -> String {
         username.trim().to_ascii_lowercase()
     }
 
@@ -368,7 +368,21 @@ impl SignInThrottle {
         Ok(())
     }
 
-    /// A correct password: the account starts afresh.
+    /// The accounts refusing sign-in at `now`: (username key, failed attempts, time left).
+    pub fn locked(&self, now: std::time::Instant) -> Vec<(String, u32, std::time::Duration)> {
+        self.accounts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .filter_map(|(key, attempts)| {
+                let lock = Self::lock_after(attempts.failed)?;
+                let left = lock.checked_sub(now.saturating_duration_since(attempts.last))?;
+                (!left.is_zero()).then(|| (key.clone(), attempts.failed, left))
+            })
+            .collect()
+    }
+
+    /// A correct password, or an admin lifting the lock: the account starts afresh.
     pub fn succeeded(&self, username: &str) {
         self.accounts
             .lock()
@@ -538,6 +552,24 @@ mod tests {
         // A success clears the count.
         throttle.succeeded("WANG");
         assert_eq!(throttle.attempt("wang", now), Ok(()));
+    }
+
+    #[test]
+    fn locked_accounts_are_listed_with_the_time_left() {
+        let throttle = SignInThrottle::default();
+        let start = Instant::now();
+        for _ in 0..SignInThrottle::FREE_ATTEMPTS {
+            throttle.attempt("Wang", start).unwrap();
+        }
+        // Failures below the limit lock nothing.
+        throttle.attempt("li", start).unwrap();
+        assert_eq!(
+            throttle.locked(start + Duration::from_secs(15)),
+            vec![("wang".to_owned(), 5, Duration::from_secs(45))]
+        );
+        assert_eq!(throttle.locked(start + SignInThrottle::FIRST_LOCK), vec![]);
+        throttle.succeeded("wang");
+        assert_eq!(throttle.locked(start), vec![]);
     }
 
     #[test]

@@ -647,6 +647,53 @@ impl Ledger {
         queries::users(self.db.pool()).await
     }
 
+    /// Every account, with those locked after failed sign-ins.
+    pub async fn accounts(&self) -> Result<crate::model::AccountList, AppError> {
+        let users = self.users().await?;
+        let mut sign_in_locks: Vec<_> = self
+            .sign_in_throttle
+            .locked(std::time::Instant::now())
+            .into_iter()
+            .filter_map(|(key, failed_attempts, left)| {
+                // Locks on usernames nobody has are guesses at accounts that do not exist.
+                let user = users
+                    .iter()
+                    .find(|user| access::SignInThrottle::key(&user.username) == key)?;
+                Some(crate::model::SignInLock {
+                    user_id: user.id.clone(),
+                    username: user.username.clone(),
+                    failed_attempts,
+                    retry_after_seconds: left.as_secs_f64().ceil() as u64,
+                })
+            })
+            .collect();
+        sign_in_locks.sort_by(|a, b| a.username.cmp(&b.username));
+        Ok(crate::model::AccountList {
+            users,
+            sign_in_locks,
+        })
+    }
+
+    /// Lets the account `user_id` sign in again at once, whatever failed before (the admin's
+    /// answer to a teacher locked out by someone guessing). Lifting no lock is not an error.
+    pub async fn lift_sign_in_lock(
+        &self,
+        actor: &Actor,
+        user_id: &str,
+    ) -> Result<crate::model::UserInfo, AppError> {
+        roster::require_admin(actor, "lift sign-in locks")?;
+        crate::model::validate_id("user_id", user_id)?;
+        let user = self
+            .user(user_id)
+            .await?
+            .ok_or_else(|| AppError::NotFound {
+                what: format!("user {user_id}"),
+            })?;
+        self.sign_in_throttle.succeeded(&user.username);
+        tracing::info!(user_id, username = %user.username, by = ?actor, "sign-in lock lifted");
+        Ok(user)
+    }
+
     /// A student's ledger with teacher names and undo links, newest first.
     pub async fn history_entries(
         &self,

@@ -284,6 +284,26 @@ pub struct UserInfo {
     pub active: bool,
 }
 
+/// An account that refuses sign-in for now: too many wrong passwords were tried for it. An
+/// admin can lift the lock (or set a new password, which lifts it too).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInLock {
+    pub user_id: String,
+    pub username: String,
+    /// Wrong passwords counted against the account.
+    pub failed_attempts: u32,
+    /// Seconds until the account accepts a sign-in again.
+    pub retry_after_seconds: u64,
+}
+
+/// Every account, and those of them locked after failed sign-ins (the admin's accounts page).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountList {
+    pub users: Vec<UserInfo>,
+    pub sign_in_locks: Vec<SignInLock>,
+}
+
 /// A one-tap award button: a reason and a value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

@@ -20,7 +20,7 @@ use axum::{
     Json, Router,
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::{get, patch, post},
+    routing::{delete, get, patch, post},
 };
 pub use extract::{ApiJson, ApiQuery, Auth, SESSION_COOKIE};
 
@@ -139,7 +139,8 @@ impl utoipa::Modify for BearerAuth {
         auth::login, auth::logout, auth::me, auth::create_token, auth::revoke_token,
         points::create, points::get_points, points::batch, points::reverse, points::reverse_batch,
         monitor::report, monitor::fix, live::events, live::monitor_events,
-        roster::create_teacher, roster::list_teachers, roster::update_teacher, roster::create_class, roster::list_classes,
+        roster::create_teacher, roster::list_teachers, roster::update_teacher, roster::lift_sign_in_lock,
+        roster::create_class, roster::list_classes,
         roster::update_class, roster::create_student, roster::list_students, roster::update_student,
         groups::list, groups::create, groups::update, groups::delete,
         presets::class, presets::set_class, presets::school, presets::set_school,
@@ -192,6 +193,10 @@ fn endpoints() -> Router<AppState> {
         )
         .route("/classes/{class_id}", patch(roster::update_class))
         .route("/teachers/{user_id}", patch(roster::update_teacher))
+        .route(
+            "/teachers/{user_id}/sign-in-lock",
+            delete(roster::lift_sign_in_lock),
+        )
         .route("/students/{student_id}", patch(roster::update_student))
         .route(
             "/classes/{class_id}/groups",

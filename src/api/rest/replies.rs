@@ -5,7 +5,7 @@ use crate::{
     ledger::access::SignedIn,
     model::{
         ChainStatus, ClassInfo, GroupInfo, Inconsistency, PointTransaction, Preset,
-        RepairedBalance, StudentBalance, StudentInfo, UserInfo,
+        RepairedBalance, SignInLock, StudentBalance, StudentInfo, UserInfo,
     },
 };
 use axum::{
@@ -186,6 +186,8 @@ pub struct Message {
 #[derive(Serialize, ToSchema)]
 pub struct Users {
     pub users: Vec<UserInfo>,
+    /// Accounts refusing sign-in for now after too many wrong passwords.
+    pub sign_in_locks: Vec<SignInLock>,
 }
 
 #[derive(Serialize, ToSchema)]

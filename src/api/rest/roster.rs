@@ -70,9 +70,29 @@ pub async fn list_teachers(
     auth: Auth,
 ) -> Result<Json<Users>, AppError> {
     auth.require_admin()?;
+    let accounts = state.ledger.accounts().await?;
     Ok(Json(Users {
-        users: state.ledger.users().await?,
+        users: accounts.users,
+        sign_in_locks: accounts.sign_in_locks,
     }))
+}
+
+/// Let a locked account sign in again at once (admin): after too many wrong passwords an
+/// account refuses sign-in for a while, also to its owner. Lifting no lock is not an error.
+#[utoipa::path(delete, path = "/api/teachers/{user_id}/sign-in-lock", tag = "roster", params(("user_id" = String, Path)),
+    responses((status = 200, body = UserInfo), (status = 400, body = ErrorReply), (status = 403, body = ErrorReply),
+        (status = 404, body = ErrorReply)),
+    security(("bearer" = [])))]
+pub async fn lift_sign_in_lock(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(user_id): Path<String>,
+) -> Result<Json<UserInfo>, AppError> {
+    state
+        .ledger
+        .lift_sign_in_lock(&auth.0.actor(), &user_id)
+        .await
+        .map(Json)
 }
 
 #[derive(Deserialize, ToSchema)]

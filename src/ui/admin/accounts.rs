@@ -1,10 +1,11 @@
-//! Accounts: create teachers and admins, set a new password, deactivate or reactivate.
+//! Accounts: create teachers and admins, set a new password, deactivate or reactivate, and
+//! unlock an account locked after too many wrong passwords.
 
 use super::{AdminTabs, Outcome};
 use crate::i18n::{t, t_string, use_i18n};
 use crate::{
-    api::admin::{CreateAccount, ResetPassword, SetAccountActive, accounts},
-    model::{Role, UserInfo},
+    api::admin::{CreateAccount, LiftSignInLock, ResetPassword, SetAccountActive, accounts},
+    model::{Role, SignInLock, UserInfo},
 };
 use leptos::prelude::*;
 
@@ -34,6 +35,7 @@ pub fn AccountsPage() -> impl IntoView {
     let create = ServerAction::<CreateAccount>::new();
     let reset = ServerAction::<ResetPassword>::new();
     let set_active = ServerAction::<SetAccountActive>::new();
+    let lift = ServerAction::<LiftSignInLock>::new();
     let outcome = RwSignal::new(None);
     report(create, outcome, move |user: &UserInfo| {
         format!("{} ✓", user.username)
@@ -44,8 +46,19 @@ pub fn AccountsPage() -> impl IntoView {
     report(set_active, outcome, move |_: &()| {
         t_string!(i18n, saved).to_owned()
     });
+    report(lift, outcome, move |_: &UserInfo| {
+        t_string!(i18n, lock_lifted).to_owned()
+    });
+    // A new password lifts a sign-in lock too, so every action reloads the list.
     let list = crate::ui::load(
-        move || (create.version().get(), set_active.version().get()),
+        move || {
+            (
+                create.version().get(),
+                reset.version().get(),
+                set_active.version().get(),
+                lift.version().get(),
+            )
+        },
         |_| accounts(),
     );
     view! {
@@ -53,7 +66,7 @@ pub fn AccountsPage() -> impl IntoView {
         <section aria-labelledby="accounts-title">
             <h1 id="accounts-title">{t!(i18n, accounts_title)}</h1>
             <Outcome message=outcome/>
-            {crate::ui::loaded(list, move |users| {
+            {crate::ui::loaded(list, move |accounts| {
                 view! {
                     <table class="wide-table" data-testid="accounts">
                         <thead>
@@ -62,6 +75,7 @@ pub fn AccountsPage() -> impl IntoView {
                                 <th scope="col">{t!(i18n, name)}</th>
                                 <th scope="col">{t!(i18n, role)}</th>
                                 <th scope="col">{t!(i18n, active)}</th>
+                                <th scope="col">{t!(i18n, sign_in_state)}</th>
                                 <th scope="col">{t!(i18n, new_password)}</th>
                                 <th scope="col">
                                     <span class="visually-hidden">{t!(i18n, deactivate)}</span>
@@ -69,9 +83,17 @@ pub fn AccountsPage() -> impl IntoView {
                             </tr>
                         </thead>
                         <tbody>
-                            {users
+                            {accounts
+                                .users
                                 .into_iter()
-                                .map(|user| view! { <AccountRow user reset set_active/> })
+                                .map(|user| {
+                                    let lock = accounts
+                                        .sign_in_locks
+                                        .iter()
+                                        .find(|lock| lock.user_id == user.id)
+                                        .cloned();
+                                    view! { <AccountRow user lock reset set_active lift/> }
+                                })
                                 .collect_view()}
                         </tbody>
                     </table>
@@ -108,8 +130,10 @@ pub fn AccountsPage() -> impl IntoView {
 #[component]
 fn AccountRow(
     user: UserInfo,
+    lock: Option<SignInLock>,
     reset: ServerAction<ResetPassword>,
     set_active: ServerAction<SetAccountActive>,
+    lift: ServerAction<LiftSignInLock>,
 ) -> impl IntoView {
     let i18n = use_i18n();
     let password = RwSignal::new(String::new());
@@ -128,6 +152,31 @@ fn AccountRow(
                 }}
             </td>
             <td>{if active { t!(i18n, yes).into_any() } else { t!(i18n, no).into_any() }}</td>
+            <td>
+                {lock
+                    .map(|lock| {
+                        let failed = lock.failed_attempts;
+                        let minutes = lock.retry_after_seconds.div_ceil(60);
+                        let user_id = lock.user_id;
+                        view! {
+                            <span class="sign-in-locked" data-testid="sign-in-locked">
+                                {t!(i18n, sign_in_locked, failed = move || failed, minutes = move || minutes)}
+                            </span>
+                            " "
+                            <button
+                                type="button"
+                                data-testid="lift-lock"
+                                on:click=move |_| {
+                                    lift.dispatch(LiftSignInLock {
+                                        user_id: user_id.clone(),
+                                    });
+                                }
+                            >
+                                {t!(i18n, lift_lock)}
+                            </button>
+                        }
+                    })}
+            </td>
             <td>
                 <form
                     class="inline-form"
