@@ -262,19 +262,26 @@ struct AwardTarget {
 }
 
 impl AwardTarget {
-    fn new(base: &str) -> Self {
-        let uri: hyper::Uri = base.parse().expect("a base URL like http://127.0.0.1:3000");
-        assert!(
-            uri.scheme_str() == Some("http"),
-            "the load generator speaks plain HTTP; point --url at the server itself, not at TLS ({base})"
-        );
-        let authority = uri.authority().expect("a host in the base URL");
-        let host = authority.host();
-        let port = authority.port_u16().unwrap_or(80);
-        Self {
-            authority: format!("{host}:{port}"),
-            path: format!("{}/api/points", uri.path().trim_end_matches('/')),
+    fn new(base: &str) -> Result<Self, String> {
+        let uri: hyper::Uri = base
+            .parse()
+            .map_err(|e| format!("{base} is not a URL like http://127.0.0.1:3000 ({e})"))?;
+        if uri.scheme_str() != Some("http") {
+            return Err(format!(
+                "{base}: the load generator speaks plain HTTP; point it at the server itself, not at a TLS proxy"
+            ));
         }
+        let authority = uri
+            .authority()
+            .ok_or_else(|| format!("{base} names no host"))?;
+        Ok(Self {
+            authority: format!(
+                "{}:{}",
+                authority.host(),
+                authority.port_u16().unwrap_or(80)
+            ),
+            path: format!("{}/api/points", uri.path().trim_end_matches('/')),
+        })
     }
 }
 
@@ -352,7 +359,7 @@ async fn load(
 ) -> Load {
     let started = Instant::now();
     let deadline = started + duration;
-    let target = std::sync::Arc::new(AwardTarget::new(base));
+    let target = std::sync::Arc::new(AwardTarget::new(base).expect("checked in main"));
     let authorization: hyper::header::HeaderValue = format!("Bearer {token}").parse().unwrap();
     let tasks: Vec<_> = (0..clients)
         .map(|c| {
@@ -575,6 +582,10 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/classpoints.db", dir.path().display());
     let remote = args.url.clone();
+    if let Some(Err(problem)) = remote.as_deref().map(AwardTarget::new) {
+        eprintln!("--url: {problem}");
+        std::process::exit(2);
+    }
     let server = remote.is_none().then(|| ServerProcess::start(&url));
     let base = remote
         .clone()
