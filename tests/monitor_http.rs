@@ -306,6 +306,59 @@ async fn metrics_count_requests_by_route_and_status_and_report_the_writer_and_th
     }
 }
 
+/// Password guessing shows in the metrics: wrong passwords, sign-ins refused while an account
+/// is locked, and how many accounts are locked now.
+#[tokio::test]
+async fn metrics_count_refused_sign_ins_and_locked_accounts() {
+    let s = start().await;
+    let admin = s.admin().await;
+    let (wang_id, _) = s.teacher(&admin, "wang").await;
+    let login = |password: &'static str| {
+        s.post(
+            "/api/auth/login",
+            None,
+            json!({"username": "wang", "password": password}),
+        )
+    };
+    let value = |scrape: &prometheus_parse::Scrape, name: &str| match family(scrape, name)[..] {
+        [sample] => match sample.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => v,
+            ref other => panic!("{name}: {other:?}"),
+        },
+        ref samples => panic!("{name}: {} samples", samples.len()),
+    };
+    let before = scrape(&s, None).await;
+    assert_eq!(value(&before, "classpoints_sign_in_locked_accounts"), 0.0);
+    for _ in 0..5 {
+        assert_eq!(login("guess-guess").await.status, StatusCode::UNAUTHORIZED);
+    }
+    for _ in 0..2 {
+        assert_eq!(
+            login("teacher-password").await.status,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+    }
+    let after = scrape(&s, None).await;
+    let grew = |name: &str| value(&after, name) - value(&before, name);
+    assert_eq!(grew("classpoints_sign_in_failures_total"), 5.0);
+    assert_eq!(grew("classpoints_sign_in_refused_while_locked_total"), 2.0);
+    assert_eq!(value(&after, "classpoints_sign_in_locked_accounts"), 1.0);
+    let lifted = s
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/teachers/{wang_id}/sign-in-lock"),
+            Some(&admin),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(lifted.status, StatusCode::OK, "{}", lifted.body);
+    let unlocked = scrape(&s, None).await;
+    assert_eq!(value(&unlocked, "classpoints_sign_in_locked_accounts"), 0.0);
+}
+
 #[tokio::test]
 async fn metrics_can_require_a_token() {
     let s = start_with(WatchArgs {

@@ -299,6 +299,10 @@ pub async fn check_credentials(
 #[derive(Debug, Default)]
 pub struct SignInThrottle {
     accounts: std::sync::Mutex<std::collections::HashMap<String, Attempts>>,
+    /// Sign-ins refused with a wrong username or password, since start (for `/metrics`).
+    wrong_credentials: std::sync::atomic::AtomicU64,
+    /// Sign-ins refused unchecked because the account was locked, since start.
+    refused_while_locked: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -360,6 +364,8 @@ impl SignInThrottle {
         if let Some(lock) = Self::lock_after(entry.failed) {
             let waited = now.saturating_duration_since(entry.last);
             if waited < lock {
+                self.refused_while_locked
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 return Err(lock - waited);
             }
         }
@@ -380,6 +386,21 @@ impl SignInThrottle {
                 (!left.is_zero()).then(|| (key.clone(), attempts.failed, left))
             })
             .collect()
+    }
+
+    /// A wrong username or password (the attempt was already counted against the account).
+    pub fn failed(&self) {
+        self.wrong_credentials
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// (sign-ins refused for wrong credentials, sign-ins refused while locked) since start.
+    pub fn refusals(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.wrong_credentials.load(Relaxed),
+            self.refused_while_locked.load(Relaxed),
+        )
     }
 
     /// A correct password, or an admin lifting the lock: the account starts afresh.
@@ -414,9 +435,10 @@ pub async fn sign_in(
             retry_after_seconds: seconds,
         });
     }
-    let user = check_credentials(ledger.db().pool(), username, password)
-        .await?
-        .ok_or_else(|| AppError::unauthorized("wrong username or password"))?;
+    let Some(user) = check_credentials(ledger.db().pool(), username, password).await? else {
+        throttle.failed();
+        return Err(AppError::unauthorized("wrong username or password"));
+    };
     throttle.succeeded(username);
     let (token, token_hash) = new_token();
     let expires = chrono::Utc::now() + chrono::Duration::days(SESSION_DAYS);

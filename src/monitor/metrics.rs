@@ -1,6 +1,7 @@
 //! Prometheus metrics at `/metrics` (OpenMetrics text from `prometheus-client`): requests and
-//! latency by route and status, the writer's groups and queue, ledger rows, and the last
-//! consistency check. The same middleware feeds the last hour's [`TrafficWindow`].
+//! latency by route and status, the writer's groups and queue, ledger rows, the last
+//! consistency check, and refused sign-ins. The same middleware feeds the last hour's
+//! [`TrafficWindow`].
 
 use super::window::{TrafficWindow, current_minute};
 use crate::{
@@ -195,6 +196,7 @@ impl std::fmt::Debug for WriterCollector {
 impl Collector for WriterCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let stats = self.ledger.stats();
+        let (wrong_credentials, refused_while_locked) = self.ledger.sign_in_throttle().refusals();
         let counters = [
             (
                 "writer_commits",
@@ -216,6 +218,16 @@ impl Collector for WriterCollector {
                 "Groups run again with a savepoint per request after a request failed having written",
                 stats.group_reruns.load(Relaxed),
             ),
+            (
+                "sign_in_failures",
+                "Sign-ins refused for a wrong username or password",
+                wrong_credentials,
+            ),
+            (
+                "sign_in_refused_while_locked",
+                "Sign-ins refused unchecked because the account was locked after failed attempts",
+                refused_while_locked,
+            ),
         ];
         for (name, help, value) in counters {
             let counter = ConstCounter::new(value);
@@ -236,6 +248,18 @@ impl Collector for WriterCollector {
             let labels = [("transaction_type", kind.as_str())];
             ConstCounter::new(count.load(Relaxed)).encode(rows.encode_family(&labels)?)?;
         }
+        let locked = ConstGauge::new(
+            self.ledger
+                .sign_in_throttle()
+                .locked(std::time::Instant::now())
+                .len() as i64,
+        );
+        locked.encode(encoder.encode_descriptor(
+            "sign_in_locked_accounts",
+            "Usernames refusing sign-in now after failed attempts (unknown usernames included)",
+            None,
+            locked.metric_type(),
+        )?)?;
         let depth = ConstGauge::new(self.ledger.queue_depth() as i64);
         depth.encode(encoder.encode_descriptor(
             "writer_queue_depth",
