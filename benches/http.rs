@@ -539,9 +539,11 @@ fn bundle_sizes() -> Option<BundleSizes> {
         // `__monitor_route_view_<hash>` is the lazy route `MonitorRoute`.
         let page = split.trim_start_matches('_');
         let page_name = page.split("_route_view").next().unwrap_or(page).to_owned();
-        // The page's own module, `split___monitor_route_view_<hash>.wasm`.
-        let mut total = main + compressed(&pkg.join(format!("split_{split}.wasm")))?;
-        for chunk in chunks {
+        // The page's own module, `split___monitor_route_view_<hash>.wasm`, which the manifest
+        // also lists among the page's files (counted once).
+        let own = format!("split_{split}");
+        let mut total = main + compressed(&pkg.join(format!("{own}.wasm")))?;
+        for chunk in chunks.into_iter().filter(|chunk| *chunk != own) {
             total = total
                 + match chunk_sizes.get(&chunk) {
                     Some(&size) => size,

@@ -92,7 +92,7 @@ test('accounts: an account locked by wrong passwords shows so, and the admin unl
 
   await page.reload();
   await hydrated(page);
-  await expect(row.getByTestId('sign-in-locked')).toContainText('5 wrong passwords');
+  await expect(row.getByTestId('sign-in-locked')).toContainText('wrong passwords: 5');
   await row.getByTestId('lift-lock').click();
   await expect(page.getByTestId('outcome')).toContainText('Sign-in unlocked');
   await expect(row.getByTestId('sign-in-locked')).toHaveCount(0);
