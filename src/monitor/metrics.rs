@@ -119,7 +119,7 @@ impl Metrics {
             "Consistency checks run (background, manual and API)",
             monitor_runs.clone(),
         );
-        registry.register_collector(Box::new(WriterCollector {
+        registry.register_collector(Box::new(LedgerCollector {
             ledger: ledger.clone(),
         }));
         Self {
@@ -182,18 +182,18 @@ impl Metrics {
     }
 }
 
-/// The writer's own counters, read at scrape time.
-struct WriterCollector {
+/// The ledger's own counters (the writer, sign-ins), read at scrape time.
+struct LedgerCollector {
     ledger: Ledger,
 }
 
-impl std::fmt::Debug for WriterCollector {
+impl std::fmt::Debug for LedgerCollector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("WriterCollector")
+        f.write_str("LedgerCollector")
     }
 }
 
-impl Collector for WriterCollector {
+impl Collector for LedgerCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let stats = self.ledger.stats();
         let (wrong_credentials, refused_while_locked) = self.ledger.sign_in_throttle().refusals();
