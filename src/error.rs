@@ -80,7 +80,19 @@ impl leptos::server_fn::error::FromServerFnError for AppError {
 impl From<rusqlite::Error> for AppError {
     fn from(error: rusqlite::Error) -> Self {
         tracing::error!(%error, "database error in the writer");
-        Self::internal("database error")
+        match error.sqlite_error_code() {
+            // The disk refused the write (full, a size limit, a failing device): the
+            // transaction is rolled back, and the same request can be sent again once the
+            // server has room.
+            Some(rusqlite::ErrorCode::DiskFull | rusqlite::ErrorCode::SystemIoFailure) => {
+                Self::Unavailable {
+                    message: "the server cannot write to its database (disk full or failing); \
+                              nothing was saved, try again later"
+                        .into(),
+                }
+            }
+            _ => Self::internal("database error"),
+        }
     }
 }
 

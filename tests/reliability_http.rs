@@ -1,6 +1,6 @@
-//! Hostile conditions over real HTTP against the real binary: SIGKILL during a write storm,
-//! retry storms with dropped connections, and who may call what (every REST endpoint and every
-//! server function × every role).
+//! Hostile conditions over real HTTP against the real binary: SIGKILL during a write storm, a
+//! disk that fills up, retry storms with dropped connections, and who may call what (every
+//! REST endpoint and every server function × every role).
 #![cfg(all(feature = "ssr", unix))]
 
 mod support;
@@ -141,6 +141,27 @@ async fn class_of(admin: &Client, n: usize) -> Vec<String> {
     students
 }
 
+/// Every acknowledged award (request id → transaction id) has its ledger row.
+async fn assert_all_present(url: &str, acknowledged: &HashMap<String, String>, context: &str) {
+    for (key, id) in acknowledged {
+        let present = scalar(
+            url,
+            &format!("SELECT count(*) FROM point_transactions WHERE id = '{id}'"),
+        )
+        .await;
+        assert_eq!(present, 1, "{context}: acknowledged {key} ({id}) lost");
+    }
+}
+
+async fn integrity_check(url: &str) -> String {
+    use sqlx::Connection;
+    let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+    sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+}
+
 async fn scalar(url: &str, sql: &str) -> i64 {
     use sqlx::Connection;
     let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
@@ -207,17 +228,7 @@ fn sigkill_of_the_server_during_a_write_storm_loses_no_acknowledged_award() {
         // Restart on the same file: everything acknowledged is there, nothing is half-done.
         server = ServerProcess::start(&url);
         runtime.block_on(async {
-            assert_eq!(
-                {
-                    use sqlx::Connection;
-                    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-                    sqlx::query_scalar::<_, String>("PRAGMA integrity_check")
-                        .fetch_one(&mut conn)
-                        .await
-                        .unwrap()
-                },
-                "ok"
-            );
+            assert_eq!(integrity_check(&url).await, "ok", "round {round}");
             let admin = Client::sign_in(&server.base, ADMIN.0, ADMIN.1).await;
             let (_, report) = admin
                 .send(Method::GET, "/api/points/monitor?full=true", None, None)
@@ -228,14 +239,7 @@ fn sigkill_of_the_server_during_a_write_storm_loses_no_acknowledged_award() {
                 "round {round}: {report}"
             );
             let acked = acknowledged.lock().unwrap().clone();
-            for (key, id) in &acked {
-                let present = scalar(
-                    &url,
-                    &format!("SELECT count(*) FROM point_transactions WHERE id = '{id}'"),
-                )
-                .await;
-                assert_eq!(present, 1, "round {round}: acknowledged {key} ({id}) lost");
-            }
+            assert_all_present(&url, &acked, &format!("round {round}")).await;
             // Every request id names at most one row, and a row exists only for committed ids.
             assert_eq!(
                 scalar(
@@ -279,6 +283,156 @@ fn sigkill_of_the_server_during_a_write_storm_loses_no_acknowledged_award() {
             sent_keys.len()
         );
     });
+}
+
+/// Sets the soft limit on the size of any file the process `pid` writes (`RLIMIT_FSIZE`);
+/// `None` lifts it. The hard limit stays unlimited, so the limit can be lifted again.
+fn limit_file_size(pid: u32, bytes: Option<u64>) {
+    let limit = libc::rlimit {
+        rlim_cur: bytes.unwrap_or(libc::RLIM_INFINITY),
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: prlimit reads `limit` and writes nothing (null old-limit pointer).
+    let done = unsafe {
+        libc::prlimit(
+            pid as libc::pid_t,
+            libc::RLIMIT_FSIZE,
+            &limit,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(done, 0, "prlimit: {}", std::io::Error::last_os_error());
+}
+
+/// The disk fills up under a write storm: the server process may not grow any file past a
+/// limit (`RLIMIT_FSIZE`, with `SIGXFSZ` ignored so that a write past it fails instead of
+/// killing the process; to SQLite that is a full disk). Awards past that point are refused
+/// with a 503 that says why, never acknowledged and never half-written; once there is room
+/// again the same server takes awards without a restart, and nothing acknowledged is lost.
+#[test]
+fn a_full_disk_refuses_awards_with_a_clear_503_and_loses_nothing() {
+    use std::os::unix::process::CommandExt;
+    const CLIENTS: usize = 8;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/classpoints.db", dir.path().display());
+    let server = ServerProcess::start_with(&url, |command| {
+        // SAFETY: only `signal`, which is async-signal-safe, runs between fork and exec.
+        unsafe {
+            command.pre_exec(|| {
+                libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                Ok(())
+            });
+        }
+    });
+    let admin = runtime.block_on(Client::sign_in(&server.base, ADMIN.0, ADMIN.1));
+    let students = runtime.block_on(class_of(&admin, 8));
+    // Room for a few thousand awards beyond the files as they are now.
+    let largest_file = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().metadata().unwrap().len())
+        .max()
+        .unwrap();
+    limit_file_size(server.pid, Some(largest_file + 512 * 1024));
+
+    // Key → transaction id of every acknowledged award; every refusal's status and body.
+    let acknowledged: Arc<Mutex<HashMap<String, String>>> = Arc::default();
+    let refusals: Arc<Mutex<Vec<(StatusCode, Value)>>> = Arc::default();
+    let storm = |round: &'static str| {
+        let tasks: Vec<_> = (0..CLIENTS)
+            .map(|c| {
+                let (admin, students, acknowledged, refusals) = (
+                    admin.clone(),
+                    students.clone(),
+                    acknowledged.clone(),
+                    refusals.clone(),
+                );
+                runtime.spawn(async move {
+                    let started = std::time::Instant::now();
+                    for n in 0.. {
+                        let key = format!("{round}-c{c}-{n}");
+                        let body = json!({"student_id": students[n % students.len()], "points_change": 1, "reason": "storm"});
+                        let (status, body) = admin
+                            .send(Method::POST, "/api/points", Some(body), Some(&key))
+                            .await
+                            .unwrap();
+                        if status == StatusCode::CREATED {
+                            let id = body["transaction"]["id"].as_str().unwrap().to_owned();
+                            acknowledged.lock().unwrap().insert(key, id);
+                        } else {
+                            refusals.lock().unwrap().push((status, body));
+                        }
+                        // Until the disk is full (a few refusals in), or for a minute at most;
+                        // after it, a round of 200 awards.
+                        let enough = match round {
+                            "full" => refusals.lock().unwrap().len() >= 3 * CLIENTS,
+                            _ => n >= 200,
+                        };
+                        if enough || started.elapsed() > Duration::from_secs(60) {
+                            break;
+                        }
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            runtime.block_on(task).unwrap();
+        }
+    };
+
+    storm("full");
+    let refused = std::mem::take(&mut *refusals.lock().unwrap());
+    let before_full = acknowledged.lock().unwrap().len();
+    assert!(
+        refused.len() >= 3 * CLIENTS,
+        "the disk never filled: {before_full} awards acknowledged, {} refused",
+        refused.len()
+    );
+    for (status, body) in &refused {
+        assert_eq!(*status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert_eq!(body["error"]["code"], "unavailable", "{body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("disk full"), "{message}");
+    }
+
+    // Space freed: the same server carries on.
+    limit_file_size(server.pid, None);
+    storm("room");
+    assert_eq!(
+        refusals.lock().unwrap().len(),
+        0,
+        "refused after the disk had room again: {:?}",
+        refusals.lock().unwrap().first()
+    );
+
+    runtime.block_on(async {
+        let (_, report) = admin
+            .send(Method::GET, "/api/points/monitor?full=true", None, None)
+            .await
+            .unwrap();
+        assert_eq!(report["health"]["status"], "healthy", "{report}");
+        let acked = acknowledged.lock().unwrap().clone();
+        let rows = scalar(
+            &url,
+            "SELECT count(*) FROM point_transactions WHERE reason = 'storm'",
+        )
+        .await;
+        // Exactly the acknowledged awards: the refused ones left no row behind.
+        assert_eq!(rows, acked.len() as i64);
+        assert_all_present(&url, &acked, "disk full").await;
+        eprintln!(
+            "disk full after {before_full} awards: {} refused with 503, none written; \
+             after room was made {} more acknowledged, {} rows in all, healthy",
+            refused.len(),
+            acked.len() - before_full,
+            rows
+        );
+    });
+    drop(server);
+    // And after a restart, the file is whole.
+    let server = ServerProcess::start(&url);
+    assert_eq!(runtime.block_on(integrity_check(&url)), "ok");
+    drop(server);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

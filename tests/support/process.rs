@@ -19,7 +19,14 @@ impl ServerProcess {
     /// Starts `classpoints serve` on `database_url` (no demo school, the test admin, the
     /// background monitor off) and waits until it listens.
     pub fn start(database_url: &str) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_classpoints"))
+        Self::start_with(database_url, |_| {})
+    }
+
+    /// [`ServerProcess::start`], with `configure` applied to the command first.
+    pub fn start_with(database_url: &str, configure: impl FnOnce(&mut Command)) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_classpoints"));
+        configure(&mut command);
+        let mut child = command
             .arg("serve")
             .env("DATABASE_URL", database_url)
             .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
