@@ -251,6 +251,8 @@ fn begin_immediate(conn: &Connection, stats: &WriterStats) -> Result<(), AppErro
 
 /// How often the checkpointer copies committed WAL frames into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+/// How often a checkpoint that keeps failing is logged.
+const CHECKPOINT_FAILURE_LOG_EVERY: Duration = Duration::from_secs(60);
 
 /// Runs passive checkpoints on their own connection until `stop` is dropped, so the writer's
 /// commits never pay for copying the WAL back into the database file. A passive checkpoint
@@ -262,13 +264,25 @@ pub fn spawn_checkpointer(
     std::thread::Builder::new()
         .name("wal-checkpointer".into())
         .spawn(move || {
+            // While checkpoints keep failing (a full disk), say so once a minute rather than
+            // five times a second, and say when they work again.
+            let mut failing_since_logged: Option<std::time::Instant> = None;
             while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
                 stop.recv_timeout(CHECKPOINT_EVERY)
             {
-                if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                    && !is_busy(&error)
-                {
-                    tracing::warn!(%error, "checkpoint failed");
+                match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    Err(error) if !is_busy(&error) => {
+                        if failing_since_logged
+                            .is_none_or(|logged| logged.elapsed() >= CHECKPOINT_FAILURE_LOG_EVERY)
+                        {
+                            tracing::warn!(%error, "checkpoint failed");
+                            failing_since_logged = Some(std::time::Instant::now());
+                        }
+                    }
+                    Ok(()) if failing_since_logged.take().is_some() => {
+                        tracing::info!("checkpoints work again");
+                    }
+                    _ => {}
                 }
             }
         })
