@@ -266,20 +266,21 @@ pub fn spawn_checkpointer(
         .spawn(move || {
             // While checkpoints keep failing (a full disk), say so once a minute rather than
             // five times a second, and say when they work again.
-            let mut failing_since_logged: Option<std::time::Instant> = None;
+            let mut last_failure_logged: Option<std::time::Instant> = None;
             while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
                 stop.recv_timeout(CHECKPOINT_EVERY)
             {
                 match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                    Err(error) if !is_busy(&error) => {
-                        if failing_since_logged
-                            .is_none_or(|logged| logged.elapsed() >= CHECKPOINT_FAILURE_LOG_EVERY)
-                        {
-                            tracing::warn!(%error, "checkpoint failed");
-                            failing_since_logged = Some(std::time::Instant::now());
-                        }
+                    Err(error)
+                        if !is_busy(&error)
+                            && last_failure_logged.is_none_or(|logged| {
+                                logged.elapsed() >= CHECKPOINT_FAILURE_LOG_EVERY
+                            }) =>
+                    {
+                        tracing::warn!(%error, "checkpoint failed");
+                        last_failure_logged = Some(std::time::Instant::now());
                     }
-                    Ok(()) if failing_since_logged.take().is_some() => {
+                    Ok(()) if last_failure_logged.take().is_some() => {
                         tracing::info!("checkpoints work again");
                     }
                     _ => {}
