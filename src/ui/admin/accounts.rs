@@ -161,7 +161,7 @@ fn AccountRow(
                         view! {
                             <span class="sign-in-locked" data-testid="sign-in-locked">
                                 // Numbers beside the words rather than interpolated: an
-                                // interpolating `t!` costs this lazy page ~28 KB gzip.
+                                // interpolating `t!` costs this lazy page ~16 KB gzip.
                                 {t!(i18n, sign_in_locked)}
                                 " · "
                                 {t!(i18n, wrong_passwords)}
