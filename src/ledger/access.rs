@@ -543,13 +543,19 @@ mod tests {
     use super::*;
     use std::time::{Duration, Instant};
 
+    /// Fails `username`'s free attempts at `at`, each of them accepted for checking: the
+    /// next failure locks the account.
+    fn use_up_free_attempts(throttle: &SignInThrottle, username: &str, at: Instant) {
+        for _ in 0..SignInThrottle::FREE_ATTEMPTS {
+            assert_eq!(throttle.attempt(username, at), Ok(()));
+        }
+    }
+
     #[test]
     fn failed_sign_ins_lock_the_account_for_longer_each_time() {
         let throttle = SignInThrottle::default();
         let start = Instant::now();
-        for _ in 0..SignInThrottle::FREE_ATTEMPTS {
-            assert_eq!(throttle.attempt("Wang", start), Ok(()));
-        }
+        use_up_free_attempts(&throttle, "Wang", start);
         // Locked for a minute, whatever the case of the name; another account is not.
         assert_eq!(
             throttle.attempt("wang", start + Duration::from_secs(10)),
@@ -580,9 +586,7 @@ mod tests {
     fn locked_accounts_are_listed_with_the_time_left() {
         let throttle = SignInThrottle::default();
         let start = Instant::now();
-        for _ in 0..SignInThrottle::FREE_ATTEMPTS {
-            throttle.attempt("Wang", start).unwrap();
-        }
+        use_up_free_attempts(&throttle, "Wang", start);
         // Failures below the limit lock nothing.
         throttle.attempt("li", start).unwrap();
         assert_eq!(
@@ -598,9 +602,7 @@ mod tests {
     fn thousands_of_usernames_keep_the_table_bounded() {
         let throttle = SignInThrottle::default();
         let now = Instant::now();
-        for _ in 0..SignInThrottle::FREE_ATTEMPTS {
-            throttle.attempt("wang", now).unwrap();
-        }
+        use_up_free_attempts(&throttle, "wang", now);
         for n in 0..3 * SignInThrottle::MAX_TRACKED {
             throttle.attempt(&format!("user{n}"), now).unwrap();
         }
@@ -614,13 +616,9 @@ mod tests {
     fn old_failures_are_forgotten() {
         let throttle = SignInThrottle::default();
         let start = Instant::now();
-        for _ in 0..SignInThrottle::FREE_ATTEMPTS {
-            throttle.attempt("wang", start).unwrap();
-        }
+        use_up_free_attempts(&throttle, "wang", start);
         let much_later = start + SignInThrottle::MAX_LOCK;
-        for _ in 0..SignInThrottle::FREE_ATTEMPTS {
-            assert_eq!(throttle.attempt("wang", much_later), Ok(()));
-        }
+        use_up_free_attempts(&throttle, "wang", much_later);
         assert!(throttle.attempt("wang", much_later).is_err());
     }
 
