@@ -195,10 +195,30 @@ pub struct ServeArgs {
         default_value_t = 168
     )]
     pub idempotency_retention_hours: u64,
+    /// Threads answering requests. By default one fewer than the machine's cores (at least
+    /// one), so that the ledger's writer thread, through which every change is committed,
+    /// keeps a core to itself.
+    #[arg(long, env = "CLASSPOINTS_WORKER_THREADS", value_parser = clap::value_parser!(u16).range(1..))]
+    pub worker_threads: Option<u16>,
     #[command(flatten)]
     pub bootstrap: BootstrapArgs,
     #[command(flatten)]
     pub watch: WatchArgs,
+}
+
+impl ServeArgs {
+    /// How many threads answer requests: `--worker-threads`, or one fewer than the cores.
+    pub fn request_threads(&self) -> usize {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        self.worker_threads
+            .map_or_else(|| request_threads_beside_writer(cores), usize::from)
+    }
+}
+
+/// Leaves the writer thread a core of its own: on two cores, two request threads made the
+/// writer wait for a core a fifth of the time, and awards/s fell by 10 – 25 % (BENCHMARKS.md).
+fn request_threads_beside_writer(cores: usize) -> usize {
+    cores.saturating_sub(1).max(1)
 }
 
 /// The background monitor, its alerts and the metrics endpoint.
@@ -301,6 +321,16 @@ mod tests {
         assert_eq!(format!("{parsed:?}"), format!("{default:?}"));
         assert_eq!(default.monitor_interval_seconds, 60);
         assert!(default.auto_fix);
+    }
+
+    #[test]
+    fn request_threads_leave_the_writer_a_core() {
+        assert_eq!(request_threads_beside_writer(1), 1);
+        assert_eq!(request_threads_beside_writer(2), 1);
+        assert_eq!(request_threads_beside_writer(8), 7);
+        let chosen = ServeArgs::try_parse_from(["classpoints", "--worker-threads", "3"]).unwrap();
+        assert_eq!(chosen.request_threads(), 3);
+        assert!(ServeArgs::try_parse_from(["classpoints", "--worker-threads", "0"]).is_err());
     }
 
     #[test]

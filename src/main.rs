@@ -29,8 +29,7 @@ fn return_freed_memory_sooner() {
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     return_freed_memory_sooner();
     // SAFETY: nothing has opened a database yet; only this thread runs our code.
     unsafe { classpoints::db::configure_sqlite_for_process() };
@@ -48,6 +47,20 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
 
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Command::Serve(args) = &command {
+        runtime.worker_threads(args.request_threads());
+    }
+    match runtime.enable_all().build() {
+        Ok(runtime) => runtime.block_on(run(command)),
+        Err(error) => {
+            eprintln!("classpoints: cannot start the async runtime: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> ExitCode {
     let result = match command {
         Command::Serve(args) => serve(args).await,
         Command::Monitor(args) => return cli::monitor::run(args).await,
@@ -111,10 +124,11 @@ async fn main() -> ExitCode {
 async fn serve(args: classpoints::config::ServeArgs) -> anyhow::Result<()> {
     let server = Server::bind(&args).await?;
     tracing::info!(
-        "classpoints {} listening on http://{} (database {})",
+        "classpoints {} listening on http://{} (database {}, {} request threads)",
         env!("CARGO_PKG_VERSION"),
         server.local_addr()?,
-        args.database.database_url
+        args.database.database_url,
+        args.request_threads()
     );
     server.run(shutdown_signal()).await?;
     Ok(())

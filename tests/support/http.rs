@@ -67,6 +67,8 @@ async fn launch(
         live_max_seconds: 600,
         shutdown_grace_seconds,
         idempotency_retention_hours: 168,
+        // Sizes the binary's runtime; a server in a test runs on the test's.
+        worker_threads: None,
         bootstrap: BootstrapArgs {
             admin_username: Some(ADMIN.0.into()),
             admin_password: Some(ADMIN.1.into()),
