@@ -124,7 +124,7 @@ async fn run(command: Command) -> ExitCode {
 async fn serve(args: classpoints::config::ServeArgs) -> anyhow::Result<()> {
     let server = Server::bind(&args).await?;
     tracing::info!(
-        "classpoints {} listening on http://{} (database {}, {} request threads)",
+        "classpoints {} listening on http://{} (database {}, request threads: {})",
         env!("CARGO_PKG_VERSION"),
         server.local_addr()?,
         args.database.database_url,
