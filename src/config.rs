@@ -215,8 +215,9 @@ impl ServeArgs {
     }
 }
 
-/// Leaves the writer thread a core of its own: on two cores, two request threads made the
-/// writer wait for a core a fifth of the time, and awards/s fell by 10 – 25 % (BENCHMARKS.md).
+/// Leaves the writer thread a core of its own: on two cores, with two request threads the
+/// writer waited for a core a fifth of the time; one request thread made awards/s 2 – 55 %
+/// higher in every one of six interleaved runs (BENCHMARKS.md).
 fn request_threads_beside_writer(cores: usize) -> usize {
     cores.saturating_sub(1).max(1)
 }
