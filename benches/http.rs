@@ -564,6 +564,15 @@ fn bundle_sizes() -> Option<BundleSizes> {
     })
 }
 
+/// "request threads: N" from the server's start-up line (`CLASSPOINTS_WORKER_THREADS` sets it).
+fn request_threads(listening: &str) -> &str {
+    listening
+        .find("request threads:")
+        .map_or("request threads: not reported", |at| {
+            listening[at..].trim_end_matches(')')
+        })
+}
+
 fn main() {
     // The SQLite ceiling runs in this process: same process-wide settings as the server's.
     // SAFETY: first SQLite use in this process, on its only thread so far.
@@ -609,10 +618,12 @@ fn main() {
         } else {
             "board-made (time first)"
         },
-        if remote.is_some() {
-            ""
-        } else {
-            " (release binary, fresh database, WAL + synchronous=FULL)"
+        match &server {
+            None => String::new(),
+            Some(server) => format!(
+                " (release binary, fresh database, WAL + synchronous=FULL, {})",
+                request_threads(&server.listening)
+            ),
         }
     );
     runtime.block_on(async {

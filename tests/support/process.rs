@@ -13,6 +13,8 @@ pub struct ServerProcess {
     child: Child,
     pub base: String,
     pub pid: u32,
+    /// The server's start-up line ("classpoints … listening on http://… (…)").
+    pub listening: String,
 }
 
 impl ServerProcess {
@@ -48,23 +50,30 @@ impl ServerProcess {
             let mut found = Some(found);
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                if let (Some(sender), Some(at)) = (&found, line.find("listening on http://")) {
-                    let rest = &line[at + "listening on ".len()..];
-                    let url = rest
-                        .split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .to_owned();
-                    let _ = sender.send(url);
+                if let Some(sender) = &found
+                    && line.contains("listening on http://")
+                {
+                    let _ = sender.send(line);
                     found = None;
                 }
                 // Keep draining so the server never blocks on a full pipe.
             }
         });
-        let base = address
+        let listening = address
             .recv_timeout(Duration::from_secs(60))
             .expect("the server reported its address");
-        Self { child, base, pid }
+        let at = listening.find("listening on ").unwrap() + "listening on ".len();
+        let base = listening[at..]
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        Self {
+            child,
+            base,
+            pid,
+            listening,
+        }
     }
 
     /// SIGKILL: no shutdown, no flush, like a power cut for the process.
