@@ -11,12 +11,14 @@
 //!    generator takes as little of the shared cores as it can). One run is not a figure: on this shared machine runs a minute apart differ by up
 //!    to a third. Each option also comes from an environment variable (`BENCH_URL`,
 //!    `BENCH_CLIENTS`, …; `--help` lists them), which is how `make bench` passes them.
+//!    Then 5 s more of the same load while the board page is fetched one after another: what
+//!    a page costs to serve during an award storm.
 //! 3. Verifies the ledger holds exactly the acknowledged awards and every balance equals its
 //!    ledger (a full monitor check).
 //! 4. The machine's ceiling in the same run: raw SQLite transactions doing the same insert +
 //!    update in-process (one award per transaction, and 64 per transaction), WAL and
 //!    synchronous=FULL like the server; the HTTP figure as a ratio of both.
-//! 5. Board server-render time for the class, server RSS after the load, and the size of the
+//! 5. Board server-render time for the class (idle), server RSS after the load, and the size of the
 //!    WASM bundle last built into `target/site` (raw and gzip -9).
 //!
 //! Run: `make bench` (builds the release bundle first, and the benchmarks in `target/bench`), or
