@@ -128,7 +128,8 @@ async fn serve(args: classpoints::config::ServeArgs) -> anyhow::Result<()> {
         env!("CARGO_PKG_VERSION"),
         server.local_addr()?,
         args.database.database_url,
-        args.request_threads()
+        // What the runtime runs, rather than the setting worked out again.
+        tokio::runtime::Handle::current().metrics().num_workers()
     );
     server.run(shutdown_signal()).await?;
     Ok(())
