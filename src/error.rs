@@ -23,9 +23,15 @@ pub enum AppError {
     Forbidden { message: String },
     #[error("conflict: {message}")]
     Conflict { message: String },
-    /// A configured rule refused the operation; `rule` names it.
+    /// A configured rule refused the operation; `rule` names it, `details` holds its figures
+    /// so that the interface can say the same in the teacher's language.
     #[error("rule {rule} refused the operation: {message}")]
-    RuleViolation { rule: String, message: String },
+    RuleViolation {
+        rule: String,
+        message: String,
+        #[serde(default)]
+        details: RuleDetails,
+    },
     /// Too many failed sign-ins for an account: it is locked for `retry_after_seconds`.
     #[error("{message}")]
     TooManyAttempts {
@@ -38,6 +44,18 @@ pub enum AppError {
     /// Something failed on the server; details are in the server log.
     #[error("internal error: {message}")]
     Internal { message: String },
+}
+
+/// The figures behind a rule's refusal (which of them a rule fills depends on the rule).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleDetails {
+    /// The configured bound: the largest change, the daily cap, the lowest balance.
+    pub limit: Option<i64>,
+    /// The figure that broke it: the change asked for, the points awarded today, the balance
+    /// the change would leave.
+    pub actual: Option<i64>,
+    /// In a batch, the student the refusal is about.
+    pub student_id: Option<String>,
 }
 
 impl AppError {
@@ -104,43 +122,50 @@ impl From<sqlx::Error> for AppError {
     }
 }
 
+/// One error of each kind, with every field filled (for tests of how errors travel and read).
+#[cfg(test)]
+pub(crate) fn one_of_each_kind() -> Vec<AppError> {
+    vec![
+        AppError::validation("points_change", "must not be zero"),
+        AppError::NotFound {
+            what: "student 7".into(),
+        },
+        AppError::unauthorized("sign in first"),
+        AppError::Forbidden {
+            message: "not your class".into(),
+        },
+        AppError::Conflict {
+            message: "username taken".into(),
+        },
+        AppError::RuleViolation {
+            rule: "min_balance".into(),
+            message: "balance -1 would fall below the minimum 0".into(),
+            details: RuleDetails {
+                limit: Some(0),
+                actual: Some(-1),
+                student_id: Some("s1".into()),
+            },
+        },
+        AppError::TooManyAttempts {
+            message: "try again in 60 s".into(),
+            retry_after_seconds: 60,
+        },
+        AppError::Unavailable {
+            message: "busy".into(),
+        },
+        AppError::internal("database error"),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use codee::{Decoder, Encoder, binary::PostcardCodec};
 
-    fn every_kind() -> Vec<AppError> {
-        vec![
-            AppError::validation("points_change", "must not be zero"),
-            AppError::NotFound {
-                what: "student 7".into(),
-            },
-            AppError::unauthorized("sign in first"),
-            AppError::Forbidden {
-                message: "not your class".into(),
-            },
-            AppError::Conflict {
-                message: "username taken".into(),
-            },
-            AppError::RuleViolation {
-                rule: "min_balance".into(),
-                message: "balance -1 would fall below the minimum 0".into(),
-            },
-            AppError::TooManyAttempts {
-                message: "try again in 60 s".into(),
-                retry_after_seconds: 60,
-            },
-            AppError::Unavailable {
-                message: "busy".into(),
-            },
-            AppError::internal("database error"),
-        ]
-    }
-
     /// Server function errors travel as JSON; errors inside page data as postcard.
     #[test]
     fn every_error_survives_both_transports() {
-        for error in every_kind() {
+        for error in one_of_each_kind() {
             let json = serde_json::to_string(&error).unwrap();
             assert_eq!(
                 serde_json::from_str::<AppError>(&json).unwrap(),
@@ -158,7 +183,7 @@ mod tests {
     fn messages_name_the_field_and_the_rule() {
         let error = AppError::validation("points_change", "must not be zero");
         assert_eq!(error.to_string(), "points_change: must not be zero");
-        let rule = &every_kind()[5];
+        let rule = &one_of_each_kind()[5];
         assert!(
             rule.to_string().starts_with("rule min_balance refused"),
             "{rule}"

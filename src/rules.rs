@@ -2,7 +2,7 @@
 //! the same code validates in the writer, in the admin page and in unit tests.
 
 use crate::{
-    error::AppError,
+    error::{AppError, RuleDetails},
     model::{Role, TransactionType},
 };
 use serde::{Deserialize, Serialize};
@@ -177,7 +177,18 @@ pub fn check_change(rules: &Rules, change: &ProposedChange<'_>) -> Result<(), Ap
     let violation = |rule: &str, message: String| AppError::RuleViolation {
         rule: rule.to_owned(),
         message,
+        details: RuleDetails::default(),
     };
+    let over_limit =
+        |rule: &str, message: String, limit: i64, actual: i64| AppError::RuleViolation {
+            rule: rule.to_owned(),
+            message,
+            details: RuleDetails {
+                limit: Some(limit),
+                actual: Some(actual),
+                student_id: None,
+            },
+        };
     if !rules
         .allowed_types(change.role)
         .contains(&change.transaction_type)
@@ -195,12 +206,14 @@ pub fn check_change(rules: &Rules, change: &ProposedChange<'_>) -> Result<(), Ap
     if change.transaction_type != TransactionType::Reversal
         && change.points_change.abs() > rules.max_abs_change
     {
-        return Err(violation(
+        return Err(over_limit(
             "max_abs_change",
             format!(
                 "|points_change| is at most {} per transaction (got {})",
                 rules.max_abs_change, change.points_change
             ),
+            rules.max_abs_change,
+            change.points_change,
         ));
     }
     let is_deduction = matches!(
@@ -217,24 +230,26 @@ pub fn check_change(rules: &Rules, change: &ProposedChange<'_>) -> Result<(), Ap
         && let Some(cap) = rules.daily_award_cap
         && change.awarded_today + change.points_change > cap
     {
-        return Err(violation(
+        return Err(over_limit(
             "daily_award_cap",
             format!(
                 "at most {cap} points per student per day; {} already awarded today",
                 change.awarded_today
             ),
+            cap,
+            change.awarded_today,
         ));
     }
     if change.points_change < 0
         && let Some(min) = rules.min_balance
         && change.balance_before + change.points_change < min
     {
-        return Err(violation(
+        let balance_after = change.balance_before + change.points_change;
+        return Err(over_limit(
             "min_balance",
-            format!(
-                "balance {} would fall below the minimum {min}",
-                change.balance_before + change.points_change
-            ),
+            format!("balance {balance_after} would fall below the minimum {min}"),
+            min,
+            balance_after,
         ));
     }
     Ok(())
@@ -370,6 +385,36 @@ mod tests {
             ..Rules::default()
         };
         check_change(&open, &change(DeductPoints, -500)).unwrap();
+    }
+
+    /// The bounded rules hand their figures over with the refusal (the interface words it in
+    /// the teacher's language from them); the others hand none.
+    #[test]
+    fn refusals_carry_the_limit_and_the_figure_that_broke_it() {
+        let details = |rules: &Rules, c: &ProposedChange<'_>| match check_change(rules, c) {
+            Err(AppError::RuleViolation { details, .. }) => (details.limit, details.actual),
+            other => panic!("{other:?}"),
+        };
+        let rules = Rules {
+            max_abs_change: 5,
+            daily_award_cap: Some(10),
+            ..Rules::default()
+        };
+        assert_eq!(details(&rules, &change(AddPoints, 6)), (Some(5), Some(6)));
+        assert_eq!(
+            details(&rules, &change(DeductPoints, -6)),
+            (Some(5), Some(-6))
+        );
+        let mut capped = change(AddPoints, 4);
+        capped.awarded_today = 7;
+        assert_eq!(details(&rules, &capped), (Some(10), Some(7)));
+        assert_eq!(
+            details(&Rules::default(), &change(Redeem, -13)),
+            (Some(0), Some(-3))
+        );
+        let mut no_reason = change(DeductPoints, -1);
+        no_reason.reason = "";
+        assert_eq!(details(&Rules::default(), &no_reason), (None, None));
     }
 
     #[test]

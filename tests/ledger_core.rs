@@ -142,9 +142,16 @@ async fn class_group_and_selected_batches_are_all_or_nothing() {
         .await
         .unwrap_err();
     match error {
-        AppError::RuleViolation { rule, message } => {
+        AppError::RuleViolation {
+            rule,
+            message,
+            details,
+        } => {
             assert_eq!(rule, "min_balance");
             assert!(message.contains(&s.students[3]), "{message}");
+            // The figures travel with it, for an interface to word the refusal itself.
+            assert_eq!(details.student_id.as_deref(), Some(s.students[3].as_str()));
+            assert_eq!((details.limit, details.actual), (Some(0), Some(-1)));
         }
         other => panic!("{other:?}"),
     }

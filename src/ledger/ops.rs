@@ -12,7 +12,7 @@ use super::{
     roster,
 };
 use crate::{
-    error::AppError,
+    error::{AppError, RuleDetails},
     model::{
         PointTransaction, RepairedBalance, Role, StudentBalance, TransactionType, validate_id,
     },
@@ -530,9 +530,17 @@ fn change_one(
 /// Prefixes an error with the student it concerns, keeping its kind (and the rule's name).
 fn about_student(student_id: &str, error: AppError) -> AppError {
     match error {
-        AppError::RuleViolation { rule, message } => AppError::RuleViolation {
+        AppError::RuleViolation {
+            rule,
+            message,
+            details,
+        } => AppError::RuleViolation {
             rule,
             message: format!("student {student_id}: {message}"),
+            details: RuleDetails {
+                student_id: Some(student_id.to_owned()),
+                ..details
+            },
         },
         AppError::Validation { field, message } => AppError::Validation {
             field,

@@ -54,12 +54,23 @@ impl AppError {
         }
     }
 
-    /// The API's error object: `{code, message, field?, rule?}`.
+    /// The API's error object: `{code, message, field?, rule?, limit?, actual?, student_id?}`.
     pub fn body(&self) -> serde_json::Value {
         let mut body = serde_json::json!({ "code": self.code(), "message": self.to_string() });
         match self {
             AppError::Validation { field, .. } => body["field"] = field.as_str().into(),
-            AppError::RuleViolation { rule, .. } => body["rule"] = rule.as_str().into(),
+            AppError::RuleViolation { rule, details, .. } => {
+                body["rule"] = rule.as_str().into();
+                if let Some(limit) = details.limit {
+                    body["limit"] = limit.into();
+                }
+                if let Some(actual) = details.actual {
+                    body["actual"] = actual.into();
+                }
+                if let Some(student_id) = &details.student_id {
+                    body["student_id"] = student_id.as_str().into();
+                }
+            }
             _ => {}
         }
         body
@@ -224,7 +235,7 @@ pub fn router() -> Router<AppState> {
 
 #[cfg(test)]
 mod tests {
-    use crate::error::AppError;
+    use crate::error::{AppError, RuleDetails};
 
     #[test]
     fn error_objects_name_the_code_and_field_or_rule() {
@@ -235,10 +246,31 @@ mod tests {
         let refused = AppError::RuleViolation {
             rule: "min_balance".into(),
             message: "balance -1 would fall below the minimum 0".into(),
+            details: RuleDetails {
+                limit: Some(0),
+                actual: Some(-1),
+                student_id: Some("s1".into()),
+            },
         }
         .body();
-        assert_eq!(refused["code"], "rule_violation");
-        assert_eq!(refused["rule"], "min_balance");
+        assert_eq!(
+            refused,
+            serde_json::json!({
+                "code": "rule_violation",
+                "rule": "min_balance",
+                "message": "rule min_balance refused the operation: balance -1 would fall below the minimum 0",
+                "limit": 0,
+                "actual": -1,
+                "student_id": "s1",
+            })
+        );
+        let without_figures = AppError::RuleViolation {
+            rule: "reason_required".into(),
+            message: "deduct_points needs a reason".into(),
+            details: RuleDetails::default(),
+        }
+        .body();
+        assert!(without_figures.get("limit").is_none(), "{without_figures}");
         assert_eq!(
             AppError::NotFound { what: "x".into() }.body()["code"],
             "not_found"

@@ -37,7 +37,7 @@ pub struct ErrorReply {
 #[derive(Serialize, ToSchema)]
 pub struct ErrorObject {
     /// validation, not_found, unauthorized, forbidden, conflict, rule_violation,
-    /// unavailable or internal.
+    /// too_many_attempts, unavailable or internal.
     pub code: String,
     pub message: String,
     /// The request field to fix (validation errors).
@@ -46,6 +46,17 @@ pub struct ErrorObject {
     /// The rule that refused the change (rule violations).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
+    /// The rule's bound: the largest change, the daily cap or the lowest balance (rule
+    /// violations of those rules).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<i64>,
+    /// The figure that broke the bound: the change asked for, the points already awarded
+    /// today, or the balance the change would leave.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actual: Option<i64>,
+    /// In a batch, the student the refusal is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub student_id: Option<String>,
 }
 
 /// `POST /api/points`: the transaction and the student's balance after it.
