@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { hydrated } from './helpers';
+import { hydrated, openClass } from './helpers';
 
 test.describe('in a browser set to Chinese', () => {
   test.use({ locale: 'zh-CN' });
@@ -31,6 +31,45 @@ test.describe('in a browser set to Chinese', () => {
     await expect(page.locator('html')).toHaveAttribute('lang', 'en');
     await page.goto('/');
     await expect(page.getByRole('heading', { name: 'My classes' })).toBeVisible();
+  });
+});
+
+test.describe('in a browser set to Chinese, refusals', () => {
+  test.use({ locale: 'zh-CN' });
+
+  test('come in Chinese: a wrong password, and an overdraw with its figures', async ({ page }) => {
+    await page.goto('/login');
+    await hydrated(page);
+    await page.getByLabel('用户名').fill('wang');
+    await page.getByLabel('密码').fill('not-the-password');
+    await page.getByTestId('sign-in').click();
+    await expect(page.getByRole('alert')).toHaveText('用户名或密码错误');
+    await page.getByLabel('密码').fill('classpoints-demo');
+    await page.getByTestId('sign-in').click();
+    await expect(page.getByRole('heading', { name: '我的班级' })).toBeVisible();
+
+    // Bring one student to 0 through the API, then deduct a point on the board: the
+    // lowest-balance rule (0 by default) refuses, and says so with its figures.
+    await openClass(page);
+    const card = page.locator('.card').last();
+    const studentId = (await card.getAttribute('data-student'))!;
+    const balance = Number(await card.locator('.points').textContent());
+    if (balance !== 0) {
+      const login = await page.request.post('/api/auth/login', {
+        data: { username: 'wang', password: 'classpoints-demo' },
+      });
+      const { token } = await login.json();
+      const reset = await page.request.post('/api/points', {
+        headers: { Authorization: `Bearer ${token}` },
+        data: { student_id: studentId, points_change: -balance, reason: '清零' },
+      });
+      expect(reset.status()).toBe(201);
+    }
+    await expect(card.locator('.points')).toHaveText('0');
+    await card.click();
+    await page.getByRole('dialog').getByRole('button', { name: '-1 迟到' }).click();
+    await expect(page.getByRole('alert')).toHaveText('积分将降至 -1，低于允许的下限 0');
+    await expect(card.locator('.points')).toHaveText('0');
   });
 });
 

@@ -1,6 +1,6 @@
 use crate::{
     api::board::my_classes,
-    i18n::{t, use_i18n},
+    i18n::{t, t_string, use_i18n},
 };
 use leptos::prelude::*;
 
@@ -31,7 +31,9 @@ pub fn ClassesPage() -> impl IntoView {
                                                     <li>
                                                         <a href=format!("/class/{}", c.id) class="class-link">
                                                             <span class="class-name">{c.name}</span>
-                                                            <span class="muted">{format!("{} students", c.students)}</span>
+                                                            <span class="muted">
+                                                                {t_string!(i18n, n_students).replace("{n}", &c.students.to_string())}
+                                                            </span>
                                                         </a>
                                                     </li>
                                                 }

@@ -1,6 +1,7 @@
 use crate::{
     api::board::SignIn,
-    i18n::{t, use_i18n},
+    error::AppError,
+    i18n::{t, t_string, use_i18n},
 };
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
@@ -37,7 +38,16 @@ pub fn LoginPage() -> impl IntoView {
                     .value()
                     .get()
                     .and_then(Result::err)
-                    .map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })
+                    .map(|e| {
+                        // Refused credentials are the one "unauthorized" this page can get.
+                        let text = match e {
+                            AppError::Unauthorized { .. } => {
+                                t_string!(i18n, error_wrong_credentials).to_owned()
+                            }
+                            other => crate::ui::error_text(i18n.get_locale(), &other),
+                        };
+                        view! { <p class="error" role="alert">{text}</p> }
+                    })
             }}
         </section>
     }

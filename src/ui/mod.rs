@@ -5,6 +5,7 @@ pub mod board;
 mod chart;
 pub mod classes;
 mod dialog;
+mod errors;
 mod live;
 pub mod login;
 mod preset_list;
@@ -13,6 +14,7 @@ pub mod status;
 pub mod student;
 
 use crate::error::AppError;
+pub(crate) use errors::{error_text, error_text_naming};
 use leptos::prelude::*;
 
 /// A page's data, loaded through a server function. The server renders it into the HTML for
@@ -40,7 +42,10 @@ pub(crate) fn load_failed(error: AppError) -> AnyView {
         AppError::Unauthorized { .. } => {
             view! { <leptos_router::components::Redirect path="/login"/> }.into_any()
         }
-        other => view! { <p class="error" role="alert">{other.to_string()}</p> }.into_any(),
+        other => {
+            let text = error_text(crate::i18n::use_i18n().get_locale(), &other);
+            view! { <p class="error" role="alert">{text}</p> }.into_any()
+        }
     }
 }
 

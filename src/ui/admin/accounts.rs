@@ -22,9 +22,12 @@ pub(super) fn report<T: Clone + Send + Sync + 'static, A>(
         + Sync
         + 'static,
 {
+    let i18n = use_i18n();
     Effect::new(move |_| {
         if let Some(result) = action.value().get() {
-            outcome.set(Some(result.as_ref().map(&done).map_err(|e| e.to_string())));
+            let failed =
+                |e: &crate::error::AppError| crate::ui::error_text(i18n.get_locale_untracked(), e);
+            outcome.set(Some(result.as_ref().map(&done).map_err(failed)));
         }
     });
 }

@@ -280,7 +280,10 @@ fn RosterImport(import: ServerAction<ImportRoster>) -> impl IntoView {
                 .get()
                 .map(|result| match result {
                     Ok(preview) => view! { <Preview preview/> }.into_any(),
-                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => {
+                        view! { <p class="error" role="alert">{crate::ui::error_text(i18n.get_locale(), &e)}</p> }
+                            .into_any()
+                    }
                 })
         }}
         {move || {
@@ -298,7 +301,10 @@ fn RosterImport(import: ServerAction<ImportRoster>) -> impl IntoView {
                         }
                             .into_any()
                     }
-                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => {
+                        view! { <p class="error" role="alert">{crate::ui::error_text(i18n.get_locale(), &e)}</p> }
+                            .into_any()
+                    }
                 })
         }}
     }

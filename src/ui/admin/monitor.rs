@@ -40,7 +40,7 @@ pub fn MonitorPage() -> impl IntoView {
                     let n = summary.repaired.len();
                     Ok(format!("{}: {n}", t_string!(i18n, repaired_count)))
                 }
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(crate::ui::error_text(i18n.get_locale_untracked(), &e)),
             }));
         }
     });

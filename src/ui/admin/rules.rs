@@ -4,6 +4,7 @@ use super::{AdminTabs, Outcome};
 use crate::i18n::{t, t_string, use_i18n};
 use crate::{
     api::admin::{SaveRules, SaveSchoolPresets, SchoolRules, load_school_rules},
+    error::AppError,
     model::TransactionType,
     rules::Rules,
     ui::preset_list::{PresetLines, PresetListEditor},
@@ -28,14 +29,14 @@ pub fn RulesPage() -> impl IntoView {
 }
 
 /// A number field's text as an optional whole number: empty is `None`.
-fn optional_number(field: &str, text: &str) -> Result<Option<i64>, String> {
+fn optional_number(field: &str, text: &str) -> Result<Option<i64>, AppError> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(None);
     }
     text.parse()
         .map(Some)
-        .map_err(|_| format!("{field}: must be a whole number or empty"))
+        .map_err(|_| AppError::validation(field, "must be a whole number or empty"))
 }
 
 /// The form's fields as rules; the server validates them again.
@@ -63,14 +64,16 @@ impl RulesFields {
         }
     }
 
-    fn rules(&self) -> Result<Rules, String> {
+    fn rules(&self) -> Result<Rules, AppError> {
         let max_abs_change =
             optional_number("max_abs_change", &self.max_abs_change.get_untracked())?
-                .ok_or("max_abs_change: must be a whole number")?;
+                .ok_or_else(|| AppError::validation("max_abs_change", "must be a whole number"))?;
         let utc_offset_minutes =
             optional_number("utc_offset_minutes", &self.utc_offset.get_untracked())?
                 .and_then(|v| i32::try_from(v).ok())
-                .ok_or("utc_offset_minutes: must be a whole number of minutes")?;
+                .ok_or_else(|| {
+                    AppError::validation("utc_offset_minutes", "must be a whole number of minutes")
+                })?;
         let rules = Rules {
             max_abs_change,
             daily_award_cap: optional_number(
@@ -83,7 +86,7 @@ impl RulesFields {
             teacher_types: self.teacher_types.get_untracked(),
             admin_types: self.admin_types.get_untracked(),
         };
-        rules.validate().map_err(|e| e.to_string())?;
+        rules.validate()?;
         Ok(rules)
     }
 }
@@ -151,7 +154,7 @@ fn RulesForms(school: SchoolRules) -> impl IntoView {
             rules_outcome.set(Some(
                 result
                     .map(|_| t_string!(i18n, saved).to_owned())
-                    .map_err(|e| e.to_string()),
+                    .map_err(|e| crate::ui::error_text(i18n.get_locale_untracked(), &e)),
             ));
         }
     });
@@ -165,7 +168,7 @@ fn RulesForms(school: SchoolRules) -> impl IntoView {
                     presets.reset(&saved);
                     Ok(t_string!(i18n, saved).to_owned())
                 }
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(crate::ui::error_text(i18n.get_locale_untracked(), &e)),
             }));
         }
     });
@@ -207,7 +210,7 @@ fn RulesForms(school: SchoolRules) -> impl IntoView {
                         Ok(rules) => {
                             save.dispatch(SaveRules { rules });
                         }
-                        Err(message) => rules_outcome.set(Some(Err(message))),
+                        Err(e) => rules_outcome.set(Some(Err(crate::ui::error_text(i18n.get_locale_untracked(), &e)))),
                     }
                 }
             >
@@ -244,7 +247,7 @@ fn RulesForms(school: SchoolRules) -> impl IntoView {
                         Ok(list) => {
                             save_presets.dispatch(SaveSchoolPresets { presets: list });
                         }
-                        Err(e) => presets_outcome.set(Some(Err(e.to_string()))),
+                        Err(e) => presets_outcome.set(Some(Err(crate::ui::error_text(i18n.get_locale_untracked(), &e)))),
                     }
                 }
             >
@@ -262,16 +265,15 @@ fn RulesForms(school: SchoolRules) -> impl IntoView {
 
 #[cfg(test)]
 mod tests {
-    use super::optional_number;
+    use super::{AppError, optional_number};
 
     #[test]
     fn empty_number_fields_mean_no_limit() {
         assert_eq!(optional_number("f", " "), Ok(None));
         assert_eq!(optional_number("f", "-5"), Ok(Some(-5)));
-        assert!(
-            optional_number("daily_award_cap", "2.5")
-                .unwrap_err()
-                .starts_with("daily_award_cap")
-        );
+        assert!(matches!(
+            optional_number("daily_award_cap", "2.5"),
+            Err(AppError::Validation { field, .. }) if field == "daily_award_cap"
+        ));
     }
 }

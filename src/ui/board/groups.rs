@@ -1,7 +1,7 @@
 //! Groups and selections: chips that award a group, and the bar that awards the selected
 //! students, saves them as a new group, or edits and deletes the group being edited.
 
-use super::{BoardState, Failure, Target};
+use super::{BoardState, Target};
 use crate::i18n::{t, t_string, use_i18n};
 use crate::{
     api::board::{DeleteGroup, SaveGroup, UpdateGroup},
@@ -68,7 +68,7 @@ pub(super) fn SelectionBar(state: BoardState) -> impl IntoView {
             state.groups.update(|list| list.push(group));
             state.end_selection();
         }
-        Some(Err(e)) => state.failure.set(Some(Failure::from(&e))),
+        Some(Err(e)) => state.fail(&e),
         None => {}
     });
     Effect::new(move |_| match update_group.value().get() {
@@ -80,7 +80,7 @@ pub(super) fn SelectionBar(state: BoardState) -> impl IntoView {
             });
             state.end_selection();
         }
-        Some(Err(e)) => state.failure.set(Some(Failure::from(&e))),
+        Some(Err(e)) => state.fail(&e),
         None => {}
     });
     Effect::new(move |_| {
@@ -95,7 +95,7 @@ pub(super) fn SelectionBar(state: BoardState) -> impl IntoView {
                     .update(|list| list.retain(|g| Some(&g.id) != deleted.as_ref()));
                 state.end_selection();
             }
-            Err(e) => state.failure.set(Some(Failure::from(&e))),
+            Err(e) => state.fail(&e),
         }
     });
     let nothing_selected = move || state.selected.with(Vec::is_empty);

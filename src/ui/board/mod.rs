@@ -10,12 +10,13 @@ mod sheet;
 
 use super::request_id::{new_request_id, random_below};
 use crate::error::AppError;
-use crate::i18n::{t, use_i18n};
+use crate::i18n::{Locale, t, td_string, use_i18n};
 use crate::{
     api::board::{Award, AwardClass, AwardMany, Undo, class_board},
     model::{Awarded, Board, GroupInfo, Preset, RandomPicker, StudentInfo},
 };
 use leptos::prelude::*;
+use leptos_i18n::I18nContext;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 /// Whom the open award sheet is for.
@@ -43,9 +44,10 @@ struct Failure {
 }
 
 impl Failure {
-    fn from(error: &AppError) -> Self {
+    /// `error` worded for the teacher as `message`.
+    fn of(message: String, error: &AppError) -> Self {
         Failure {
-            message: error.to_string(),
+            message,
             // The network or the server failed: the write may or may not have happened, and
             // resending the same request id is safe either way.
             retryable: matches!(
@@ -125,10 +127,11 @@ struct BoardState {
     /// The group whose name and members the selection is editing, if any.
     editing_group: RwSignal<Option<String>>,
     group_name: RwSignal<String>,
+    i18n: I18nContext<Locale>,
 }
 
 impl BoardState {
-    fn new(board: &Board) -> Self {
+    fn new(board: &Board, i18n: I18nContext<Locale>) -> Self {
         Self {
             class_id: StoredValue::new(board.class.id.clone()),
             students: RwSignal::new(board.students.clone()),
@@ -142,7 +145,16 @@ impl BoardState {
             selected: RwSignal::new(vec![]),
             editing_group: RwSignal::new(None),
             group_name: RwSignal::new(String::new()),
+            i18n,
         }
+    }
+
+    /// Shows a failed write, in the interface's language and naming students by name.
+    fn fail(&self, error: &AppError) {
+        let message = crate::ui::error_text_naming(self.i18n.get_locale_untracked(), error, |id| {
+            Some(self.name_of(id)).filter(|name| !name.is_empty())
+        });
+        self.failure.set(Some(Failure::of(message, error)));
     }
 
     /// Takes in a freshly loaded board (after a reconnect or a roster change elsewhere).
@@ -187,7 +199,10 @@ impl BoardState {
             return String::new();
         };
         let who = if awarded.transactions.len() > 1 {
-            format!("{} students", awarded.transactions.len())
+            // Untracked: this runs in the writes' effects, which must not run again when the
+            // language changes.
+            td_string!(self.i18n.get_locale_untracked(), n_students)
+                .replace("{n}", &awarded.transactions.len().to_string())
         } else {
             self.name_of(&first.student_id)
         };
@@ -233,7 +248,7 @@ impl Writes {
                         batch_id: awarded.batch_id.clone(),
                     }));
                 }
-                Some(Err(e)) => state.failure.set(Some(Failure::from(&e))),
+                Some(Err(e)) => state.fail(&e),
                 None => {}
             });
         }
@@ -242,7 +257,7 @@ impl Writes {
                 state.apply(&awarded);
                 writes.done.set(None);
             }
-            Some(Err(e)) => state.failure.set(Some(Failure::from(&e))),
+            Some(Err(e)) => state.fail(&e),
             None => {}
         });
         writes
@@ -318,7 +333,7 @@ impl Writes {
 fn ClassBoard(board: Board) -> impl IntoView {
     let i18n = use_i18n();
     let class_name = board.class.name.clone();
-    let state = BoardState::new(&board);
+    let state = BoardState::new(&board, i18n);
     let writes = Writes::new(state);
     // Projector mode and its options come from the URL (?view=projector&hide_negative=1&
     // hide_ranking=1), so a classroom projector can keep a bookmark.

@@ -1,7 +1,7 @@
 //! Editing a class's award presets: reasons and values of the one-tap buttons. A class can
 //! also go back to the school's presets.
 
-use super::{BoardState, Failure};
+use super::BoardState;
 use crate::i18n::{t, use_i18n};
 use crate::{
     api::board::SavePresets,
@@ -34,7 +34,10 @@ fn Editor(state: BoardState) -> impl IntoView {
             state.custom_presets.set(custom);
             state.editing_presets.set(false);
         }
-        Some(Err(e)) => error.set(Some(Failure::from(&e).message)),
+        Some(Err(e)) => error.set(Some(crate::ui::error_text(
+            state.i18n.get_locale_untracked(),
+            &e,
+        ))),
         None => {}
     });
     let close = move || state.editing_presets.set(false);
@@ -48,7 +51,10 @@ fn Editor(state: BoardState) -> impl IntoView {
                     presets: Some(presets),
                 });
             }
-            Err(e) => error.set(Some(e.to_string())),
+            Err(e) => error.set(Some(crate::ui::error_text(
+                state.i18n.get_locale_untracked(),
+                &e,
+            ))),
         }
     };
     view! {

@@ -39,9 +39,10 @@ fn Sheet(target: Target, state: BoardState, writes: Writes) -> impl IntoView {
                     },
                 );
             }
-            _ => state
-                .failure
-                .set(Some(Failure::message("Enter a whole number other than 0"))),
+            _ => state.failure.set(Some(Failure::message(t_string!(
+                i18n,
+                custom_points_invalid
+            )))),
         }
     };
     view! {

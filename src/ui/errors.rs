@@ -1,0 +1,207 @@
+//! Errors as the interface shows them, in the interface's language.
+//!
+//! The server words its errors in English for API clients and logs. The interface words them
+//! again from what the error carries (its kind, the field, the rule and the rule's figures), so
+//! a zh-CN board says why an award was refused in Chinese. Free-text details (which field is
+//! wrong and why, what was not found) are still the server's words.
+
+use crate::error::{AppError, RuleDetails};
+use crate::i18n::{Locale, td_string};
+
+/// `error` in `locale` (callers pass the interface's, `i18n.get_locale()`).
+pub(crate) fn error_text(locale: Locale, error: &AppError) -> String {
+    error_text_naming(locale, error, |_| None)
+}
+
+/// Like [`error_text`], with `name_of` turning the student id a batch refusal names into the
+/// student's name (the board knows its students).
+pub(crate) fn error_text_naming(
+    locale: Locale,
+    error: &AppError,
+    name_of: impl Fn(&str) -> Option<String>,
+) -> String {
+    let fill = |template: &str, detail: &str| template.replace("{detail}", detail);
+    match error {
+        AppError::Validation { field, message } => {
+            fill(td_string!(locale, error_validation), message).replace("{field}", field)
+        }
+        AppError::NotFound { what } => fill(td_string!(locale, error_not_found), what),
+        AppError::Unauthorized { .. } => td_string!(locale, error_signed_out).to_owned(),
+        AppError::Forbidden { message } => fill(td_string!(locale, error_forbidden), message),
+        AppError::Conflict { message } => fill(td_string!(locale, error_conflict), message),
+        AppError::RuleViolation {
+            rule,
+            message,
+            details,
+        } => match (rule_text(locale, rule, details), &details.student_id) {
+            (Some(refusal), Some(id)) => fill(td_string!(locale, error_about_student), &refusal)
+                .replace("{name}", &name_of(id).unwrap_or_else(|| id.clone())),
+            (Some(refusal), None) => refusal,
+            // A rule this interface does not know: the server's words (which already name a
+            // batch's student) under the rule's name.
+            (None, _) => fill(td_string!(locale, error_rule), message).replace("{rule}", rule),
+        },
+        AppError::TooManyAttempts {
+            retry_after_seconds,
+            ..
+        } => td_string!(locale, error_too_many_attempts)
+            .replace("{wait}", &wait_text(locale, *retry_after_seconds)),
+        AppError::Unavailable { message } => fill(td_string!(locale, error_unavailable), message),
+        AppError::Internal { .. } => td_string!(locale, error_internal).to_owned(),
+    }
+}
+
+/// A rule's refusal worded from its figures, for the rules this interface knows.
+fn rule_text(locale: Locale, rule: &str, details: &RuleDetails) -> Option<String> {
+    let with_figures = |template: &str| {
+        let (limit, actual) = (details.limit?, details.actual?);
+        Some(
+            template
+                .replace("{limit}", &limit.to_string())
+                .replace("{actual}", &actual.to_string()),
+        )
+    };
+    match rule {
+        "allowed_types" => Some(td_string!(locale, error_rule_allowed_types).to_owned()),
+        "reason_required" => Some(td_string!(locale, error_rule_reason_required).to_owned()),
+        "max_abs_change" => with_figures(td_string!(locale, error_rule_max_abs_change)),
+        "daily_award_cap" => with_figures(td_string!(locale, error_rule_daily_award_cap)),
+        "min_balance" => with_figures(td_string!(locale, error_rule_min_balance)),
+        _ => None,
+    }
+}
+
+/// How long a locked account waits: seconds under a minute and a half, else whole minutes.
+fn wait_text(locale: Locale, seconds: u64) -> String {
+    if seconds < 90 {
+        td_string!(locale, error_wait_seconds).replace("{n}", &seconds.to_string())
+    } else {
+        td_string!(locale, error_wait_minutes).replace("{n}", &seconds.div_ceil(60).to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use leptos_i18n::Locale as _;
+
+    fn refusal(rule: &str, limit: i64, actual: i64, student_id: Option<&str>) -> AppError {
+        AppError::RuleViolation {
+            rule: rule.into(),
+            message: "the server's words".into(),
+            details: RuleDetails {
+                limit: Some(limit),
+                actual: Some(actual),
+                student_id: student_id.map(Into::into),
+            },
+        }
+    }
+
+    #[test]
+    fn refusals_are_worded_from_their_figures_in_each_language() {
+        let overdraw = refusal("min_balance", 0, -3, None);
+        assert_eq!(
+            error_text(Locale::zh_CN, &overdraw),
+            "积分将降至 -3，低于允许的下限 0"
+        );
+        assert_eq!(
+            error_text(Locale::en, &overdraw),
+            "the balance would fall to -3, below the lowest allowed (0)"
+        );
+        let capped = refusal("daily_award_cap", 10, 8, None);
+        assert_eq!(
+            error_text(Locale::zh_CN, &capped),
+            "每名学生每天最多加 10 分，今天已加 8 分"
+        );
+        let too_big = refusal("max_abs_change", 5, -6, None);
+        assert_eq!(
+            error_text(Locale::zh_CN, &too_big),
+            "每次最多变动 5 分（本次 -6 分）"
+        );
+    }
+
+    #[test]
+    fn a_batch_refusal_names_the_student_by_name_where_the_caller_knows_it() {
+        let error = refusal("min_balance", 0, -1, Some("s7"));
+        let names = |id: &str| (id == "s7").then(|| "王子涵".to_owned());
+        assert_eq!(
+            error_text_naming(Locale::zh_CN, &error, names),
+            "王子涵：积分将降至 -1，低于允许的下限 0"
+        );
+        assert!(error_text(Locale::en, &error).starts_with("s7: the balance"));
+    }
+
+    #[test]
+    fn unknown_rules_and_missing_figures_keep_the_servers_words() {
+        let unknown = AppError::RuleViolation {
+            rule: "weekend_quiet".into(),
+            message: "student s7: no awards on Sundays".into(),
+            details: RuleDetails {
+                student_id: Some("s7".into()),
+                ..RuleDetails::default()
+            },
+        };
+        assert_eq!(
+            error_text(Locale::zh_CN, &unknown),
+            "规则 weekend_quiet 拒绝了此操作：student s7: no awards on Sundays"
+        );
+        let no_figures = AppError::RuleViolation {
+            rule: "min_balance".into(),
+            message: "balance -1 would fall below the minimum 0".into(),
+            details: RuleDetails::default(),
+        };
+        assert!(error_text(Locale::zh_CN, &no_figures).ends_with("below the minimum 0"));
+    }
+
+    #[test]
+    fn a_locked_account_is_told_how_long_to_wait() {
+        let locked = |seconds| AppError::TooManyAttempts {
+            message: "try later".into(),
+            retry_after_seconds: seconds,
+        };
+        assert_eq!(
+            error_text(Locale::zh_CN, &locked(60)),
+            "该账号登录失败次数过多，请在 60 秒后再试"
+        );
+        assert!(error_text(Locale::en, &locked(601)).ends_with("try again in 11 min"));
+    }
+
+    /// Every kind has wording in every language, with nothing left unfilled; English keeps the
+    /// server's wording where the interface has nothing more specific.
+    #[test]
+    fn every_kind_is_worded_in_every_language() {
+        let rule_without_figures = |rule: &str| AppError::RuleViolation {
+            rule: rule.into(),
+            message: "the server's words".into(),
+            details: RuleDetails::default(),
+        };
+        let mut every_kind = crate::error::one_of_each_kind();
+        every_kind.extend(["reason_required", "allowed_types"].map(rule_without_figures));
+        for locale in Locale::get_all() {
+            for error in &every_kind {
+                let text = error_text(*locale, error);
+                assert!(
+                    !text.is_empty() && !text.contains(['{', '}']),
+                    "{locale:?} {error:?}: {text}"
+                );
+            }
+        }
+        for error in &every_kind {
+            if let AppError::Validation { .. }
+            | AppError::NotFound { .. }
+            | AppError::Forbidden { .. }
+            | AppError::Conflict { .. }
+            | AppError::Unavailable { .. } = error
+            {
+                assert_eq!(error_text(Locale::en, error), error.to_string());
+            }
+        }
+        assert_eq!(
+            error_text(
+                Locale::zh_CN,
+                &AppError::validation("points_change", "must not be zero")
+            ),
+            "「points_change」有误：must not be zero"
+        );
+    }
+}
