@@ -126,3 +126,33 @@ test('Escape closes the award sheet', async ({ page }) => {
   await page.keyboard.press('Escape');
   await expect(page.getByRole('dialog')).toHaveCount(0);
 });
+
+test('a custom amount: awards without a reason, deducts only with one', async ({ page }) => {
+  await signIn(page);
+  await openClass(page);
+  const id = (await page.locator('.card').nth(2).getAttribute('data-student'))!;
+  const card = cardOf(page, id);
+  const before = await points(card);
+  const give = async (amount: string, reason = '') => {
+    await card.click();
+    const sheet = page.getByRole('dialog');
+    await sheet.getByTestId('custom-points').fill(amount);
+    await sheet.getByTestId('custom-reason').fill(reason);
+    await sheet.getByRole('button', { name: 'Give' }).click();
+    await expect(sheet).toHaveCount(0);
+  };
+
+  await give('3');
+  await expect(card.locator('.points')).toHaveText(String(before + 3));
+
+  // The default rules want a reason for a deduction: refused, nothing changes.
+  await give('-2');
+  await expect(page.getByRole('alert')).toContainText('deductions and redemptions need a reason');
+  await expect(card.locator('.points')).toHaveText(String(before + 3));
+
+  await give('-2', 'talking in class');
+  await expect(card.locator('.points')).toHaveText(String(before + 1));
+  await expect(page.getByTestId('toast')).toContainText('-2 talking in class');
+  await page.reload();
+  await expect(cardOf(page, id).locator('.points')).toHaveText(String(before + 1));
+});

@@ -19,6 +19,8 @@ pub(super) fn AwardSheet(state: BoardState, writes: Writes) -> impl IntoView {
 fn Sheet(target: Target, state: BoardState, writes: Writes) -> impl IntoView {
     let i18n = use_i18n();
     let custom = RwSignal::new(String::new());
+    // Deductions need a reason under the default rules, so the custom amount has one too.
+    let custom_reason = RwSignal::new(String::new());
     let (title, history) = match &target {
         Target::Student { id, name } => (name.clone(), Some(format!("/student/{id}"))),
         Target::Class => (t_string!(i18n, whole_class).to_owned(), None),
@@ -30,14 +32,10 @@ fn Sheet(target: Target, state: BoardState, writes: Writes) -> impl IntoView {
         ev.prevent_default();
         match custom.get_untracked().trim().parse::<i64>() {
             Ok(points) if points != 0 => {
+                let reason = custom_reason.get_untracked().trim().to_owned();
                 custom.set(String::new());
-                writes.press(
-                    state,
-                    Preset {
-                        reason: String::new(),
-                        points,
-                    },
-                );
+                custom_reason.set(String::new());
+                writes.press(state, Preset { reason, points });
             }
             _ => state.failure.set(Some(Failure::message(t_string!(
                 i18n,
@@ -89,6 +87,17 @@ fn Sheet(target: Target, state: BoardState, writes: Writes) -> impl IntoView {
                         data-testid="custom-points"
                         prop:value=move || custom.get()
                         on:input=move |ev| custom.set(event_target_value(&ev))
+                    />
+                </label>
+                <label>
+                    {t!(i18n, why)}
+                    <input
+                        type="text"
+                        name="reason"
+                        maxlength=crate::rules::MAX_REASON_CHARS
+                        data-testid="custom-reason"
+                        prop:value=move || custom_reason.get()
+                        on:input=move |ev| custom_reason.set(event_target_value(&ev))
                     />
                 </label>
                 <button type="submit">{t!(i18n, give)}</button>
