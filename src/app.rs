@@ -209,7 +209,7 @@ fn Layout() -> impl IntoView {
                 data-hydrated=move || hydrated.get().to_string()
                 aria-busy=move || is_routing.get().to_string()
             >
-                <Routes fallback=|| view! { <p>"Page not found."</p> }>
+                <Routes fallback=move || view! { <p>{t!(i18n, page_not_found)}</p> }>
                     // Pages behind sign-in render once their data is in (SsrMode::Async), so a
                     // visitor who is not signed in gets a real redirect, not a script.
                     <Route path=StaticSegment("") view=|| shown(ClassesPage) ssr=SsrMode::Async/>

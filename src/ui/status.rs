@@ -1,20 +1,22 @@
+use crate::i18n::{t, use_i18n};
 use crate::{api::status::get_system_status, model::SystemStatus};
 use leptos::prelude::*;
 
-/// Shows what the server reads from SQLite; "Refresh" asks again through a server function.
+/// Shows what the server reads from SQLite; {t!(i18n, refresh)} asks again through a server function.
 #[component]
 pub fn StatusPage() -> impl IntoView {
+    let i18n = use_i18n();
     let refreshes = RwSignal::new(0u32);
     let status = crate::ui::load(move || refreshes.get(), |_| get_system_status());
 
     view! {
         <super::admin::AdminTabs/>
         <section class="status" aria-labelledby="status-title">
-            <h1 id="status-title">"System status"</h1>
+            <h1 id="status-title">{t!(i18n, status_title)}</h1>
             <button type="button" data-testid="refresh" on:click=move |_| refreshes.update(|n| *n += 1)>
-                "Refresh"
+                {t!(i18n, refresh)}
             </button>
-            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            <Transition fallback=move || view! { <p>{t!(i18n, loading)}</p> }>
                 {move || {
                     status
                         .get()
@@ -30,25 +32,26 @@ pub fn StatusPage() -> impl IntoView {
 
 #[component]
 fn StatusTable(status: SystemStatus) -> impl IntoView {
+    let i18n = use_i18n();
     view! {
         <dl class="status-facts">
-            <dt>"Version"</dt>
+            <dt>{t!(i18n, version)}</dt>
             <dd>{status.version}</dd>
-            <dt>"Database"</dt>
+            <dt>{t!(i18n, database)}</dt>
             <dd data-testid="database-path">{status.database_path}</dd>
             <dt>"SQLite"</dt>
             <dd>{status.sqlite_version} " (" {status.journal_mode} ")"</dd>
-            <dt>"Migrations applied"</dt>
+            <dt>{t!(i18n, migrations_applied)}</dt>
             <dd data-testid="migrations">{status.applied_migrations}</dd>
-            <dt>"Checked at"</dt>
+            <dt>{t!(i18n, checked_at)}</dt>
             <dd data-testid="checked-at">{status.checked_at}</dd>
         </dl>
         <table class="table-rows">
-            <caption>"Rows per table"</caption>
+            <caption>{t!(i18n, rows_per_table)}</caption>
             <thead>
                 <tr>
-                    <th scope="col">"Table"</th>
-                    <th scope="col">"Rows"</th>
+                    <th scope="col">{t!(i18n, table)}</th>
+                    <th scope="col">{t!(i18n, rows)}</th>
                 </tr>
             </thead>
             <tbody>

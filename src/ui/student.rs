@@ -2,7 +2,7 @@
 //! and the balance over time.
 
 use super::request_id::new_request_id;
-use crate::i18n::{t, use_i18n};
+use crate::i18n::{t, t_string, use_i18n};
 use crate::{
     api::board::{Undo, load_student},
     model::{HistoryEntry, StudentHistory, TransactionType, balance_series},
@@ -132,8 +132,9 @@ fn Row(entry: HistoryEntry, undo: ServerAction<Undo>) -> impl IntoView {
 /// Balance over time.
 #[component]
 fn Chart(series: Vec<(String, i64)>) -> impl IntoView {
+    let i18n = use_i18n();
     if series.len() < 2 {
-        return view! { <p class="muted">"Not enough history for a chart yet."</p> }.into_any();
+        return view! { <p class="muted">{t!(i18n, chart_too_short)}</p> }.into_any();
     }
     let (low, high) = series
         .iter()
@@ -141,11 +142,12 @@ fn Chart(series: Vec<(String, i64)>) -> impl IntoView {
             (lo.min(*v), hi.max(*v))
         });
     let last = series.last().map_or(0, |(_, v)| *v);
-    let summary = format!(
-        "Balance over the last {} changes, from {} to {last}; lowest {low}, highest {high}",
-        series.len(),
-        series[0].1
-    );
+    let summary = t_string!(i18n, chart_balance_summary)
+        .replace("{n}", &series.len().to_string())
+        .replace("{first}", &series[0].1.to_string())
+        .replace("{last}", &last.to_string())
+        .replace("{low}", &low.to_string())
+        .replace("{high}", &high.to_string());
     let line = super::chart::Line {
         name: "balance".into(),
         class: "line-balance",

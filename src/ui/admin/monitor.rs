@@ -319,14 +319,17 @@ fn Overview(overview: MonitorOverview) -> impl IntoView {
 
         <h2>{t!(i18n, settings)}</h2>
         <p class="muted" data-testid="monitor-settings">
-            {format!(
-                "Background check every {} s (0 = off); auto-fix {}; alerts above {} % errors or p95 {} ms; webhook {}.",
-                settings.interval_seconds,
-                if settings.auto_fix { "on" } else { "off" },
-                settings.error_rate_percent,
-                settings.p95_ms,
-                if settings.webhook { "on" } else { "off" },
-            )}
+            {move || {
+                let switch = |on: bool| {
+                    if on { t_string!(i18n, switch_on) } else { t_string!(i18n, switch_off) }
+                };
+                t_string!(i18n, monitor_settings_line)
+                    .replace("{interval}", &settings.interval_seconds.to_string())
+                    .replace("{auto_fix}", switch(settings.auto_fix))
+                    .replace("{error_rate}", &settings.error_rate_percent.to_string())
+                    .replace("{p95}", &settings.p95_ms.to_string())
+                    .replace("{webhook}", switch(settings.webhook))
+            }}
         </p>
     }
 }
@@ -351,6 +354,7 @@ fn AlertItem(alert: Alert) -> impl IntoView {
 /// Request rate, latency percentiles and error rate over the last hour.
 #[component]
 fn Traffic(traffic: Vec<crate::model::TrafficMinute>) -> impl IntoView {
+    let i18n = use_i18n();
     let total: u64 = traffic.iter().map(|m| m.requests).sum();
     let errors: u64 = traffic.iter().map(|m| m.errors).sum();
     let peak = traffic.iter().map(|m| m.requests).max().unwrap_or(0);
@@ -385,17 +389,22 @@ fn Traffic(traffic: Vec<crate::model::TrafficMinute>) -> impl IntoView {
         <div class="charts" data-testid="traffic" data-requests=total>
             <LineChart
                 lines=vec![rate]
-                summary=format!("Requests per minute: {total} in the hour, peak {peak} in one minute")
+                summary=t_string!(i18n, chart_requests_summary)
+                    .replace("{total}", &total.to_string())
+                    .replace("{peak}", &peak.to_string())
                 testid="chart-requests"
             />
             <LineChart
                 lines=latencies
-                summary=format!("Latency per minute in ms (p50, p95, p99); worst p95 {worst_p95:.1} ms")
+                summary=t_string!(i18n, chart_latency_summary)
+                    .replace("{worst}", &format!("{worst_p95:.1}"))
                 testid="chart-latency"
             />
             <LineChart
                 lines=vec![error_rate]
-                summary=format!("Server errors per minute in %: {errors} of {total} requests")
+                summary=t_string!(i18n, chart_errors_summary)
+                    .replace("{errors}", &errors.to_string())
+                    .replace("{total}", &total.to_string())
                 testid="chart-errors"
             />
         </div>
