@@ -22,9 +22,12 @@ pub(crate) fn error_text_naming(
 ) -> String {
     let fill = |template: &str, detail: &str| template.replace("{detail}", detail);
     match error {
-        AppError::Validation { field, message } => {
-            fill(td_string!(locale, error_validation), message).replace("{field}", field)
-        }
+        AppError::Validation { field, message } => match field_label(locale, field) {
+            Some(label) => fill(td_string!(locale, error_validation_labelled), message)
+                .replace("{label}", label)
+                .replace("{field}", field),
+            None => fill(td_string!(locale, error_validation), message).replace("{field}", field),
+        },
         AppError::NotFound { what } => fill(td_string!(locale, error_not_found), what),
         AppError::Unauthorized { .. } => td_string!(locale, error_signed_out).to_owned(),
         AppError::Forbidden { message } => fill(td_string!(locale, error_forbidden), message),
@@ -49,6 +52,22 @@ pub(crate) fn error_text_naming(
         AppError::Unavailable { message } => fill(td_string!(locale, error_unavailable), message),
         AppError::Internal { .. } => td_string!(locale, error_internal).to_owned(),
     }
+}
+
+/// What the interface calls a request field that people type into, where it has a short name
+/// for it (the field's own name is shown beside it, as the API knows it).
+fn field_label(locale: Locale, field: &str) -> Option<&'static str> {
+    Some(match field {
+        "points_change" => td_string!(locale, points),
+        "reason" => td_string!(locale, reason),
+        "username" => td_string!(locale, username),
+        "password" => td_string!(locale, password),
+        "name" => td_string!(locale, name),
+        "student_no" => td_string!(locale, student_no),
+        "class_name" => td_string!(locale, class_name),
+        "max_abs_change" => td_string!(locale, max_abs_change),
+        _ => return None,
+    })
 }
 
 /// A rule's refusal worded from its figures, for the rules this interface knows.
@@ -186,9 +205,10 @@ mod tests {
                 );
             }
         }
+        let unnamed = AppError::validation("presets[1].points", "must not be zero");
+        assert_eq!(error_text(Locale::en, &unnamed), unnamed.to_string());
         for error in &every_kind {
-            if let AppError::Validation { .. }
-            | AppError::NotFound { .. }
+            if let AppError::NotFound { .. }
             | AppError::Forbidden { .. }
             | AppError::Conflict { .. }
             | AppError::Unavailable { .. } = error
@@ -201,7 +221,15 @@ mod tests {
                 Locale::zh_CN,
                 &AppError::validation("points_change", "must not be zero")
             ),
-            "「points_change」有误：must not be zero"
+            "「积分」（points_change）有误：must not be zero"
+        );
+        assert_eq!(
+            error_text(Locale::zh_CN, &unnamed),
+            "「presets[1].points」有误：must not be zero"
+        );
+        assert_eq!(
+            error_text(Locale::en, &AppError::validation("reason", "too long")),
+            "Reason (reason): too long"
         );
     }
 }
