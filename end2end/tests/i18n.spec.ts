@@ -54,22 +54,29 @@ test.describe('in a browser set to Chinese, refusals', () => {
     const card = page.locator('.card').last();
     const studentId = (await card.getAttribute('data-student'))!;
     const balance = Number(await card.locator('.points').textContent());
-    if (balance !== 0) {
-      const login = await page.request.post('/api/auth/login', {
-        data: { username: 'wang', password: 'classpoints-demo' },
-      });
-      const { token } = await login.json();
-      const reset = await page.request.post('/api/points', {
+    const login = await page.request.post('/api/auth/login', {
+      data: { username: 'wang', password: 'classpoints-demo' },
+    });
+    const { token } = await login.json();
+    for (const points_change of [1, -(balance + 1)]) {
+      const written = await page.request.post('/api/points', {
         headers: { Authorization: `Bearer ${token}` },
-        data: { student_id: studentId, points_change: -balance, reason: '清零' },
+        data: { student_id: studentId, points_change, reason: '测试' },
       });
-      expect(reset.status()).toBe(201);
+      expect(written.status()).toBe(201);
     }
     await expect(card.locator('.points')).toHaveText('0');
+    await expect(card).toHaveAttribute('aria-label', /，0 分$/);
     await card.click();
     await page.getByRole('dialog').getByRole('button', { name: '-1 迟到' }).click();
     await expect(page.getByRole('alert')).toHaveText('积分将降至 -1，低于允许的下限 0');
     await expect(card.locator('.points')).toHaveText('0');
+
+    // The student's history names the kinds of change in Chinese too.
+    await page.goto(`/student/${studentId}`);
+    const newest = page.locator('tr[data-transaction]');
+    await expect(newest.nth(0)).toContainText('扣分');
+    await expect(newest.nth(1)).toContainText('加分');
   });
 });
 

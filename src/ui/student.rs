@@ -2,12 +2,13 @@
 //! and the balance over time.
 
 use super::request_id::new_request_id;
-use crate::i18n::{t, t_string, use_i18n};
+use crate::i18n::{Locale, t, t_string, use_i18n};
 use crate::{
     api::board::{Undo, load_student},
     model::{HistoryEntry, StudentHistory, TransactionType, balance_series},
 };
 use leptos::prelude::*;
+use leptos_i18n::I18nContext;
 use leptos_router::hooks::use_params_map;
 
 #[component]
@@ -25,13 +26,13 @@ pub fn StudentPage() -> impl IntoView {
     })
 }
 
-fn kind_label(kind: TransactionType) -> &'static str {
+fn kind_label(i18n: I18nContext<Locale>, kind: TransactionType) -> &'static str {
     match kind {
-        TransactionType::AddPoints => "award",
-        TransactionType::DeductPoints => "deduction",
-        TransactionType::Redeem => "redemption",
-        TransactionType::Reversal => "undo",
-        TransactionType::Legacy => "imported",
+        TransactionType::AddPoints => t_string!(i18n, kind_add_points),
+        TransactionType::DeductPoints => t_string!(i18n, kind_deduct_points),
+        TransactionType::Redeem => t_string!(i18n, kind_redeem),
+        TransactionType::Reversal => t_string!(i18n, kind_reversal),
+        TransactionType::Legacy => t_string!(i18n, kind_legacy),
     }
 }
 
@@ -101,7 +102,7 @@ fn Row(entry: HistoryEntry, undo: ServerAction<Undo>) -> impl IntoView {
             </td>
             <td>{entry.teacher_name}</td>
             <td class="num">
-                {change} <span class="muted">{format!(" {}", kind_label(tx.transaction_type))}</span>
+                {change} <span class="muted">{format!(" {}", kind_label(i18n, tx.transaction_type))}</span>
             </td>
             <td>{tx.reason}</td>
             <td>

@@ -3,13 +3,14 @@
 //! it updates as runs, repairs, alerts and awards happen.
 
 use super::{AdminTabs, Outcome, when};
-use crate::i18n::{t, t_string, use_i18n};
+use crate::i18n::{Locale, t, t_string, use_i18n};
 use crate::{
     api::admin::{RunMonitor, load_monitor},
-    model::{Alert, HealthStatus, MonitorOverview, Severity},
+    model::{Alert, AlertKind, HealthStatus, MonitorOverview, Severity},
     ui::chart::{Line, LineChart},
 };
 use leptos::prelude::*;
+use leptos_i18n::I18nContext;
 
 #[component]
 pub fn MonitorPage() -> impl IntoView {
@@ -143,12 +144,10 @@ fn Overview(overview: MonitorOverview) -> impl IntoView {
                 <div>
                     <dt>{t!(i18n, writer)}</dt>
                     <dd>
-                        {format!(
-                            "{} commits, {:.1} requests/commit, queue {}",
-                            writer.commits,
-                            writer.requests_per_commit,
-                            writer.queue_depth,
-                        )}
+                        {t_string!(i18n, writer_line)
+                            .replace("{commits}", &writer.commits.to_string())
+                            .replace("{per_commit}", &format!("{:.1}", writer.requests_per_commit))
+                            .replace("{queue}", &writer.queue_depth.to_string())}
                     </dd>
                 </div>
             </dl>
@@ -275,7 +274,7 @@ fn Overview(overview: MonitorOverview) -> impl IntoView {
                         view! {
                             <tr>
                                 <td>{when(&run.started_at)}</td>
-                                <td>{run.trigger}</td>
+                                <td>{trigger_label(i18n, &run.trigger)}</td>
                                 <td>
                                     <StatusBadge status=run.status/>
                                 </td>
@@ -307,7 +306,7 @@ fn Overview(overview: MonitorOverview) -> impl IntoView {
                         view! {
                             <tr data-kind=a.kind.as_str()>
                                 <td>{when(&a.raised_at)}</td>
-                                <td>{a.severity.as_str()}</td>
+                                <td>{severity_label(i18n, a.severity)}</td>
                                 <td>{a.message}</td>
                                 <td>{a.resolved_at.as_deref().map(when).unwrap_or_default()}</td>
                             </tr>
@@ -336,6 +335,7 @@ fn Overview(overview: MonitorOverview) -> impl IntoView {
 
 #[component]
 fn AlertItem(alert: Alert) -> impl IntoView {
+    let i18n = use_i18n();
     let class = match alert.severity {
         Severity::Critical => "alert critical",
         Severity::Warning => "alert warning",
@@ -343,11 +343,39 @@ fn AlertItem(alert: Alert) -> impl IntoView {
     };
     view! {
         <li class=class data-kind=alert.kind.as_str() role="alert">
-            <strong>{alert.kind.as_str()}</strong>
+            <strong>{alert_kind_label(i18n, alert.kind)}</strong>
             " · "
             {alert.message}
             <span class="muted">{format!(" ({})", when(&alert.raised_at))}</span>
         </li>
+    }
+}
+
+/// Who started a monitor run, as the runs table says it; an unknown trigger as recorded.
+fn trigger_label(i18n: I18nContext<Locale>, trigger: &str) -> String {
+    match trigger {
+        "background" => t_string!(i18n, trigger_background),
+        "manual" => t_string!(i18n, trigger_manual),
+        "api" => t_string!(i18n, trigger_api),
+        other => other,
+    }
+    .to_owned()
+}
+
+fn severity_label(i18n: I18nContext<Locale>, severity: Severity) -> &'static str {
+    match severity {
+        Severity::Info => t_string!(i18n, severity_info),
+        Severity::Warning => t_string!(i18n, severity_warning),
+        Severity::Critical => t_string!(i18n, severity_critical),
+    }
+}
+
+fn alert_kind_label(i18n: I18nContext<Locale>, kind: AlertKind) -> &'static str {
+    match kind {
+        AlertKind::Inconsistency => t_string!(i18n, alert_inconsistency),
+        AlertKind::HashChain => t_string!(i18n, alert_hash_chain),
+        AlertKind::ErrorRate => t_string!(i18n, alert_error_rate),
+        AlertKind::Latency => t_string!(i18n, alert_latency),
     }
 }
 

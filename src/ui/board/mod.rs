@@ -10,7 +10,7 @@ mod sheet;
 
 use super::request_id::{new_request_id, random_below};
 use crate::error::AppError;
-use crate::i18n::{Locale, t, td_string, use_i18n};
+use crate::i18n::{Locale, t, t_string, td_string, use_i18n};
 use crate::{
     api::board::{Award, AwardClass, AwardMany, Undo, class_board},
     model::{Awarded, Board, GroupInfo, Preset, RandomPicker, StudentInfo},
@@ -519,7 +519,9 @@ fn Card(
         if hide_negative.get() && points < 0 {
             name
         } else {
-            format!("{name}, {points} points")
+            t_string!(state.i18n, card_label)
+                .replace("{name}", &name)
+                .replace("{points}", &points.to_string())
         }
     };
     let selected_id = id.clone();
