@@ -20,13 +20,20 @@ pub(crate) fn error_text_naming(
     error: &AppError,
     name_of: impl Fn(&str) -> Option<String>,
 ) -> String {
+    // The server's free text goes in last, so braces in it are never taken for placeholders.
     let fill = |template: &str, detail: &str| template.replace("{detail}", detail);
     match error {
         AppError::Validation { field, message } => match field_label(locale, field) {
-            Some(label) => fill(td_string!(locale, error_validation_labelled), message)
-                .replace("{label}", label)
-                .replace("{field}", field),
-            None => fill(td_string!(locale, error_validation), message).replace("{field}", field),
+            Some(label) => fill(
+                &td_string!(locale, error_validation_labelled)
+                    .replace("{label}", label)
+                    .replace("{field}", field),
+                message,
+            ),
+            None => fill(
+                &td_string!(locale, error_validation).replace("{field}", field),
+                message,
+            ),
         },
         AppError::NotFound { what } => fill(td_string!(locale, error_not_found), what),
         AppError::Unauthorized { .. } => td_string!(locale, error_signed_out).to_owned(),
@@ -37,12 +44,18 @@ pub(crate) fn error_text_naming(
             message,
             details,
         } => match (rule_text(locale, rule, details), &details.student_id) {
-            (Some(refusal), Some(id)) => fill(td_string!(locale, error_about_student), &refusal)
-                .replace("{name}", &name_of(id).unwrap_or_else(|| id.clone())),
+            (Some(refusal), Some(id)) => fill(
+                &td_string!(locale, error_about_student)
+                    .replace("{name}", &name_of(id).unwrap_or_else(|| id.clone())),
+                &refusal,
+            ),
             (Some(refusal), None) => refusal,
             // A rule this interface does not know: the server's words (which already name a
             // batch's student) under the rule's name.
-            (None, _) => fill(td_string!(locale, error_rule), message).replace("{rule}", rule),
+            (None, _) => fill(
+                &td_string!(locale, error_rule).replace("{rule}", rule),
+                message,
+            ),
         },
         AppError::TooManyAttempts {
             retry_after_seconds,
@@ -205,6 +218,11 @@ mod tests {
                 );
             }
         }
+        let braces = AppError::validation("reason", "not {field} or {label}");
+        assert_eq!(
+            error_text(Locale::en, &braces),
+            "Reason (reason): not {field} or {label}"
+        );
         let unnamed = AppError::validation("presets[1].points", "must not be zero");
         assert_eq!(error_text(Locale::en, &unnamed), unnamed.to_string());
         for error in &every_kind {
