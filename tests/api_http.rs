@@ -416,7 +416,7 @@ async fn bad_input_is_a_json_4xx_naming_the_field_and_changes_nothing() {
     assert_eq!(bad_query.status, StatusCode::BAD_REQUEST);
     assert_eq!(bad_query.field(), "transactions");
 
-    // A rule violation is a 422 naming the rule.
+    // A rule violation is a 422 naming the rule, and the figures of a bounded rule.
     let overdraft = s
         .post(
             "/api/points",
@@ -426,6 +426,8 @@ async fn bad_input_is_a_json_4xx_naming_the_field_and_changes_nothing() {
         .await;
     assert_eq!(overdraft.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(overdraft.error()["rule"], "min_balance");
+    assert_eq!(overdraft.error()["limit"], 0);
+    assert_eq!(overdraft.error()["actual"], -1);
     let no_reason = s
         .post(
             "/api/points",
@@ -435,6 +437,7 @@ async fn bad_input_is_a_json_4xx_naming_the_field_and_changes_nothing() {
         .await;
     assert_eq!(no_reason.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(no_reason.error()["rule"], "reason_required");
+    assert!(no_reason.error().get("limit").is_none());
 
     // Unknown endpoints and methods are JSON too.
     let unknown = s.get("/api/nothing/here", t).await;
