@@ -18,8 +18,9 @@
 //! 4. The machine's ceiling in the same run: raw SQLite transactions doing the same insert +
 //!    update in-process (one award per transaction, and 64 per transaction), WAL and
 //!    synchronous=FULL like the server; the HTTP figure as a ratio of both.
-//! 5. Board server-render time for the class (idle), server RSS after the load, and the size of the
-//!    WASM bundle last built into `target/site` (raw and gzip -9).
+//! 5. Board server-render time for the class (idle), server RSS after the load and after a burst
+//!    of sign-ins, and the size of the WASM bundle last built into `target/site` (raw and
+//!    gzip -9).
 //!
 //! Run: `make bench` (builds the release bundle first, and the benchmarks in `target/bench`), or
 //! `cargo bench --features ssr --bench http`.
@@ -710,6 +711,26 @@ fn main() {
             None
         };
         let rss = server.as_ref().map(ServerProcess::rss_kib);
+        // Sign-ins at once, half as the admin and half as the benchmark's teacher (the sign-in
+        // throttle lets five checks of one account run at a time): Argon2 fills a 19 MiB block
+        // per check, each on a blocking thread of its own. Then the resident memory again.
+        const SIGN_INS: usize = 8;
+        let rss_after_sign_ins = match &server {
+            Some(server) => {
+                let teacher_user = format!("bench{}", std::process::id());
+                let burst = (0..SIGN_INS).map(|i| {
+                    let (user, password) = if i % 2 == 0 {
+                        (admin_user.as_str(), admin_password.as_str())
+                    } else {
+                        (teacher_user.as_str(), "bench-password")
+                    };
+                    sign_in(&http, &base, user, password)
+                });
+                futures::future::join_all(burst).await;
+                Some(server.rss_kib())
+            }
+            None => None,
+        };
         let board = board_render(&base, &teacher, &class_id, 200, None).await;
         let metrics = http.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
         let group = metrics
@@ -760,6 +781,10 @@ fn main() {
                 "| server RSS after the load (peak) | {:.1} MB ({:.1} MB): {:.1} MB own, {:.1} MB file-backed (binary, mapped database) |",
                 mb(now), mb(peak), mb(anon), mb(file)
             );
+        }
+        if let Some((now, _, anon, _)) = rss_after_sign_ins {
+            let mb = |kib: u64| kib as f64 / 1024.0;
+            println!("| server RSS after {SIGN_INS} sign-ins at once, after the load | {:.1} MB ({:.1} MB own) |", mb(now), mb(anon));
         }
         println!("| board page for {students} students, server answer p50 / p95 | {:.2} / {:.2} ms |", board.0, board.1);
         println!(
