@@ -122,6 +122,20 @@ impl From<sqlx::Error> for AppError {
     }
 }
 
+/// A batch's overdraft refused by the lowest-balance rule, with all its figures (for tests).
+#[cfg(test)]
+pub(crate) fn refused_overdraft() -> AppError {
+    AppError::RuleViolation {
+        rule: "min_balance".into(),
+        message: "balance -1 would fall below the minimum 0".into(),
+        details: RuleDetails {
+            limit: Some(0),
+            actual: Some(-1),
+            student_id: Some("s1".into()),
+        },
+    }
+}
+
 /// One error of each kind, with every field filled (for tests of how errors travel and read).
 #[cfg(test)]
 pub(crate) fn one_of_each_kind() -> Vec<AppError> {
@@ -137,15 +151,7 @@ pub(crate) fn one_of_each_kind() -> Vec<AppError> {
         AppError::Conflict {
             message: "username taken".into(),
         },
-        AppError::RuleViolation {
-            rule: "min_balance".into(),
-            message: "balance -1 would fall below the minimum 0".into(),
-            details: RuleDetails {
-                limit: Some(0),
-                actual: Some(-1),
-                student_id: Some("s1".into()),
-            },
-        },
+        refused_overdraft(),
         AppError::TooManyAttempts {
             message: "try again in 60 s".into(),
             retry_after_seconds: 60,

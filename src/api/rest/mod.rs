@@ -243,16 +243,7 @@ mod tests {
             AppError::validation("points_change", "must not be zero").body(),
             serde_json::json!({"code": "validation", "field": "points_change", "message": "points_change: must not be zero"})
         );
-        let refused = AppError::RuleViolation {
-            rule: "min_balance".into(),
-            message: "balance -1 would fall below the minimum 0".into(),
-            details: RuleDetails {
-                limit: Some(0),
-                actual: Some(-1),
-                student_id: Some("s1".into()),
-            },
-        }
-        .body();
+        let refused = crate::error::refused_overdraft().body();
         assert_eq!(
             refused,
             serde_json::json!({
