@@ -712,8 +712,9 @@ fn main() {
         };
         let rss = server.as_ref().map(ServerProcess::rss_kib);
         // Sign-ins at once, half as the admin and half as the benchmark's teacher (the sign-in
-        // throttle lets five checks of one account run at a time): Argon2 fills a 19 MiB block
-        // per check, each on a blocking thread of its own. Then the resident memory again.
+        // throttle checks five passwords of one account at a time and holds the rest back), so
+        // that all eight run together: Argon2 fills a 19 MiB block per check, each on a
+        // blocking thread of its own. Then the resident memory again.
         const SIGN_INS: usize = 8;
         let rss_after_sign_ins = match &server {
             Some(server) => {

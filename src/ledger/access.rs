@@ -1,6 +1,7 @@
 //! Sign-in: password hashes and tokens (server only). Verifying is a read; issuing and revoking
 //! tokens and setting passwords are writes and go through the writer like every other write.
 
+use super::throttle::{CheckOutcome, Refusal};
 use super::{Actor, clock, ids::new_id, roster::require_admin};
 use crate::{error::AppError, model::Role};
 use argon2::{
@@ -306,158 +307,41 @@ pub async fn check_credentials(
     })
 }
 
-/// Sign-in attempts per account, so that guessing a password takes time (pupils have every
-/// reason to try their teacher's). After [`SignInThrottle::FREE_ATTEMPTS`] failed attempts an
-/// account refuses sign-in for [`SignInThrottle::FIRST_LOCK`], twice as long after each further
-/// failure, at most [`SignInThrottle::MAX_LOCK`]; a success clears its count, and failures
-/// older than `MAX_LOCK` are forgotten, and a new password set for the account lifts the lock
-/// (an admin's answer to a teacher locked out by someone else). An attempt counts before its
-/// password is checked, so parallel guesses cannot slip past the count. Sessions already open
-/// are not affected. Kept in memory: a restart forgets the counts.
-#[derive(Debug, Default)]
-pub struct SignInThrottle {
-    accounts: std::sync::Mutex<std::collections::HashMap<String, Attempts>>,
-    /// Sign-ins refused with a wrong username or password, since start (for `/metrics`).
-    wrong_credentials: std::sync::atomic::AtomicU64,
-    /// Sign-ins refused unchecked because the account was locked, since start.
-    refused_while_locked: std::sync::atomic::AtomicU64,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Attempts {
-    failed: u32,
-    last: std::time::Instant,
-}
-
-impl SignInThrottle {
-    pub const FREE_ATTEMPTS: u32 = 5;
-    pub const FIRST_LOCK: std::time::Duration = std::time::Duration::from_secs(60);
-    pub const MAX_LOCK: std::time::Duration = std::time::Duration::from_secs(15 * 60);
-    /// Accounts tracked before stale entries are dropped (unknown usernames count too).
-    const MAX_TRACKED: usize = 10_000;
-
-    /// Usernames compare without case, as the users table does.
-    pub(crate) fn key(username: &str) -> String {
-        username.trim().to_ascii_lowercase()
-    }
-
-    fn lock_after(failed: u32) -> Option<std::time::Duration> {
-        let doublings = failed.checked_sub(Self::FREE_ATTEMPTS)?;
-        Some(
-            Self::FIRST_LOCK
-                .saturating_mul(1u32.checked_shl(doublings).unwrap_or(u32::MAX))
-                .min(Self::MAX_LOCK),
-        )
-    }
-
-    /// Counts an attempt for `username` at `now`, or refuses it with how long the account
-    /// is still locked.
-    pub fn attempt(
-        &self,
-        username: &str,
-        now: std::time::Instant,
-    ) -> Result<(), std::time::Duration> {
-        let mut accounts = self
-            .accounts
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if accounts.len() >= Self::MAX_TRACKED {
-            // Forget stale counts first, then those that lock nothing yet; memory stays
-            // bounded even when someone tries thousands of usernames.
-            accounts.retain(|_, a| now.saturating_duration_since(a.last) < Self::MAX_LOCK);
-            if accounts.len() >= Self::MAX_TRACKED {
-                accounts.retain(|_, a| a.failed >= Self::FREE_ATTEMPTS);
-            }
-            if accounts.len() >= Self::MAX_TRACKED {
-                accounts.clear();
-            }
-        }
-        let entry = accounts.entry(Self::key(username)).or_insert(Attempts {
-            failed: 0,
-            last: now,
-        });
-        if now.saturating_duration_since(entry.last) >= Self::MAX_LOCK {
-            entry.failed = 0;
-        }
-        if let Some(lock) = Self::lock_after(entry.failed) {
-            let waited = now.saturating_duration_since(entry.last);
-            if waited < lock {
-                self.refused_while_locked
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                return Err(lock - waited);
-            }
-        }
-        entry.failed += 1;
-        entry.last = now;
-        Ok(())
-    }
-
-    /// The accounts refusing sign-in at `now`: (username key, failed attempts, time left).
-    pub fn locked(&self, now: std::time::Instant) -> Vec<(String, u32, std::time::Duration)> {
-        self.accounts
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .iter()
-            .filter_map(|(key, attempts)| {
-                let lock = Self::lock_after(attempts.failed)?;
-                let left = lock.checked_sub(now.saturating_duration_since(attempts.last))?;
-                (!left.is_zero()).then(|| (key.clone(), attempts.failed, left))
-            })
-            .collect()
-    }
-
-    /// A wrong username or password (the attempt was already counted against the account).
-    pub fn failed(&self) {
-        self.wrong_credentials
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    /// (sign-ins refused for wrong credentials, sign-ins refused while locked) since start.
-    pub fn refusals(&self) -> (u64, u64) {
-        use std::sync::atomic::Ordering::Relaxed;
-        (
-            self.wrong_credentials.load(Relaxed),
-            self.refused_while_locked.load(Relaxed),
-        )
-    }
-
-    /// A correct password, or an admin lifting the lock: the account starts afresh.
-    pub fn succeeded(&self, username: &str) {
-        self.accounts
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&Self::key(username));
-    }
-}
-
 /// Checks a username and password and issues a browser session token for them.
 /// Returns the token (to set as a cookie) and the user; 401 on bad credentials, 429 while the
-/// account is locked after failed attempts ([`SignInThrottle`]).
+/// account is locked after failed attempts ([`super::throttle::SignInThrottle`]).
 pub async fn sign_in(
     ledger: &super::Ledger,
     username: &str,
     password: &str,
 ) -> Result<(String, SignedIn), AppError> {
-    let throttle = ledger.sign_in_throttle();
-    if let Err(wait) = throttle.attempt(username, std::time::Instant::now()) {
-        let seconds = wait.as_secs().max(1);
-        return Err(AppError::TooManyAttempts {
-            message: format!(
-                "too many failed sign-ins for this account; try again in {}",
-                if seconds < 90 {
-                    format!("{seconds} s")
-                } else {
-                    format!("{} min", seconds.div_ceil(60))
-                }
-            ),
-            retry_after_seconds: seconds,
-        });
-    }
+    let check = match ledger.sign_in_throttle().begin_check(username).await {
+        Ok(check) => check,
+        Err(Refusal::Locked(wait)) => {
+            let seconds = wait.as_secs().max(1);
+            return Err(AppError::TooManyAttempts {
+                message: format!(
+                    "too many failed sign-ins for this account; try again in {}",
+                    if seconds < 90 {
+                        format!("{seconds} s")
+                    } else {
+                        format!("{} min", seconds.div_ceil(60))
+                    }
+                ),
+                retry_after_seconds: seconds,
+            });
+        }
+        Err(Refusal::Busy) => {
+            return Err(AppError::Unavailable {
+                message: "too many sign-ins to this account at once; try again".into(),
+            });
+        }
+    };
     let Some(user) = check_credentials(ledger.db().pool(), username, password).await? else {
-        throttle.failed();
+        check.ended(CheckOutcome::Wrong);
         return Err(AppError::unauthorized("wrong username or password"));
     };
-    throttle.succeeded(username);
+    check.ended(CheckOutcome::Right);
     let (token, token_hash) = new_token();
     let expires = chrono::Utc::now() + chrono::Duration::days(SESSION_DAYS);
     ledger
@@ -559,86 +443,6 @@ pub async fn has_admin(pool: &SqlitePool) -> Result<bool, AppError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::{Duration, Instant};
-
-    /// Fails `username`'s free attempts at `at`, each of them accepted for checking: the
-    /// next failure locks the account.
-    fn use_up_free_attempts(throttle: &SignInThrottle, username: &str, at: Instant) {
-        for _ in 0..SignInThrottle::FREE_ATTEMPTS {
-            assert_eq!(throttle.attempt(username, at), Ok(()));
-        }
-    }
-
-    #[test]
-    fn failed_sign_ins_lock_the_account_for_longer_each_time() {
-        let throttle = SignInThrottle::default();
-        let start = Instant::now();
-        use_up_free_attempts(&throttle, "Wang", start);
-        // Locked for a minute, whatever the case of the name; another account is not.
-        assert_eq!(
-            throttle.attempt("wang", start + Duration::from_secs(10)),
-            Err(Duration::from_secs(50))
-        );
-        assert_eq!(throttle.attempt("li", start), Ok(()));
-        // After the minute, one more try; failing it doubles the lock.
-        let later = start + SignInThrottle::FIRST_LOCK;
-        assert_eq!(throttle.attempt("wang", later), Ok(()));
-        assert_eq!(
-            throttle.attempt("wang", later),
-            Err(Duration::from_secs(120))
-        );
-        // The lock never exceeds MAX_LOCK.
-        let mut now = later;
-        for _ in 0..20 {
-            now += SignInThrottle::MAX_LOCK - Duration::from_secs(1);
-            let _ = throttle.attempt("wang", now);
-        }
-        let wait = throttle.attempt("wang", now).unwrap_err();
-        assert!(wait <= SignInThrottle::MAX_LOCK, "{wait:?}");
-        // A success clears the count.
-        throttle.succeeded("WANG");
-        assert_eq!(throttle.attempt("wang", now), Ok(()));
-    }
-
-    #[test]
-    fn locked_accounts_are_listed_with_the_time_left() {
-        let throttle = SignInThrottle::default();
-        let start = Instant::now();
-        use_up_free_attempts(&throttle, "Wang", start);
-        // Failures below the limit lock nothing.
-        throttle.attempt("li", start).unwrap();
-        assert_eq!(
-            throttle.locked(start + Duration::from_secs(15)),
-            vec![("wang".to_owned(), 5, Duration::from_secs(45))]
-        );
-        assert_eq!(throttle.locked(start + SignInThrottle::FIRST_LOCK), vec![]);
-        throttle.succeeded("wang");
-        assert_eq!(throttle.locked(start), vec![]);
-    }
-
-    #[test]
-    fn thousands_of_usernames_keep_the_table_bounded() {
-        let throttle = SignInThrottle::default();
-        let now = Instant::now();
-        use_up_free_attempts(&throttle, "wang", now);
-        for n in 0..3 * SignInThrottle::MAX_TRACKED {
-            throttle.attempt(&format!("user{n}"), now).unwrap();
-        }
-        let tracked = throttle.accounts.lock().unwrap().len();
-        assert!(tracked <= SignInThrottle::MAX_TRACKED, "{tracked}");
-        // The locked account stays locked.
-        assert!(throttle.attempt("wang", now).is_err());
-    }
-
-    #[test]
-    fn old_failures_are_forgotten() {
-        let throttle = SignInThrottle::default();
-        let start = Instant::now();
-        use_up_free_attempts(&throttle, "wang", start);
-        let much_later = start + SignInThrottle::MAX_LOCK;
-        use_up_free_attempts(&throttle, "wang", much_later);
-        assert!(throttle.attempt("wang", much_later).is_err());
-    }
 
     #[test]
     fn passwords_hash_and_verify() {

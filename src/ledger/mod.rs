@@ -18,6 +18,7 @@ pub mod monitor_log;
 mod ops;
 mod queries;
 mod roster;
+pub mod throttle;
 mod writer;
 
 use crate::{
@@ -358,7 +359,7 @@ pub struct Ledger {
     events: broadcast::Sender<LedgerEvent>,
     stats: Arc<WriterStats>,
     tokens: Arc<access::TokenCache>,
-    sign_in_throttle: Arc<access::SignInThrottle>,
+    sign_in_throttle: Arc<throttle::SignInThrottle>,
     /// Keeps the checkpointer running; it stops when the last handle is gone.
     _checkpoints: Arc<std::sync::mpsc::Sender<()>>,
     chain_checkpoint: Arc<tokio::sync::Mutex<chain::ChainState>>,
@@ -372,7 +373,7 @@ impl Ledger {
         let (events, _) = broadcast::channel(1024);
         let stats = Arc::new(WriterStats::default());
         let tokens = Arc::new(access::TokenCache::default());
-        let sign_in_throttle = Arc::new(access::SignInThrottle::default());
+        let sign_in_throttle = Arc::new(throttle::SignInThrottle::default());
         let shared = writer::Shared {
             events: events.clone(),
             stats: Arc::clone(&stats),
@@ -416,8 +417,8 @@ impl Ledger {
         access::user_for_token(self.db.pool(), &self.tokens, token).await
     }
 
-    /// Failed sign-in attempts per account ([`access::SignInThrottle`]).
-    pub fn sign_in_throttle(&self) -> &access::SignInThrottle {
+    /// Failed sign-in attempts per account ([`throttle::SignInThrottle`]).
+    pub fn sign_in_throttle(&self) -> &throttle::SignInThrottle {
         &self.sign_in_throttle
     }
 
@@ -658,7 +659,7 @@ impl Ledger {
                 // Locks on usernames nobody has are guesses at accounts that do not exist.
                 let user = users
                     .iter()
-                    .find(|user| access::SignInThrottle::key(&user.username) == key)?;
+                    .find(|user| throttle::SignInThrottle::key(&user.username) == key)?;
                 Some(crate::model::SignInLock {
                     user_id: user.id.clone(),
                     username: user.username.clone(),
@@ -689,7 +690,7 @@ impl Ledger {
             .ok_or_else(|| AppError::NotFound {
                 what: format!("user {user_id}"),
             })?;
-        self.sign_in_throttle.succeeded(&user.username);
+        self.sign_in_throttle.clear(&user.username);
         tracing::info!(user_id, username = %user.username, by = ?actor, "sign-in lock lifted");
         Ok(user)
     }

@@ -44,7 +44,7 @@ pub struct Shared {
     /// Emptied whenever a committed request changed tokens or accounts.
     pub tokens: Arc<super::access::TokenCache>,
     /// A new password set by an admin lifts the account's sign-in lock.
-    pub sign_in_throttle: Arc<super::access::SignInThrottle>,
+    pub sign_in_throttle: Arc<super::throttle::SignInThrottle>,
 }
 
 pub fn spawn(
@@ -136,12 +136,12 @@ fn run(conn: Connection, mut queue: mpsc::Receiver<Job>, shared: Shared) {
 
 /// Clears the failed sign-ins of the account `user_id`: whoever set its new password vouches
 /// for the person who will use it.
-fn lift_sign_in_lock(conn: &Connection, throttle: &super::access::SignInThrottle, user_id: &str) {
+fn lift_sign_in_lock(conn: &Connection, throttle: &super::throttle::SignInThrottle, user_id: &str) {
     match conn
         .prepare_cached("SELECT username FROM users WHERE id = ?")
         .and_then(|mut statement| statement.query_row([user_id], |row| row.get::<_, String>(0)))
     {
-        Ok(username) => throttle.succeeded(&username),
+        Ok(username) => throttle.clear(&username),
         Err(error) => tracing::warn!(%error, user_id, "cannot lift the sign-in lock"),
     }
 }
