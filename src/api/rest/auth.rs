@@ -32,7 +32,8 @@ pub struct Login {
 /// Sign in: a session token in the body and as an HttpOnly cookie.
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = Login,
     responses((status = 200, body = LoginReply), (status = 400, body = ErrorReply), (status = 401, body = ErrorReply),
-        (status = 429, body = ErrorReply, description = "Too many failed sign-ins for this account: locked for the seconds in Retry-After")))]
+        (status = 429, body = ErrorReply, description = "Too many failed sign-ins for this account: locked for the seconds in Retry-After"),
+        (status = 503, body = ErrorReply, description = "Sign-ins to this account waited 10 s for earlier ones to be checked: the server is overloaded")))]
 pub async fn login(
     State(state): State<AppState>,
     headers: HeaderMap,
