@@ -238,7 +238,8 @@ impl SignInThrottle {
 }
 
 /// A password check counted against its account until it ends; dropped without an outcome
-/// (an error or a cancelled request) it ends undecided.
+/// (an error or a cancelled request) it ends undecided. A guess whose request was cancelled
+/// need not count: nobody learns its answer.
 #[derive(Debug)]
 pub struct CheckInFlight<'a> {
     throttle: &'a SignInThrottle,
