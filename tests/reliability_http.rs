@@ -1311,24 +1311,24 @@ async fn password_guessing_locks_the_account_not_the_school() {
     // A class's devices signing in to one account at once are all let in: checks in flight
     // hold the free attempts but are not failures.
     let (li_id, li_session) = s.teacher(&admin, "li").await;
-    let devices = (0..12).map(|_| login("li", "teacher-password"));
-    let statuses: Vec<StatusCode> = futures::future::join_all(devices)
-        .await
-        .into_iter()
-        .map(|reply| reply.status)
-        .collect();
+    let at_once = |times: usize, username: &'static str, password: &'static str| {
+        let replies = futures::future::join_all((0..times).map(|_| login(username, password)));
+        async move {
+            let replies = replies.await;
+            replies
+                .into_iter()
+                .map(|reply| reply.status)
+                .collect::<Vec<StatusCode>>()
+        }
+    };
+    let statuses = at_once(12, "li", "teacher-password").await;
     assert!(
         statuses.iter().all(|s| *s == StatusCode::OK),
         "{statuses:?}"
     );
 
     // 40 guesses at once at that account: five are checked, the rest refused unchecked.
-    let guesses = (0..40).map(|_| login("li", "guess-guess"));
-    let statuses: Vec<StatusCode> = futures::future::join_all(guesses)
-        .await
-        .into_iter()
-        .map(|reply| reply.status)
-        .collect();
+    let statuses = at_once(40, "li", "guess-guess").await;
     let checked = statuses
         .iter()
         .filter(|s| **s == StatusCode::UNAUTHORIZED)

@@ -41,7 +41,7 @@ struct Attempts {
 
 /// Whether a sign-in may have its password checked now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Admission {
+enum Admission {
     /// Check it; the check is counted as in flight until [`SignInThrottle::ended`].
     Check,
     /// The account is locked for this long.
@@ -128,7 +128,7 @@ impl SignInThrottle {
 
     /// Decides whether `username` may have a password checked at `now`; a check is counted as
     /// in flight.
-    pub fn admit(&self, username: &str, now: Instant) -> Admission {
+    fn admit(&self, username: &str, now: Instant) -> Admission {
         let mut accounts = self.accounts();
         if accounts.len() >= Self::MAX_TRACKED {
             Self::make_room(&mut accounts, now);
@@ -175,7 +175,7 @@ impl SignInThrottle {
     }
 
     /// Ends a check [`Self::admit`] let through, and wakes the sign-ins waiting for it.
-    pub fn ended(&self, username: &str, outcome: CheckOutcome, now: Instant) {
+    fn ended(&self, username: &str, outcome: CheckOutcome, now: Instant) {
         {
             let mut accounts = self.accounts();
             let key = Self::key(username);
