@@ -82,17 +82,23 @@ impl ServerProcess {
         self.child.wait().unwrap();
     }
 
+    /// A field of the server process's /proc status ("VmRSS:", "THP_enabled:"), its value
+    /// trimmed; `None` when the kernel does not report it.
+    pub fn status_field(&self, name: &str) -> Option<String> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .map(|value| value.trim().to_owned())
+    }
+
     /// Resident memory of the server process in KiB, from /proc: (total, peak, anonymous,
     /// file-backed). File-backed pages are the binary and the memory-mapped database, which
     /// the kernel can drop and re-read at will; anonymous pages are the process's own.
     pub fn rss_kib(&self) -> (u64, u64, u64, u64) {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap();
         let field = |name: &str| {
-            status
-                .lines()
-                .find(|l| l.starts_with(name))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
+            self.status_field(name)
+                .and_then(|value| value.split_whitespace().next()?.parse().ok())
                 .unwrap_or(0)
         };
         (
