@@ -55,8 +55,16 @@ pub async fn hash_password_off_thread(password: String) -> Result<String, AppErr
 /// demo school's three accounts alone left the idle server at 53 MB instead of 32). A forced
 /// collection on the same thread hands it back at once. Its price, with the pages the next hash
 /// touches afresh, is within the noise of a sign-in (median 17 – 24 ms before, 21 – 26 after).
+///
+/// Collections take turns: mimalloc hands freed memory back on one thread at a time, and a
+/// collection that finds another one doing so skips it, so of several sign-ins at once the
+/// block of one could stay resident until the server next got busy.
 fn with_memory_returned<T>(work: impl FnOnce() -> T) -> T {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let result = work();
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     // SAFETY: a plain call into the allocator, valid on any thread at any time; without
     // mimalloc as the global allocator (tests) it only tidies mimalloc's own empty heap.
     unsafe { libmimalloc_sys::mi_collect(true) };
