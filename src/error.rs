@@ -12,9 +12,16 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[serde(rename_all = "snake_case")]
 pub enum AppError {
-    /// Input that cannot be accepted; `field` names what to fix.
+    /// Input that cannot be accepted; `field` names what to fix. `problem` says why in a form
+    /// the interface can word in its own language, for the common problems (`message` is the
+    /// same in English).
     #[error("{field}: {message}")]
-    Validation { field: String, message: String },
+    Validation {
+        field: String,
+        message: String,
+        #[serde(default)]
+        problem: Option<Problem>,
+    },
     #[error("not found: {what}")]
     NotFound { what: String },
     #[error("{message}")]
@@ -46,6 +53,31 @@ pub enum AppError {
     Internal { message: String },
 }
 
+/// Why a field's value was refused, for the problems many fields share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Problem {
+    Empty,
+    TooLong { max_chars: usize },
+    TooShort { min_chars: usize },
+    ControlCharacters,
+    Zero,
+    OutOfRange { min: i64, max: i64 },
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Empty => write!(f, "must not be empty"),
+            Self::TooLong { max_chars } => write!(f, "must be at most {max_chars} characters"),
+            Self::TooShort { min_chars } => write!(f, "must be at least {min_chars} characters"),
+            Self::ControlCharacters => write!(f, "must not contain control characters"),
+            Self::Zero => write!(f, "must not be zero"),
+            Self::OutOfRange { min, max } => write!(f, "must be between {min} and {max}"),
+        }
+    }
+}
+
 /// The figures behind a rule's refusal (which of them a rule fills depends on the rule).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleDetails {
@@ -59,10 +91,21 @@ pub struct RuleDetails {
 }
 
 impl AppError {
+    /// A refused field, with the reason in the server's words only.
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Validation {
             field: field.into(),
             message: message.into(),
+            problem: None,
+        }
+    }
+
+    /// A refused field, for a problem the interface words in its own language.
+    pub fn invalid(field: impl Into<String>, problem: Problem) -> Self {
+        Self::Validation {
+            field: field.into(),
+            message: problem.to_string(),
+            problem: Some(problem),
         }
     }
 
@@ -140,7 +183,8 @@ pub(crate) fn refused_overdraft() -> AppError {
 #[cfg(test)]
 pub(crate) fn one_of_each_kind() -> Vec<AppError> {
     vec![
-        AppError::validation("points_change", "must not be zero"),
+        AppError::invalid("points_change", Problem::Zero),
+        AppError::validation("at", "must be an RFC 3339 timestamp"),
         AppError::NotFound {
             what: "student 7".into(),
         },
@@ -185,11 +229,45 @@ mod tests {
         }
     }
 
+    /// API clients read the message; the problem must not change what it says.
+    #[test]
+    fn a_problem_reads_as_the_messages_always_did() {
+        let cases = [
+            (Problem::Empty, "must not be empty"),
+            (
+                Problem::TooLong { max_chars: 100 },
+                "must be at most 100 characters",
+            ),
+            (
+                Problem::TooShort { min_chars: 8 },
+                "must be at least 8 characters",
+            ),
+            (
+                Problem::ControlCharacters,
+                "must not contain control characters",
+            ),
+            (Problem::Zero, "must not be zero"),
+            (
+                Problem::OutOfRange {
+                    min: -1000,
+                    max: 1000,
+                },
+                "must be between -1000 and 1000",
+            ),
+        ];
+        for (problem, message) in cases {
+            assert_eq!(
+                AppError::invalid("reason", problem).to_string(),
+                format!("reason: {message}")
+            );
+        }
+    }
+
     #[test]
     fn messages_name_the_field_and_the_rule() {
         let error = AppError::validation("points_change", "must not be zero");
         assert_eq!(error.to_string(), "points_change: must not be zero");
-        let rule = &one_of_each_kind()[5];
+        let rule = &one_of_each_kind()[6];
         assert!(
             rule.to_string().starts_with("rule min_balance refused"),
             "{rule}"

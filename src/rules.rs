@@ -2,7 +2,7 @@
 //! the same code validates in the writer, in the admin page and in unit tests.
 
 use crate::{
-    error::{AppError, RuleDetails},
+    error::{AppError, Problem, RuleDetails},
     model::{Role, TransactionType},
 };
 use serde::{Deserialize, Serialize};
@@ -56,9 +56,12 @@ impl Rules {
     /// Checks the settings themselves before they are stored.
     pub fn validate(&self) -> Result<(), AppError> {
         if !(1..=HARD_MAX_ABS_CHANGE).contains(&self.max_abs_change) {
-            return Err(AppError::validation(
+            return Err(AppError::invalid(
                 "max_abs_change",
-                format!("must be between 1 and {HARD_MAX_ABS_CHANGE}"),
+                Problem::OutOfRange {
+                    min: 1,
+                    max: HARD_MAX_ABS_CHANGE,
+                },
             ));
         }
         if let Some(cap) = self.daily_award_cap
@@ -72,15 +75,21 @@ impl Rules {
         if let Some(min) = self.min_balance
             && min.abs() > HARD_MAX_ABS_CHANGE
         {
-            return Err(AppError::validation(
+            return Err(AppError::invalid(
                 "min_balance",
-                format!("must be between -{HARD_MAX_ABS_CHANGE} and {HARD_MAX_ABS_CHANGE}"),
+                Problem::OutOfRange {
+                    min: -HARD_MAX_ABS_CHANGE,
+                    max: HARD_MAX_ABS_CHANGE,
+                },
             ));
         }
         if !(-14 * 60..=14 * 60).contains(&self.utc_offset_minutes) {
-            return Err(AppError::validation(
+            return Err(AppError::invalid(
                 "utc_offset_minutes",
-                "must be between -840 and 840",
+                Problem::OutOfRange {
+                    min: -14 * 60,
+                    max: 14 * 60,
+                },
             ));
         }
         for (field, types) in [
@@ -119,12 +128,15 @@ pub fn validate_change(
         ));
     }
     if points_change == 0 {
-        return Err(AppError::validation("points_change", "must not be zero"));
+        return Err(AppError::invalid("points_change", Problem::Zero));
     }
     if points_change.unsigned_abs() > HARD_MAX_ABS_CHANGE as u64 {
-        return Err(AppError::validation(
+        return Err(AppError::invalid(
             "points_change",
-            format!("must be between -{HARD_MAX_ABS_CHANGE} and {HARD_MAX_ABS_CHANGE}"),
+            Problem::OutOfRange {
+                min: -HARD_MAX_ABS_CHANGE,
+                max: HARD_MAX_ABS_CHANGE,
+            },
         ));
     }
     let positive = transaction_type == TransactionType::AddPoints;
@@ -145,16 +157,15 @@ pub fn validate_change(
 pub fn validate_reason(reason: &str) -> Result<String, AppError> {
     let reason = reason.trim();
     if reason.chars().count() > MAX_REASON_CHARS {
-        return Err(AppError::validation(
+        return Err(AppError::invalid(
             "reason",
-            format!("must be at most {MAX_REASON_CHARS} characters"),
+            Problem::TooLong {
+                max_chars: MAX_REASON_CHARS,
+            },
         ));
     }
     if reason.chars().any(char::is_control) {
-        return Err(AppError::validation(
-            "reason",
-            "must not contain control characters",
-        ));
+        return Err(AppError::invalid("reason", Problem::ControlCharacters));
     }
     Ok(reason.to_owned())
 }

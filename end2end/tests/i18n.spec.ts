@@ -37,7 +37,7 @@ test.describe('in a browser set to Chinese', () => {
 test.describe('in a browser set to Chinese, refusals', () => {
   test.use({ locale: 'zh-CN' });
 
-  test('come in Chinese: a wrong password, and an overdraw with its figures', async ({ page }) => {
+  test('come in Chinese: a wrong password, an overdraw with its figures, an amount out of range', async ({ page }) => {
     await page.goto('/login');
     await hydrated(page);
     await page.getByLabel('用户名').fill('wang');
@@ -70,6 +70,17 @@ test.describe('in a browser set to Chinese, refusals', () => {
     await card.click();
     await page.getByRole('dialog').getByRole('button', { name: '-1 迟到' }).click();
     await expect(page.getByRole('alert')).toHaveText('积分将降至 -1，低于允许的下限 0');
+    await expect(card.locator('.points')).toHaveText('0');
+
+    // A custom amount past what any rule allows: the field and its bounds, in Chinese.
+    await card.click();
+    const sheet = page.getByRole('dialog');
+    await sheet.getByTestId('custom-points').fill('2000000');
+    await sheet.getByRole('button', { name: '发放', exact: true }).click();
+    await expect(sheet).toHaveCount(0);
+    await expect(page.getByRole('alert')).toHaveText(
+      '「积分」（points_change）有误：须在 -1000000 到 1000000 之间',
+    );
     await expect(card.locator('.points')).toHaveText('0');
 
     // The student's history names the kinds of change in Chinese too.

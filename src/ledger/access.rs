@@ -3,7 +3,10 @@
 
 use super::throttle::{CheckOutcome, Refusal};
 use super::{Actor, clock, ids::new_id, roster::require_admin};
-use crate::{error::AppError, model::Role};
+use crate::{
+    error::{AppError, Problem},
+    model::Role,
+};
 use argon2::{
     Argon2, PasswordHash, PasswordHasher, PasswordVerifier,
     password_hash::{SaltString, rand_core::OsRng},
@@ -22,9 +25,11 @@ pub const SESSION_DAYS: i64 = 30;
 /// Hashes a password with Argon2id (PHC string). Slow on purpose: run it off the async threads.
 pub fn hash_password(password: &str) -> Result<String, AppError> {
     if password.chars().count() < MIN_PASSWORD_LEN {
-        return Err(AppError::validation(
+        return Err(AppError::invalid(
             "password",
-            format!("must be at least {MIN_PASSWORD_LEN} characters"),
+            Problem::TooShort {
+                min_chars: MIN_PASSWORD_LEN,
+            },
         ));
     }
     if password.len() > 1024 {
@@ -379,9 +384,9 @@ pub(crate) fn issue_token(
     }
     let name = token.name.trim();
     if name.chars().count() > 100 {
-        return Err(AppError::validation(
+        return Err(AppError::invalid(
             "name",
-            "must be at most 100 characters",
+            Problem::TooLong { max_chars: 100 },
         ));
     }
     let active: Option<bool> = conn

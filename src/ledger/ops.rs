@@ -542,9 +542,14 @@ fn about_student(student_id: &str, error: AppError) -> AppError {
                 ..details
             },
         },
-        AppError::Validation { field, message } => AppError::Validation {
+        AppError::Validation {
+            field,
+            message,
+            problem,
+        } => AppError::Validation {
             field,
             message: format!("student {student_id}: {message}"),
+            problem,
         },
         other => other,
     }

@@ -3,7 +3,7 @@
 
 use super::{Actor, clock, ids::new_id};
 use crate::{
-    error::AppError,
+    error::{AppError, Problem},
     model::{Preset, Role, validate_id, validate_presets},
 };
 use rusqlite::{Connection, OptionalExtension, params};
@@ -94,19 +94,16 @@ pub fn validate_name(field: &str, value: &str) -> Result<String, AppError> {
     let value = value.trim();
     let len = value.chars().count();
     if len == 0 {
-        return Err(AppError::validation(field, "must not be empty"));
+        return Err(AppError::invalid(field, Problem::Empty));
     }
     if len > 100 {
-        return Err(AppError::validation(
+        return Err(AppError::invalid(
             field,
-            "must be at most 100 characters",
+            Problem::TooLong { max_chars: 100 },
         ));
     }
     if value.chars().any(char::is_control) {
-        return Err(AppError::validation(
-            field,
-            "must not contain control characters",
-        ));
+        return Err(AppError::invalid(field, Problem::ControlCharacters));
     }
     Ok(value.to_owned())
 }
@@ -274,9 +271,9 @@ pub(crate) fn create_student(
     let student_no = match student.student_no.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(no) if no.chars().count() > 50 => {
-            return Err(AppError::validation(
+            return Err(AppError::invalid(
                 "student_no",
-                "must be at most 50 characters",
+                Problem::TooLong { max_chars: 50 },
             ));
         }
         Some(no) => Some(no.to_owned()),
@@ -376,9 +373,9 @@ pub(crate) fn update_student(
     if let Some(no) = &update.student_no {
         let no = no.trim();
         if no.chars().count() > 50 {
-            return Err(AppError::validation(
+            return Err(AppError::invalid(
                 "student_no",
-                "must be at most 50 characters",
+                Problem::TooLong { max_chars: 50 },
             ));
         }
         conn.prepare_cached("UPDATE students SET student_no = ? WHERE id = ?")?

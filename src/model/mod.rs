@@ -321,7 +321,7 @@ pub const MAX_PRESET_REASON_CHARS: usize = 40;
 /// reason of 1–[`MAX_PRESET_REASON_CHARS`] characters and a non-zero value within the hard
 /// limit. Errors name the entry (`presets[2].points`). Returns the list with reasons trimmed.
 pub fn validate_presets(presets: &[Preset]) -> Result<Vec<Preset>, crate::error::AppError> {
-    use crate::error::AppError;
+    use crate::error::{AppError, Problem};
     if presets.is_empty() {
         return Err(AppError::validation(
             "presets",
@@ -340,21 +340,33 @@ pub fn validate_presets(presets: &[Preset]) -> Result<Vec<Preset>, crate::error:
         .map(|(i, preset)| {
             let reason = preset.reason.trim();
             let chars = reason.chars().count();
-            if chars == 0 || chars > MAX_PRESET_REASON_CHARS || reason.chars().any(char::is_control)
-            {
-                return Err(AppError::validation(
-                    format!("presets[{i}].reason"),
-                    format!(
-                        "must be 1–{MAX_PRESET_REASON_CHARS} characters without control characters"
-                    ),
-                ));
+            let reason_problem = if chars == 0 {
+                Some(Problem::Empty)
+            } else if chars > MAX_PRESET_REASON_CHARS {
+                Some(Problem::TooLong {
+                    max_chars: MAX_PRESET_REASON_CHARS,
+                })
+            } else if reason.chars().any(char::is_control) {
+                Some(Problem::ControlCharacters)
+            } else {
+                None
+            };
+            if let Some(problem) = reason_problem {
+                return Err(AppError::invalid(format!("presets[{i}].reason"), problem));
             }
             let limit = crate::rules::HARD_MAX_ABS_CHANGE;
-            if preset.points == 0 || preset.points.abs() > limit {
-                return Err(AppError::validation(
-                    format!("presets[{i}].points"),
-                    format!("must be a whole number between -{limit} and {limit}, not 0"),
-                ));
+            let points_problem = if preset.points == 0 {
+                Some(Problem::Zero)
+            } else if preset.points.abs() > limit {
+                Some(Problem::OutOfRange {
+                    min: -limit,
+                    max: limit,
+                })
+            } else {
+                None
+            };
+            if let Some(problem) = points_problem {
+                return Err(AppError::invalid(format!("presets[{i}].points"), problem));
             }
             Ok(Preset {
                 reason: reason.to_owned(),

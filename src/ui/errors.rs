@@ -2,10 +2,11 @@
 //!
 //! The server words its errors in English for API clients and logs. The interface words them
 //! again from what the error carries (its kind, the field, the rule and the rule's figures), so
-//! a zh-CN board says why an award was refused in Chinese. Free-text details (which field is
-//! wrong and why, what was not found) are still the server's words.
+//! a zh-CN board says why an award was refused in Chinese. A refused field's common problems
+//! (empty, too long, out of range…) are worded too; other free-text details (what was not
+//! found, why an uncommon value is wrong) are still the server's words.
 
-use crate::error::{AppError, RuleDetails};
+use crate::error::{AppError, Problem, RuleDetails};
 use crate::i18n::{Locale, td_string};
 
 /// `error` in `locale` (callers pass the interface's, `i18n.get_locale()`).
@@ -23,18 +24,28 @@ pub(crate) fn error_text_naming(
     // The server's free text goes in last, so braces in it are never taken for placeholders.
     let fill = |template: &str, detail: &str| template.replace("{detail}", detail);
     match error {
-        AppError::Validation { field, message } => match field_label(locale, field) {
-            Some(label) => fill(
-                &td_string!(locale, error_validation_labelled)
-                    .replace("{label}", label)
-                    .replace("{field}", field),
-                message,
-            ),
-            None => fill(
-                &td_string!(locale, error_validation).replace("{field}", field),
-                message,
-            ),
-        },
+        AppError::Validation {
+            field,
+            message,
+            problem,
+        } => {
+            let why = match problem {
+                Some(problem) => problem_text(locale, problem),
+                None => message.clone(),
+            };
+            match field_label(locale, field) {
+                Some(label) => fill(
+                    &td_string!(locale, error_validation_labelled)
+                        .replace("{label}", label)
+                        .replace("{field}", field),
+                    &why,
+                ),
+                None => fill(
+                    &td_string!(locale, error_validation).replace("{field}", field),
+                    &why,
+                ),
+            }
+        }
         AppError::NotFound { what } => fill(td_string!(locale, error_not_found), what),
         AppError::Unauthorized { .. } => td_string!(locale, error_signed_out).to_owned(),
         AppError::Forbidden { message } => fill(td_string!(locale, error_forbidden), message),
@@ -81,6 +92,24 @@ fn field_label(locale: Locale, field: &str) -> Option<&'static str> {
         "max_abs_change" => td_string!(locale, max_abs_change),
         _ => return None,
     })
+}
+
+/// Why a field was refused, in `locale`.
+fn problem_text(locale: Locale, problem: &Problem) -> String {
+    match *problem {
+        Problem::Empty => td_string!(locale, problem_empty).to_owned(),
+        Problem::TooLong { max_chars } => {
+            td_string!(locale, problem_too_long).replace("{max}", &max_chars.to_string())
+        }
+        Problem::TooShort { min_chars } => {
+            td_string!(locale, problem_too_short).replace("{min}", &min_chars.to_string())
+        }
+        Problem::ControlCharacters => td_string!(locale, problem_control_characters).to_owned(),
+        Problem::Zero => td_string!(locale, problem_zero).to_owned(),
+        Problem::OutOfRange { min, max } => td_string!(locale, problem_out_of_range)
+            .replace("{min}", &min.to_string())
+            .replace("{max}", &max.to_string()),
+    }
 }
 
 /// A rule's refusal worded from its figures, for the rules this interface knows.
@@ -183,6 +212,45 @@ mod tests {
             details: RuleDetails::default(),
         };
         assert!(error_text(Locale::zh_CN, &no_figures).ends_with("below the minimum 0"));
+    }
+
+    #[test]
+    fn a_refused_fields_common_problems_are_worded_in_each_language() {
+        let long = AppError::invalid("name", Problem::TooLong { max_chars: 100 });
+        assert_eq!(
+            error_text(Locale::zh_CN, &long),
+            "「姓名」（name）有误：不能超过 100 个字符"
+        );
+        assert_eq!(
+            error_text(Locale::en, &long),
+            "Name (name): must be at most 100 characters"
+        );
+        let range = AppError::invalid(
+            "points_change",
+            Problem::OutOfRange {
+                min: -1000,
+                max: 1000,
+            },
+        );
+        assert_eq!(
+            error_text(Locale::zh_CN, &range),
+            "「积分」（points_change）有误：须在 -1000 到 1000 之间"
+        );
+        let problems = [
+            Problem::Empty,
+            Problem::TooLong { max_chars: 50 },
+            Problem::TooShort { min_chars: 8 },
+            Problem::ControlCharacters,
+            Problem::Zero,
+            Problem::OutOfRange { min: 1, max: 1000 },
+        ];
+        for problem in problems {
+            let error = AppError::invalid("presets[0].reason", problem);
+            // English says what the server says; Chinese says it in Chinese.
+            assert_eq!(error_text(Locale::en, &error), error.to_string());
+            let chinese = error_text(Locale::zh_CN, &error);
+            assert!(!chinese.contains("must"), "{problem:?}: {chinese}");
+        }
     }
 
     #[test]

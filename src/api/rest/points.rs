@@ -8,7 +8,7 @@ use super::{
 };
 use crate::{
     api::rest::extract::OptionalJson,
-    error::AppError,
+    error::{AppError, Problem},
     ledger::{
         Actor, BatchChange, BatchTarget, Command, Executed, Outcome, PointChange, Request,
         Reversal, ReversalTarget,
@@ -183,7 +183,10 @@ pub async fn get_points(
     validate_id("student_id", &student_id)?;
     let limit = query.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
-        return Err(AppError::validation("limit", "must be between 1 and 1000"));
+        return Err(AppError::invalid(
+            "limit",
+            Problem::OutOfRange { min: 1, max: 1000 },
+        ));
     }
     state
         .ledger
