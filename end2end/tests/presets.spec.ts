@@ -30,7 +30,9 @@ test('a class edits its presets, uses them at once, keeps them, and can go back 
   // A zero value is refused, naming the line, before anything is sent.
   await editor.getByTestId('preset-points').nth(1).fill('0');
   await editor.getByTestId('save-presets').click();
-  await expect(editor.getByTestId('presets-error')).toContainText('presets[1].points');
+  await expect(editor.getByTestId('presets-error')).toContainText(
+    'Preset 2, Points (presets[1].points): must not be zero',
+  );
   await editor.getByTestId('preset-points').nth(1).fill('1');
   await editor.getByTestId('save-presets').click();
   await expect(editor).toHaveCount(0);

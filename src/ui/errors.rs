@@ -36,7 +36,7 @@ pub(crate) fn error_text_naming(
             match field_label(locale, field) {
                 Some(label) => fill(
                     &td_string!(locale, error_validation_labelled)
-                        .replace("{label}", label)
+                        .replace("{label}", &label)
                         .replace("{field}", field),
                     &why,
                 ),
@@ -80,18 +80,33 @@ pub(crate) fn error_text_naming(
 
 /// What the interface calls a request field that people type into, where it has a short name
 /// for it (the field's own name is shown beside it, as the API knows it).
-fn field_label(locale: Locale, field: &str) -> Option<&'static str> {
-    Some(match field {
-        "points_change" => td_string!(locale, points),
-        "reason" => td_string!(locale, reason),
-        "username" => td_string!(locale, username),
-        "password" => td_string!(locale, password),
-        "name" => td_string!(locale, name),
-        "student_no" => td_string!(locale, student_no),
-        "class_name" => td_string!(locale, class_name),
-        "max_abs_change" => td_string!(locale, max_abs_change),
-        _ => return None,
-    })
+fn field_label(locale: Locale, field: &str) -> Option<String> {
+    // A preset in the editor's list: `presets[1].points` is the second preset's points.
+    if let Some((index, part)) = field
+        .strip_prefix("presets[")
+        .and_then(|rest| rest.split_once("]."))
+    {
+        let number = index.parse::<usize>().ok()? + 1;
+        return Some(
+            td_string!(locale, preset_field)
+                .replace("{n}", &number.to_string())
+                .replace("{part}", &field_label(locale, part)?),
+        );
+    }
+    Some(
+        match field {
+            "points_change" | "points" => td_string!(locale, points),
+            "reason" => td_string!(locale, reason),
+            "username" => td_string!(locale, username),
+            "password" => td_string!(locale, password),
+            "name" => td_string!(locale, name),
+            "student_no" => td_string!(locale, student_no),
+            "class_name" => td_string!(locale, class_name),
+            "max_abs_change" => td_string!(locale, max_abs_change),
+            _ => return None,
+        }
+        .to_owned(),
+    )
 }
 
 /// Why a field was refused, in `locale`.
@@ -236,6 +251,20 @@ mod tests {
             error_text(Locale::zh_CN, &range),
             "「积分」（points_change）有误：须在 -1000 到 1000 之间"
         );
+        let preset = AppError::invalid("presets[1].points", Problem::Zero);
+        assert_eq!(
+            error_text(Locale::zh_CN, &preset),
+            "「第 2 个预设的积分」（presets[1].points）有误：不能为 0"
+        );
+        assert_eq!(
+            error_text(Locale::en, &preset),
+            "Preset 2, Points (presets[1].points): must not be zero"
+        );
+        let past_the_labels = AppError::invalid("presets[x].points", Problem::Zero);
+        assert_eq!(
+            error_text(Locale::en, &past_the_labels),
+            "presets[x].points: must not be zero"
+        );
         let problems = [
             Problem::Empty,
             Problem::TooLong { max_chars: 50 },
@@ -245,7 +274,7 @@ mod tests {
             Problem::OutOfRange { min: 1, max: 1000 },
         ];
         for problem in problems {
-            let error = AppError::invalid("presets[0].reason", problem);
+            let error = AppError::invalid("csv", problem);
             // English says what the server says; Chinese says it in Chinese.
             assert_eq!(error_text(Locale::en, &error), error.to_string());
             let chinese = error_text(Locale::zh_CN, &error);
@@ -291,7 +320,7 @@ mod tests {
             error_text(Locale::en, &braces),
             "Reason (reason): not {field} or {label}"
         );
-        let unnamed = AppError::validation("presets[1].points", "must not be zero");
+        let unnamed = AppError::validation("class_id", "must be an id");
         assert_eq!(error_text(Locale::en, &unnamed), unnamed.to_string());
         for error in &every_kind {
             if let AppError::NotFound { .. }
@@ -311,7 +340,7 @@ mod tests {
         );
         assert_eq!(
             error_text(Locale::zh_CN, &unnamed),
-            "「presets[1].points」有误：must not be zero"
+            "「class_id」有误：must be an id"
         );
         assert_eq!(
             error_text(Locale::en, &AppError::validation("reason", "too long")),
