@@ -4,7 +4,7 @@
 use super::{Actor, clock, ids::new_id};
 use crate::{
     error::{AppError, Problem},
-    model::{Preset, Role, validate_id, validate_presets},
+    model::{Preset, Role, text_problem, validate_id, validate_presets},
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
@@ -92,20 +92,10 @@ pub struct PresetsUpdate {
 /// Trims a display name and checks its length (1–100 characters, no control characters).
 pub fn validate_name(field: &str, value: &str) -> Result<String, AppError> {
     let value = value.trim();
-    let len = value.chars().count();
-    if len == 0 {
-        return Err(AppError::invalid(field, Problem::Empty));
+    match text_problem(value, 100) {
+        Some(problem) => Err(AppError::invalid(field, problem)),
+        None => Ok(value.to_owned()),
     }
-    if len > 100 {
-        return Err(AppError::invalid(
-            field,
-            Problem::TooLong { max_chars: 100 },
-        ));
-    }
-    if value.chars().any(char::is_control) {
-        return Err(AppError::invalid(field, Problem::ControlCharacters));
-    }
-    Ok(value.to_owned())
 }
 
 fn chosen_or_new_id(field: &str, id: &Option<String>) -> Result<String, AppError> {

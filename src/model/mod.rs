@@ -317,6 +317,21 @@ pub const MAX_PRESETS: usize = 12;
 /// Longest preset reason, in characters (it is a button label).
 pub const MAX_PRESET_REASON_CHARS: usize = 40;
 
+/// What is wrong with a required line of text (a name, a preset's reason), if anything.
+pub fn text_problem(value: &str, max_chars: usize) -> Option<crate::error::Problem> {
+    use crate::error::Problem;
+    let chars = value.chars().count();
+    if chars == 0 {
+        Some(Problem::Empty)
+    } else if chars > max_chars {
+        Some(Problem::TooLong { max_chars })
+    } else if value.chars().any(char::is_control) {
+        Some(Problem::ControlCharacters)
+    } else {
+        None
+    }
+}
+
 /// Checks a list of presets before it is stored: 1–[`MAX_PRESETS`] entries, each with a
 /// reason of 1–[`MAX_PRESET_REASON_CHARS`] characters and a non-zero value within the hard
 /// limit. Errors name the entry (`presets[2].points`). Returns the list with reasons trimmed.
@@ -339,19 +354,7 @@ pub fn validate_presets(presets: &[Preset]) -> Result<Vec<Preset>, crate::error:
         .enumerate()
         .map(|(i, preset)| {
             let reason = preset.reason.trim();
-            let chars = reason.chars().count();
-            let reason_problem = if chars == 0 {
-                Some(Problem::Empty)
-            } else if chars > MAX_PRESET_REASON_CHARS {
-                Some(Problem::TooLong {
-                    max_chars: MAX_PRESET_REASON_CHARS,
-                })
-            } else if reason.chars().any(char::is_control) {
-                Some(Problem::ControlCharacters)
-            } else {
-                None
-            };
-            if let Some(problem) = reason_problem {
+            if let Some(problem) = text_problem(reason, MAX_PRESET_REASON_CHARS) {
                 return Err(AppError::invalid(format!("presets[{i}].reason"), problem));
             }
             let limit = crate::rules::HARD_MAX_ABS_CHANGE;
