@@ -72,6 +72,7 @@ async fn class(ledger: &Ledger, students: usize) -> (Actor, Vec<String>) {
         Command::CreateClass(NewClass {
             id: None,
             name: "Bench".into(),
+            teacher_id: None,
         }),
     )
     .await;

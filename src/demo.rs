@@ -119,6 +119,7 @@ pub async fn seed_if_empty(ledger: &Ledger) -> Result<Option<DemoSchool>, AppErr
             Command::CreateClass(NewClass {
                 id: None,
                 name: class_name.into(),
+                teacher_id: None,
             }),
         )
         .await?;

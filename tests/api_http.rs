@@ -174,6 +174,59 @@ async fn the_specification_example_creates_a_transaction_atomically() {
 }
 
 #[tokio::test]
+async fn a_class_is_created_with_the_teacher_it_names_or_not_at_all() {
+    let s = start().await;
+    let admin = s.admin().await;
+    let (wang_id, wang) = s.teacher(&admin, "wang").await;
+
+    let reply = s
+        .post(
+            "/api/classes",
+            Some(&admin),
+            json!({"name": "3A", "teacher_id": wang_id}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let classes = s.get("/api/classes", Some(&wang)).await;
+    assert_eq!(classes.body["classes"][0]["id"], reply.body["id"]);
+
+    // An account that does not exist, or no id at all: refused, and no class left behind.
+    let nobody = "0".repeat(15);
+    let reply = s
+        .post(
+            "/api/classes",
+            Some(&admin),
+            json!({"name": "3B", "teacher_id": nobody}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND, "{}", reply.body);
+    let reply = s
+        .post(
+            "/api/classes",
+            Some(&admin),
+            json!({"name": "3B", "teacher_id": "wang"}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+    assert_eq!(reply.body["error"]["field"], "teacher_id", "{}", reply.body);
+    assert_eq!(s.count("SELECT count(*) FROM classes").await, 1);
+
+    // The admin page's server function: one write, too.
+    let (path, _) = leptos::server_fn::axum::server_fn_paths()
+        .find(|(path, _)| path.starts_with("/rpc/create_school_class"))
+        .unwrap();
+    let response = reqwest::Client::new()
+        .post(format!("{}{path}", s.base))
+        .header("cookie", format!("classpoints_session={admin}"))
+        .form(&[("name", "3C"), ("teacher_id", nobody.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(s.count("SELECT count(*) FROM classes").await, 1);
+}
+
+#[tokio::test]
 async fn roles_and_class_membership_decide_and_refusals_write_nothing() {
     let s = start().await;
     let admin = s.admin().await;

@@ -146,15 +146,14 @@ pub async fn create_school_class(
     teacher_id: Option<String>,
 ) -> Result<String, AppError> {
     use crate::ledger::{Command, NewClass};
-    let class_id = run_as_admin(Command::CreateClass(NewClass { id: None, name })).await?;
-    if let Some(teacher_id) = teacher_id.filter(|t| !t.is_empty()) {
-        run_as_admin(Command::AddClassTeacher {
-            class_id: class_id.clone(),
-            teacher_id,
-        })
-        .await?;
-    }
-    Ok(class_id)
+    // The form's "no teacher" choice arrives as an empty id.
+    let teacher_id = teacher_id.filter(|t| !t.is_empty());
+    run_as_admin(Command::CreateClass(NewClass {
+        id: None,
+        name,
+        teacher_id,
+    }))
+    .await
 }
 
 /// Renames, archives or restores a class.

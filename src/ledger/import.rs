@@ -151,6 +151,7 @@ pub(crate) fn apply_roster(
                         let new_class = NewClass {
                             id: None,
                             name: row.class.clone(),
+                            teacher_id: None,
                         };
                         roster::create_class(conn, actor, &new_class)?
                     }

@@ -24,6 +24,10 @@ pub struct NewUser {
 pub struct NewClass {
     pub id: Option<String>,
     pub name: String,
+    /// Who teaches it from the start, set in the same transaction as the class itself, so a
+    /// class is never left behind without the teacher it was created for.
+    #[serde(default)]
+    pub teacher_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -206,6 +210,15 @@ pub(crate) fn create_class(
 ) -> Result<String, AppError> {
     let id = chosen_or_new_id("id", &class.id)?;
     let name = validate_name("name", &class.name)?;
+    // Checked before anything is written, so a refusal costs the writer's group no rerun.
+    let chosen_teacher = match class.teacher_id.as_deref() {
+        Some(teacher_id) => {
+            validate_id("teacher_id", teacher_id)?;
+            require_user(conn, teacher_id)?;
+            Some(teacher_id)
+        }
+        None => None,
+    };
     conn.prepare_cached("INSERT INTO classes (id, name, created_at) VALUES (?, ?, ?)")?
         .execute(params![id, name, clock::now()])
         .map_err(|e| conflict_on_unique(e, || format!("class {id} already exists")))?;
@@ -217,19 +230,27 @@ pub(crate) fn create_class(
     {
         add_teacher(conn, &id, teacher)?;
     }
+    if let Some(teacher_id) = chosen_teacher {
+        add_teacher(conn, &id, teacher_id)?;
+    }
     Ok(id)
 }
 
-fn add_teacher(conn: &Connection, class_id: &str, teacher_id: &str) -> Result<(), AppError> {
-    let role: Option<String> = conn
-        .prepare_cached("SELECT role FROM users WHERE id = ?")?
-        .query_row([teacher_id], |r| r.get(0))
+fn require_user(conn: &Connection, user_id: &str) -> Result<(), AppError> {
+    let found: Option<i64> = conn
+        .prepare_cached("SELECT 1 FROM users WHERE id = ?")?
+        .query_row([user_id], |r| r.get(0))
         .optional()?;
-    if role.is_none() {
-        return Err(AppError::NotFound {
-            what: format!("user {teacher_id}"),
-        });
+    match found {
+        Some(_) => Ok(()),
+        None => Err(AppError::NotFound {
+            what: format!("user {user_id}"),
+        }),
     }
+}
+
+fn add_teacher(conn: &Connection, class_id: &str, teacher_id: &str) -> Result<(), AppError> {
+    require_user(conn, teacher_id)?;
     conn.prepare_cached(
         "INSERT OR IGNORE INTO class_teachers (class_id, teacher_id) VALUES (?, ?)",
     )?

@@ -65,6 +65,7 @@ pub async fn create_class(ledger: &Ledger, teacher: &Actor, name: &str) -> Strin
                 Command::CreateClass(NewClass {
                     id: None,
                     name: name.into(),
+                    teacher_id: None,
                 }),
             )
             .await

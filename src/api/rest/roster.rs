@@ -144,6 +144,10 @@ pub async fn update_teacher(
 #[derive(Deserialize, ToSchema)]
 pub struct CreateClass {
     name: String,
+    /// An account to teach the class from the start (admins; a teacher who creates a class
+    /// teaches it anyway). Unknown ids are refused and no class is created.
+    #[serde(default)]
+    teacher_id: Option<String>,
 }
 
 /// Runs a create command under the request's `Idempotency-Key`, if any: the new record's id,
@@ -177,6 +181,7 @@ pub async fn create_class(
     let command = Command::CreateClass(NewClass {
         id: None,
         name: body.name,
+        teacher_id: body.teacher_id,
     });
     let (id, replayed) = create_record(&state, &auth, &headers, command).await?;
     let class = state
