@@ -252,7 +252,8 @@ const ARGUMENT_NAMES: &[&str] = &[
     "fix",
 ];
 
-/// A value for a server-function argument: sometimes a real id, often something odd.
+/// A value for a server-function argument: sometimes a real id (a student's, the class's, a
+/// teacher's), often something odd.
 fn argument_value(ids: Vec<String>) -> impl Strategy<Value = String> {
     prop_oneof![
         2 => prop::sample::select(ids),
@@ -273,8 +274,9 @@ fn random_calls_at_every_server_function_never_get_a_5xx_and_refusals_write_noth
     let (server, admin, ids) = runtime.block_on(async {
         let s = start().await;
         let admin = s.admin().await;
+        let (teacher_id, _) = s.teacher(&admin, "wang").await;
         let (class_id, mut ids) = s.class_with_students(&admin, "C", 2).await;
-        ids.push(class_id);
+        ids.extend([class_id, teacher_id]);
         (s, admin, ids)
     });
     let mut paths: Vec<&'static str> = leptos::server_fn::axum::server_fn_paths()
@@ -354,9 +356,11 @@ fn random_calls_at_every_server_function_never_get_a_5xx_and_refusals_write_noth
                     prop_assert_eq!(
                         runtime.block_on(server.school_state()),
                         before,
-                        "a refused call changed something: {} {}",
+                        "a refused call changed something: {} {} -> {} {}",
                         path,
-                        body
+                        body,
+                        status,
+                        text
                     );
                 }
                 Ok(())
