@@ -22,14 +22,29 @@ pub enum AppError {
         #[serde(default)]
         problem: Option<Problem>,
     },
+    /// `missing` names the record for the interface to word, where it is one of ours.
     #[error("not found: {what}")]
-    NotFound { what: String },
+    NotFound {
+        what: String,
+        #[serde(default)]
+        missing: Option<Missing>,
+    },
     #[error("{message}")]
     Unauthorized { message: String },
+    /// `denial` is the common reason, for the interface to word in its own language.
     #[error("not allowed: {message}")]
-    Forbidden { message: String },
+    Forbidden {
+        message: String,
+        #[serde(default)]
+        denial: Option<Denial>,
+    },
+    /// `clash` is what clashed, for the interface to word in its own language.
     #[error("conflict: {message}")]
-    Conflict { message: String },
+    Conflict {
+        message: String,
+        #[serde(default)]
+        clash: Option<Clash>,
+    },
     /// A configured rule refused the operation; `rule` names it, `details` holds its figures
     /// so that the interface can say the same in the teacher's language.
     #[error("rule {rule} refused the operation: {message}")]
@@ -78,6 +93,64 @@ impl std::fmt::Display for Problem {
     }
 }
 
+/// The kinds of record a request can name by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Record {
+    Student,
+    Class,
+    Group,
+    User,
+    Transaction,
+    Batch,
+}
+
+impl std::fmt::Display for Record {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Student => "student",
+            Self::Class => "class",
+            Self::Group => "group",
+            Self::User => "user",
+            Self::Transaction => "transaction",
+            Self::Batch => "batch",
+        })
+    }
+}
+
+/// A record that was asked for and is not there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Missing {
+    pub record: Record,
+    pub id: String,
+}
+
+/// Why a signed-in user may not do something, for the refusals people meet in the interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Denial {
+    /// A teacher acting on a class they do not teach.
+    NotClassTeacher,
+    AdminOnly,
+}
+
+/// What a write clashed with, for the clashes people meet in the interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Clash {
+    /// A record with the id asked for exists already.
+    IdTaken,
+    /// Undone before (from another device, or a second tap).
+    AlreadyUndone,
+    /// The class has a group of that name.
+    GroupNameTaken,
+    /// The class has a student with that number.
+    StudentNoTaken,
+    UsernameTaken,
+    /// Deactivating the last active admin would lock everyone out of the admin pages.
+    LastActiveAdmin,
+}
+
 /// The figures behind a rule's refusal (which of them a rule fills depends on the rule).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleDetails {
@@ -106,6 +179,49 @@ impl AppError {
             field: field.into(),
             message: problem.to_string(),
             problem: Some(problem),
+        }
+    }
+
+    /// No `record` with this `id`.
+    pub fn not_found(record: Record, id: &str) -> Self {
+        Self::NotFound {
+            what: format!("{record} {id}"),
+            missing: Some(Missing {
+                record,
+                id: id.to_owned(),
+            }),
+        }
+    }
+
+    /// A refusal the interface shows in the server's words.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::Forbidden {
+            message: message.into(),
+            denial: None,
+        }
+    }
+
+    /// A teacher acting on a class they do not teach.
+    pub fn not_class_teacher(class_id: &str) -> Self {
+        Self::Forbidden {
+            message: format!("you are not a teacher of class {class_id}"),
+            denial: Some(Denial::NotClassTeacher),
+        }
+    }
+
+    /// Only an admin may `what` ("change the rules").
+    pub fn admin_only(what: &str) -> Self {
+        Self::Forbidden {
+            message: format!("only an admin may {what}"),
+            denial: Some(Denial::AdminOnly),
+        }
+    }
+
+    /// A write that clashed with what is stored.
+    pub fn clash(clash: Clash, message: impl Into<String>) -> Self {
+        Self::Conflict {
+            message: message.into(),
+            clash: Some(clash),
         }
     }
 
@@ -185,15 +301,18 @@ pub(crate) fn one_of_each_kind() -> Vec<AppError> {
     vec![
         AppError::invalid("points_change", Problem::Zero),
         AppError::validation("at", "must be an RFC 3339 timestamp"),
+        AppError::not_found(Record::Student, "7"),
         AppError::NotFound {
-            what: "student 7".into(),
+            what: "API endpoint".into(),
+            missing: None,
         },
         AppError::unauthorized("sign in first"),
-        AppError::Forbidden {
-            message: "not your class".into(),
-        },
+        AppError::not_class_teacher("c1"),
+        AppError::forbidden("this account is deactivated"),
+        AppError::clash(Clash::UsernameTaken, "a user li already exists"),
         AppError::Conflict {
-            message: "username taken".into(),
+            message: "idempotency key k was already used".into(),
+            clash: None,
         },
         refused_overdraft(),
         AppError::TooManyAttempts {
@@ -267,10 +386,18 @@ mod tests {
     fn messages_name_the_field_and_the_rule() {
         let error = AppError::validation("points_change", "must not be zero");
         assert_eq!(error.to_string(), "points_change: must not be zero");
-        let rule = &one_of_each_kind()[6];
+        let rule = refused_overdraft();
         assert!(
             rule.to_string().starts_with("rule min_balance refused"),
             "{rule}"
+        );
+        assert_eq!(
+            AppError::not_found(Record::Group, "g1").to_string(),
+            "not found: group g1"
+        );
+        assert_eq!(
+            AppError::not_class_teacher("c1").to_string(),
+            "not allowed: you are not a teacher of class c1"
         );
     }
 }

@@ -37,7 +37,7 @@ test.describe('in a browser set to Chinese', () => {
 test.describe('in a browser set to Chinese, refusals', () => {
   test.use({ locale: 'zh-CN' });
 
-  test('come in Chinese: a wrong password, an overdraw with its figures, an amount out of range', async ({ page }) => {
+  test('come in Chinese: a wrong password, an overdraw with its figures, an amount out of range, an undo made elsewhere first', async ({ page }) => {
     await page.goto('/login');
     await hydrated(page);
     await page.getByLabel('用户名').fill('wang');
@@ -88,6 +88,18 @@ test.describe('in a browser set to Chinese, refusals', () => {
     const newest = page.locator('tr[data-transaction]');
     await expect(newest.nth(0)).toContainText('扣分');
     await expect(newest.nth(1)).toContainText('加分');
+
+    // Undone meanwhile elsewhere (here through the API), then undone on this page, which
+    // still offers it: refused in Chinese, and the reloaded history shows it undone.
+    await hydrated(page);
+    const deduction = (await newest.nth(0).getAttribute('data-transaction'))!;
+    const undone = await page.request.post(`/api/points/${deduction}/reverse`, {
+      headers: { Authorization: `Bearer ${token}` },
+    });
+    expect(undone.status()).toBe(201);
+    await newest.nth(0).getByTestId('undo-row').click();
+    await expect(page.getByTestId('undo-error')).toHaveText('这条记录已经撤销过了');
+    await expect(page.locator(`tr.reversed[data-transaction="${deduction}"]`)).toBeVisible();
   });
 });
 

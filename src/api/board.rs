@@ -300,9 +300,7 @@ pub async fn load_student(student_id: String) -> Result<StudentHistory, AppError
         .await?
         .into_iter()
         .find(|s| s.id == student_id)
-        .ok_or_else(|| AppError::NotFound {
-            what: format!("student {student_id}"),
-        })?;
+        .ok_or_else(|| AppError::not_found(crate::error::Record::Student, &student_id))?;
     let class_name = state
         .ledger
         .visible_class(&actor, &class_id)

@@ -63,9 +63,7 @@ pub fn set_cookie(cookie: &cookie::Cookie<'_>) -> Result<(), AppError> {
 pub async fn admin() -> Result<(AppState, SignedIn), AppError> {
     let (state, user) = required().await?;
     if user.role != crate::model::Role::Admin {
-        return Err(AppError::Forbidden {
-            message: "only an admin may do this".into(),
-        });
+        return Err(AppError::admin_only("do this"));
     }
     Ok((state, user))
 }

@@ -395,14 +395,13 @@ pub(crate) fn issue_token(
         .optional()?;
     match active {
         None => {
-            return Err(AppError::NotFound {
-                what: format!("user {}", token.user_id),
-            });
+            return Err(AppError::not_found(
+                crate::error::Record::User,
+                &token.user_id,
+            ));
         }
         Some(false) => {
-            return Err(AppError::Forbidden {
-                message: "this account is deactivated".into(),
-            });
+            return Err(AppError::forbidden("this account is deactivated"));
         }
         Some(true) => {}
     }
@@ -435,6 +434,7 @@ pub(crate) fn revoke_token(
         .optional()?;
     let (id, owner) = row.ok_or_else(|| AppError::NotFound {
         what: "token".into(),
+        missing: None,
     })?;
     if !matches!(actor, Actor::User { id, .. } if *id == owner) {
         require_admin(actor, "revoke other users' tokens")?;

@@ -128,6 +128,6 @@ pub(crate) async fn check_student(
     pool: &SqlitePool,
     student_id: &str,
 ) -> Result<Option<Inconsistency>, AppError> {
-    super::queries::require_exists(pool, super::queries::Record::Student, student_id).await?;
+    super::queries::require_exists(pool, super::queries::Table::Student, student_id).await?;
     Ok(drift(pool, Some(student_id)).await?.into_iter().next())
 }

@@ -61,6 +61,7 @@ pub fn key_reused(key: &str) -> AppError {
             "idempotency key {key} was already used for a different request; \
              use a new key for a new request"
         ),
+        clash: None,
     }
 }
 

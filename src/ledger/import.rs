@@ -2,7 +2,7 @@
 
 use super::{Actor, Command, Ledger, NewClass, NewStudent, clock, ids::new_id, roster};
 use crate::{
-    error::AppError,
+    error::{AppError, Clash},
     model::{TransactionType, validate_id},
 };
 use rusqlite::{Connection, OptionalExtension, params};
@@ -354,9 +354,10 @@ pub(crate) fn apply_legacy(
             .prepare_cached("SELECT EXISTS (SELECT 1 FROM point_transactions WHERE id = ?)")?
             .query_row([&row.id], |r| r.get(0))?;
         if known {
-            return Err(AppError::Conflict {
-                message: format!("transaction {} is already in this ledger", row.id),
-            });
+            return Err(AppError::clash(
+                Clash::IdTaken,
+                format!("transaction {} is already in this ledger", row.id),
+            ));
         }
         super::ops::append_imported(
             conn,

@@ -577,10 +577,8 @@ impl Ledger {
         if let Some(class) = self.visible_class(actor, class_id).await? {
             return Ok(class);
         }
-        queries::require_exists(self.db.pool(), queries::Record::Class, class_id).await?;
-        Err(AppError::Forbidden {
-            message: format!("you are not a teacher of class {class_id}"),
-        })
+        queries::require_exists(self.db.pool(), queries::Table::Class, class_id).await?;
+        Err(AppError::not_class_teacher(class_id))
     }
 
     /// Students with balances that `actor` may see, optionally of one class.
@@ -687,9 +685,7 @@ impl Ledger {
         let user = self
             .user(user_id)
             .await?
-            .ok_or_else(|| AppError::NotFound {
-                what: format!("user {user_id}"),
-            })?;
+            .ok_or_else(|| AppError::not_found(crate::error::Record::User, user_id))?;
         self.sign_in_throttle.clear(&user.username);
         tracing::info!(user_id, username = %user.username, by = ?actor, "sign-in lock lifted");
         Ok(user)

@@ -8,11 +8,11 @@ use super::{
     chain::{ChainRow, hash_row},
     check, clock, idempotency,
     ids::new_id,
-    queries::{self, RULES_KEY, Record, TRANSACTION_COLUMNS},
+    queries::{self, RULES_KEY, TRANSACTION_COLUMNS, Table},
     roster,
 };
 use crate::{
-    error::{AppError, RuleDetails},
+    error::{AppError, Clash, Denial, Record, RuleDetails},
     model::{
         PointTransaction, RepairedBalance, Role, StudentBalance, TransactionType, validate_id,
     },
@@ -230,9 +230,9 @@ fn dispatch(
         }
         Command::ForgetRequestIds { before, limit } => {
             if !matches!(actor, Actor::System) {
-                return Err(AppError::Forbidden {
-                    message: "only the server itself forgets request ids".into(),
-                });
+                return Err(AppError::forbidden(
+                    "only the server itself forgets request ids",
+                ));
             }
             let count = idempotency::forget_before(conn, before, *limit)?;
             Ok((Outcome::Forgotten { count }, None))
@@ -244,9 +244,9 @@ fn dispatch(
 fn acting_user(actor: &Actor) -> Result<(&str, Role), AppError> {
     match actor {
         Actor::User { id, role } => Ok((id, *role)),
-        Actor::System => Err(AppError::Forbidden {
-            message: "points are recorded by a teacher or an admin".into(),
-        }),
+        Actor::System => Err(AppError::forbidden(
+            "points are recorded by a teacher or an admin",
+        )),
     }
 }
 
@@ -276,9 +276,7 @@ fn student_state(
         })
         .optional()?;
     let (class_id, archived, balance, actor_teaches_class) =
-        row.ok_or_else(|| AppError::NotFound {
-            what: format!("student {student_id}"),
-        })?;
+        row.ok_or_else(|| AppError::not_found(Record::Student, student_id))?;
     Ok(StudentState {
         class_id,
         archived,
@@ -457,6 +455,7 @@ fn change_student(
                 "you are not a teacher of class {} (student {student_id})",
                 student.class_id
             ),
+            denial: Some(Denial::NotClassTeacher),
         });
     }
     if student.archived {
@@ -572,7 +571,7 @@ fn batch_students(conn: &Connection, target: &BatchTarget) -> Result<Vec<String>
         }
         BatchTarget::Class { class_id } => {
             validate_id("class_id", class_id)?;
-            require_exists(conn, Record::Class, class_id)?;
+            require_exists(conn, Table::Class, class_id)?;
             ids(
                 conn,
                 "SELECT id FROM students WHERE class_id = ? AND archived_at IS NULL ORDER BY name, id",
@@ -581,7 +580,7 @@ fn batch_students(conn: &Connection, target: &BatchTarget) -> Result<Vec<String>
         }
         BatchTarget::Group { group_id } => {
             validate_id("group_id", group_id)?;
-            require_exists(conn, Record::Group, group_id)?;
+            require_exists(conn, Table::Group, group_id)?;
             ids(
                 conn,
                 "SELECT s.id FROM student_group_members m JOIN students s ON s.id = m.student_id \
@@ -647,9 +646,7 @@ fn reverse(
                 .prepare_cached(&sql)?
                 .query_row([transaction_id], stored_transaction)
                 .optional()?
-                .ok_or_else(|| AppError::NotFound {
-                    what: format!("transaction {transaction_id}"),
-                })?;
+                .ok_or_else(|| AppError::not_found(Record::Transaction, transaction_id))?;
             (vec![row?], None)
         }
         ReversalTarget::Batch { batch_id } => {
@@ -672,13 +669,12 @@ fn reverse(
                     )?
                     .query_row([batch_id], |r| r.get(0))?;
                 return Err(if exists {
-                    AppError::Conflict {
-                        message: format!("batch {batch_id} was already undone"),
-                    }
+                    AppError::clash(
+                        Clash::AlreadyUndone,
+                        format!("batch {batch_id} was already undone"),
+                    )
                 } else {
-                    AppError::NotFound {
-                        what: format!("batch {batch_id}"),
-                    }
+                    AppError::not_found(Record::Batch, batch_id)
                 });
             }
             let originals = rows.into_iter().collect::<Result<Vec<_>, _>>()?;
@@ -699,18 +695,17 @@ fn reverse(
             .query_row([&original.id], |r| r.get(0))
             .optional()?;
         if let Some(undone_by) = undone_by {
-            return Err(AppError::Conflict {
-                message: format!(
+            return Err(AppError::clash(
+                Clash::AlreadyUndone,
+                format!(
                     "transaction {} was already undone by {undone_by}",
                     original.id
                 ),
-            });
+            ));
         }
         let student = student_state(conn, &original.student_id, actor_id)?;
         if role == Role::Teacher && !student.actor_teaches_class {
-            return Err(AppError::Forbidden {
-                message: format!("you are not a teacher of class {}", student.class_id),
-            });
+            return Err(AppError::not_class_teacher(&student.class_id));
         }
         let points_change = -original.points_change;
         rules::check_change(
@@ -825,14 +820,12 @@ fn ids(conn: &Connection, sql: &str, param: &str) -> Result<Vec<String>, AppErro
 }
 
 /// The writer's counterpart of [`queries::require_exists`].
-pub(crate) fn require_exists(conn: &Connection, record: Record, id: &str) -> Result<(), AppError> {
-    let (sql, noun) = record.exists_query();
+pub(crate) fn require_exists(conn: &Connection, table: Table, id: &str) -> Result<(), AppError> {
+    let (sql, record) = table.exists_query();
     let exists: bool = conn.prepare_cached(sql)?.query_row([id], |r| r.get(0))?;
     if exists {
         Ok(())
     } else {
-        Err(AppError::NotFound {
-            what: format!("{noun} {id}"),
-        })
+        Err(AppError::not_found(record, id))
     }
 }

@@ -1,7 +1,7 @@
 //! Reads: balances, history, settings. Plain queries on the read-only pool.
 
 use crate::{
-    error::AppError,
+    error::{self, AppError},
     model::{PointTransaction, TransactionType},
     rules::Rules,
 };
@@ -67,29 +67,29 @@ fn rules_from_stored(stored: Option<String>) -> Result<Rules, AppError> {
     }
 }
 
-/// Tables whose rows [`require_exists`] can look up, with the noun used in errors.
+/// Tables whose rows [`require_exists`] can look up.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Record {
+pub(crate) enum Table {
     Student,
     Class,
     Group,
 }
 
-impl Record {
-    /// The existence query and the noun for errors.
-    pub(crate) fn exists_query(self) -> (&'static str, &'static str) {
+impl Table {
+    /// The existence query and the record as errors name it.
+    pub(crate) fn exists_query(self) -> (&'static str, error::Record) {
         match self {
-            Record::Student => (
+            Table::Student => (
                 "SELECT EXISTS (SELECT 1 FROM students WHERE id = ?)",
-                "student",
+                error::Record::Student,
             ),
-            Record::Class => (
+            Table::Class => (
                 "SELECT EXISTS (SELECT 1 FROM classes WHERE id = ?)",
-                "class",
+                error::Record::Class,
             ),
-            Record::Group => (
+            Table::Group => (
                 "SELECT EXISTS (SELECT 1 FROM student_groups WHERE id = ?)",
-                "group",
+                error::Record::Group,
             ),
         }
     }
@@ -98,22 +98,20 @@ impl Record {
 /// `Ok` when the record exists, else a 404 naming it.
 pub(crate) async fn require_exists<'e>(
     executor: impl SqliteExecutor<'e>,
-    record: Record,
+    table: Table,
     id: &str,
 ) -> Result<(), AppError> {
-    let (sql, noun) = record.exists_query();
+    let (sql, record) = table.exists_query();
     let exists: bool = sqlx::query_scalar(sql).bind(id).fetch_one(executor).await?;
     if exists {
         Ok(())
     } else {
-        Err(AppError::NotFound {
-            what: format!("{noun} {id}"),
-        })
+        Err(AppError::not_found(record, id))
     }
 }
 
 async fn require_student(pool: &SqlitePool, student_id: &str) -> Result<(), AppError> {
-    require_exists(pool, Record::Student, student_id).await
+    require_exists(pool, Table::Student, student_id).await
 }
 
 pub(crate) async fn balance(pool: &SqlitePool, student_id: &str) -> Result<i64, AppError> {
@@ -184,13 +182,9 @@ pub(crate) async fn visible_student_class(
     .fetch_optional(pool)
     .await?;
     match row {
-        None => Err(AppError::NotFound {
-            what: format!("student {student_id}"),
-        }),
+        None => Err(AppError::not_found(error::Record::Student, student_id)),
         Some((class_id, true)) => Ok(class_id),
-        Some((class_id, false)) => Err(AppError::Forbidden {
-            message: format!("you are not a teacher of class {class_id}"),
-        }),
+        Some((class_id, false)) => Err(AppError::not_class_teacher(&class_id)),
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::{Actor, clock, ids::new_id};
 use crate::{
-    error::{AppError, Problem},
+    error::{AppError, Clash, Problem, Record},
     model::{Preset, Role, text_problem, validate_id, validate_presets},
 };
 use rusqlite::{Connection, OptionalExtension, params};
@@ -110,12 +110,16 @@ fn chosen_or_new_id(field: &str, id: &Option<String>) -> Result<String, AppError
 }
 
 /// Turns a uniqueness violation into a 409 that says what collided.
-fn conflict_on_unique(error: rusqlite::Error, message: impl FnOnce() -> String) -> AppError {
+fn conflict_on_unique(
+    error: rusqlite::Error,
+    clash: Clash,
+    message: impl FnOnce() -> String,
+) -> AppError {
     const UNIQUE: i32 = 2067; // SQLITE_CONSTRAINT_UNIQUE
     const PRIMARY_KEY: i32 = 1555; // SQLITE_CONSTRAINT_PRIMARYKEY
     match &error {
         rusqlite::Error::SqliteFailure(e, _) if matches!(e.extended_code, UNIQUE | PRIMARY_KEY) => {
-            AppError::Conflict { message: message() }
+            AppError::clash(clash, message())
         }
         _ => error.into(),
     }
@@ -141,14 +145,10 @@ pub(crate) fn require_class_access(
         )?
         .query_row(params![class_id, teacher], |r| Ok((r.get(0)?, r.get(1)?)))?;
     if !exists {
-        return Err(AppError::NotFound {
-            what: format!("class {class_id}"),
-        });
+        return Err(AppError::not_found(Record::Class, class_id));
     }
     if teacher.is_some() && !member {
-        return Err(AppError::Forbidden {
-            message: format!("you are not a teacher of class {class_id}"),
-        });
+        return Err(AppError::not_class_teacher(class_id));
     }
     Ok(())
 }
@@ -159,9 +159,7 @@ pub(crate) fn require_admin(actor: &Actor, what: &str) -> Result<(), AppError> {
         | Actor::User {
             role: Role::Admin, ..
         } => Ok(()),
-        Actor::User { .. } => Err(AppError::Forbidden {
-            message: format!("only an admin may {what}"),
-        }),
+        Actor::User { .. } => Err(AppError::admin_only(what)),
     }
 }
 
@@ -198,7 +196,14 @@ pub(crate) fn create_user(
         clock::now()
     ])
     .map_err(|e| {
-        conflict_on_unique(e, || format!("a user {username} or id {id} already exists"))
+        // A chosen id can clash; a new one cannot, so then it was the username.
+        let clash = match user.id {
+            Some(_) => Clash::IdTaken,
+            None => Clash::UsernameTaken,
+        };
+        conflict_on_unique(e, clash, || {
+            format!("a user {username} or id {id} already exists")
+        })
     })?;
     Ok(id)
 }
@@ -221,7 +226,9 @@ pub(crate) fn create_class(
     };
     conn.prepare_cached("INSERT INTO classes (id, name, created_at) VALUES (?, ?, ?)")?
         .execute(params![id, name, clock::now()])
-        .map_err(|e| conflict_on_unique(e, || format!("class {id} already exists")))?;
+        .map_err(|e| {
+            conflict_on_unique(e, Clash::IdTaken, || format!("class {id} already exists"))
+        })?;
     // The teacher who creates a class teaches it.
     if let Actor::User {
         id: teacher,
@@ -243,9 +250,7 @@ fn require_user(conn: &Connection, user_id: &str) -> Result<(), AppError> {
         .optional()?;
     match found {
         Some(_) => Ok(()),
-        None => Err(AppError::NotFound {
-            what: format!("user {user_id}"),
-        }),
+        None => Err(AppError::not_found(Record::User, user_id)),
     }
 }
 
@@ -295,7 +300,12 @@ pub(crate) fn create_student(
     )?
     .execute(params![id, student.class_id, name, student_no, now])
     .map_err(|e| {
-        conflict_on_unique(e, || {
+        // A chosen id can clash; a new one cannot, so then it was the student number.
+        let clash = match student.id {
+            Some(_) => Clash::IdTaken,
+            None => Clash::StudentNoTaken,
+        };
+        conflict_on_unique(e, clash, || {
             format!(
                 "student {id} or student number {} already exists in this class",
                 student_no.as_deref().unwrap_or("-")
@@ -322,7 +332,11 @@ pub(crate) fn create_group(
         "INSERT INTO student_groups (id, class_id, name, created_at) VALUES (?, ?, ?, ?)",
     )?
     .execute(params![id, group.class_id, name, clock::now()])
-    .map_err(|e| conflict_on_unique(e, || format!("a group named {name} already exists")))?;
+    .map_err(|e| {
+        conflict_on_unique(e, Clash::GroupNameTaken, || {
+            format!("a group named {name} already exists")
+        })
+    })?;
     if !group.student_ids.is_empty() {
         set_group_members(conn, actor, &id, &group.student_ids)?;
     }
@@ -372,9 +386,8 @@ pub(crate) fn update_student(
         .prepare_cached("SELECT class_id FROM students WHERE id = ?")?
         .query_row([&update.student_id], |r| r.get(0))
         .optional()?;
-    let class_id = class_id.ok_or_else(|| AppError::NotFound {
-        what: format!("student {}", update.student_id),
-    })?;
+    let class_id =
+        class_id.ok_or_else(|| AppError::not_found(Record::Student, &update.student_id))?;
     require_class_access(conn, actor, &class_id)?;
     if let Some(name) = &update.name {
         let name = validate_name("name", name)?;
@@ -392,7 +405,9 @@ pub(crate) fn update_student(
         conn.prepare_cached("UPDATE students SET student_no = ? WHERE id = ?")?
             .execute(params![(!no.is_empty()).then_some(no), update.student_id])
             .map_err(|e| {
-                conflict_on_unique(e, || format!("student number {no} is taken in this class"))
+                conflict_on_unique(e, Clash::StudentNoTaken, || {
+                    format!("student number {no} is taken in this class")
+                })
             })?;
     }
     if let Some(archived) = update.archived {
@@ -434,9 +449,7 @@ fn group_class(conn: &Connection, actor: &Actor, group_id: &str) -> Result<Strin
         .prepare_cached("SELECT class_id FROM student_groups WHERE id = ?")?
         .query_row([group_id], |r| r.get(0))
         .optional()?;
-    let class_id = class_id.ok_or_else(|| AppError::NotFound {
-        what: format!("group {group_id}"),
-    })?;
+    let class_id = class_id.ok_or_else(|| AppError::not_found(Record::Group, group_id))?;
     require_class_access(conn, actor, &class_id)?;
     Ok(class_id)
 }
@@ -452,7 +465,9 @@ pub(crate) fn update_group(
         conn.prepare_cached("UPDATE student_groups SET name = ? WHERE id = ?")?
             .execute([&name, &update.group_id])
             .map_err(|e| {
-                conflict_on_unique(e, || format!("a group named {name} already exists"))
+                conflict_on_unique(e, Clash::GroupNameTaken, || {
+                    format!("a group named {name} already exists")
+                })
             })?;
     }
     if let Some(student_ids) = &update.student_ids {
@@ -542,9 +557,7 @@ pub(crate) fn update_user(
         .prepare_cached("SELECT role FROM users WHERE id = ?")?
         .query_row([&update.user_id], |r| r.get(0))
         .optional()?;
-    let role = role.ok_or_else(|| AppError::NotFound {
-        what: format!("user {}", update.user_id),
-    })?;
+    let role = role.ok_or_else(|| AppError::not_found(Record::User, &update.user_id))?;
     if let Some(name) = &update.name {
         let name = validate_name("name", name)?;
         conn.prepare_cached("UPDATE users SET name = ? WHERE id = ?")?
@@ -564,9 +577,10 @@ pub(crate) fn update_user(
                 )?
                 .query_row([&update.user_id], |r| r.get(0))?;
             if !other_admins {
-                return Err(AppError::Conflict {
-                    message: "this is the last active admin; create another admin first".into(),
-                });
+                return Err(AppError::clash(
+                    Clash::LastActiveAdmin,
+                    "this is the last active admin; create another admin first",
+                ));
             }
         }
         conn.prepare_cached("UPDATE users SET active = ? WHERE id = ?")?

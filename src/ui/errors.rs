@@ -3,10 +3,11 @@
 //! The server words its errors in English for API clients and logs. The interface words them
 //! again from what the error carries (its kind, the field, the rule and the rule's figures), so
 //! a zh-CN board says why an award was refused in Chinese. A refused field's common problems
-//! (empty, too long, out of range…) are worded too; other free-text details (what was not
-//! found, why an uncommon value is wrong) are still the server's words.
+//! (empty, too long, out of range…), the record that was not found, and the common refusals
+//! and clashes are worded too; other free-text details (why an uncommon value is wrong) are
+//! still the server's words.
 
-use crate::error::{AppError, Problem, RuleDetails};
+use crate::error::{AppError, Clash, Denial, Missing, Problem, Record, RuleDetails};
 use crate::i18n::{Locale, td_string};
 
 /// `error` in `locale` (callers pass the interface's, `i18n.get_locale()`).
@@ -46,10 +47,26 @@ pub(crate) fn error_text_naming(
                 ),
             }
         }
-        AppError::NotFound { what } => fill(td_string!(locale, error_not_found), what),
+        AppError::NotFound {
+            missing: Some(Missing { record, id }),
+            ..
+        } => td_string!(locale, error_not_found_record)
+            .replace("{record}", record_noun(locale, *record))
+            .replace("{id}", id),
+        AppError::NotFound { what, .. } => fill(td_string!(locale, error_not_found), what),
         AppError::Unauthorized { .. } => td_string!(locale, error_signed_out).to_owned(),
-        AppError::Forbidden { message } => fill(td_string!(locale, error_forbidden), message),
-        AppError::Conflict { message } => fill(td_string!(locale, error_conflict), message),
+        AppError::Forbidden {
+            denial: Some(denial),
+            ..
+        } => fill(
+            td_string!(locale, error_forbidden),
+            denial_text(locale, *denial),
+        ),
+        AppError::Forbidden { message, .. } => fill(td_string!(locale, error_forbidden), message),
+        AppError::Conflict {
+            clash: Some(clash), ..
+        } => clash_text(locale, *clash).to_owned(),
+        AppError::Conflict { message, .. } => fill(td_string!(locale, error_conflict), message),
         AppError::RuleViolation {
             rule,
             message,
@@ -124,6 +141,36 @@ fn problem_text(locale: Locale, problem: &Problem) -> String {
         Problem::OutOfRange { min, max } => td_string!(locale, problem_out_of_range)
             .replace("{min}", &min.to_string())
             .replace("{max}", &max.to_string()),
+    }
+}
+
+/// What the interface calls a kind of record.
+fn record_noun(locale: Locale, record: Record) -> &'static str {
+    match record {
+        Record::Student => td_string!(locale, record_student),
+        Record::Class => td_string!(locale, record_class),
+        Record::Group => td_string!(locale, record_group),
+        Record::User => td_string!(locale, record_user),
+        Record::Transaction => td_string!(locale, record_transaction),
+        Record::Batch => td_string!(locale, record_batch),
+    }
+}
+
+fn denial_text(locale: Locale, denial: Denial) -> &'static str {
+    match denial {
+        Denial::NotClassTeacher => td_string!(locale, denial_not_class_teacher),
+        Denial::AdminOnly => td_string!(locale, denial_admin_only),
+    }
+}
+
+fn clash_text(locale: Locale, clash: Clash) -> &'static str {
+    match clash {
+        Clash::IdTaken => td_string!(locale, clash_id_taken),
+        Clash::AlreadyUndone => td_string!(locale, clash_already_undone),
+        Clash::GroupNameTaken => td_string!(locale, clash_group_name_taken),
+        Clash::StudentNoTaken => td_string!(locale, clash_student_no_taken),
+        Clash::UsernameTaken => td_string!(locale, clash_username_taken),
+        Clash::LastActiveAdmin => td_string!(locale, clash_last_active_admin),
     }
 }
 
@@ -294,6 +341,63 @@ mod tests {
     }
 
     #[test]
+    fn what_was_not_found_refused_or_clashed_is_worded_in_each_language() {
+        let expected = [
+            (
+                AppError::not_found(Record::Group, "g1"),
+                "找不到该小组（g1）",
+                "not found: group g1",
+            ),
+            (
+                AppError::not_class_teacher("c1"),
+                "无权执行此操作：你不是这个班级的老师",
+                "not allowed: you do not teach this class",
+            ),
+            (
+                AppError::admin_only("change the rules"),
+                "无权执行此操作：只有管理员可以这样做",
+                "not allowed: only an admin may do this",
+            ),
+            (
+                AppError::clash(Clash::AlreadyUndone, "transaction t1 was already undone"),
+                "这条记录已经撤销过了",
+                "this was already undone",
+            ),
+        ];
+        for (error, chinese, english) in expected {
+            assert_eq!(error_text(Locale::zh_CN, &error), chinese);
+            assert_eq!(error_text(Locale::en, &error), english);
+        }
+        let records = [
+            Record::Student,
+            Record::Class,
+            Record::Group,
+            Record::User,
+            Record::Transaction,
+            Record::Batch,
+        ];
+        let clashes = [
+            Clash::IdTaken,
+            Clash::AlreadyUndone,
+            Clash::GroupNameTaken,
+            Clash::StudentNoTaken,
+            Clash::UsernameTaken,
+            Clash::LastActiveAdmin,
+        ];
+        let errors = records
+            .map(|record| AppError::not_found(record, "x1"))
+            .into_iter()
+            .chain(clashes.map(|clash| AppError::clash(clash, "the server's words")));
+        for error in errors {
+            let chinese = error_text(Locale::zh_CN, &error);
+            assert!(
+                !chinese.is_ascii() && !chinese.contains("server"),
+                "{error:?}: {chinese}"
+            );
+        }
+    }
+
+    #[test]
     fn a_locked_account_is_told_how_long_to_wait() {
         let locked = |seconds| AppError::TooManyAttempts {
             message: "try later".into(),
@@ -334,9 +438,9 @@ mod tests {
         let unnamed = AppError::validation("class_id", "must be an id");
         assert_eq!(error_text(Locale::en, &unnamed), unnamed.to_string());
         for error in &every_kind {
-            if let AppError::NotFound { .. }
-            | AppError::Forbidden { .. }
-            | AppError::Conflict { .. }
+            if let AppError::NotFound { missing: None, .. }
+            | AppError::Forbidden { denial: None, .. }
+            | AppError::Conflict { clash: None, .. }
             | AppError::Unavailable { .. } = error
             {
                 assert_eq!(error_text(Locale::en, error), error.to_string());

@@ -21,9 +21,23 @@ pub fn StudentPage() -> impl IntoView {
         move || (student_id(), undo.version().get()),
         |(id, _)| load_student(id),
     );
-    super::loaded(history, move |history| {
-        view! { <History history undo/> }.into_any()
-    })
+    let i18n = use_i18n();
+    // A refused undo (undone meanwhile on another device, say) is said, not swallowed; the
+    // reload above shows the row as it now is.
+    let refusal = move || match undo.value().get() {
+        Some(Err(error)) => Some(view! {
+            <p class="error" role="alert" data-testid="undo-error">
+                {crate::ui::error_text(i18n.get_locale(), &error)}
+            </p>
+        }),
+        _ => None,
+    };
+    view! {
+        {refusal}
+        {super::loaded(history, move |history| {
+            view! { <History history undo/> }.into_any()
+        })}
+    }
 }
 
 fn kind_label(i18n: I18nContext<Locale>, kind: TransactionType) -> &'static str {

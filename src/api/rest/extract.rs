@@ -130,9 +130,7 @@ impl Auth {
         if self.0.role == Role::Admin {
             Ok(())
         } else {
-            Err(AppError::Forbidden {
-                message: "only an admin may do this".into(),
-            })
+            Err(AppError::admin_only("do this"))
         }
     }
 }

@@ -91,9 +91,7 @@ pub async fn events(
     let receiver = state.ledger.subscribe();
     let classes = state.ledger.classes(&actor).await?;
     if !classes.iter().any(|c| c.id == query.class_id) {
-        return Err(AppError::Forbidden {
-            message: format!("you are not a teacher of class {}", query.class_id),
-        });
+        return Err(AppError::not_class_teacher(&query.class_id));
     }
     let students: HashSet<String> = state
         .ledger

@@ -107,6 +107,7 @@ impl IntoResponse for AppError {
 async fn unknown_endpoint() -> AppError {
     AppError::NotFound {
         what: "API endpoint (see /api/openapi.json)".into(),
+        missing: None,
     }
 }
 
@@ -263,7 +264,7 @@ mod tests {
         .body();
         assert!(without_figures.get("limit").is_none(), "{without_figures}");
         assert_eq!(
-            AppError::NotFound { what: "x".into() }.body()["code"],
+            AppError::not_found(crate::error::Record::Student, "x").body()["code"],
             "not_found"
         );
     }

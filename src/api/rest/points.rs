@@ -49,9 +49,9 @@ async fn acting_as(
         Some(id) => {
             validate_id("teacher_id", id)?;
             if auth.0.role != Role::Admin {
-                return Err(AppError::Forbidden {
-                    message: "a teacher may not act as another teacher".into(),
-                });
+                return Err(AppError::forbidden(
+                    "a teacher may not act as another teacher",
+                ));
             }
             let user = state
                 .ledger
