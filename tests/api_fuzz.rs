@@ -220,6 +220,7 @@ fn random_requests_at_every_other_endpoint_never_get_a_5xx_and_refusals_write_no
             },
         )
         .unwrap();
+    runtime.block_on(ledger_intact(&server, &admin));
     eprintln!(
         "{} random requests at roster, group, preset, account and auth endpoints: no 5xx, refusals wrote nothing",
         tried.get()
@@ -367,11 +368,25 @@ fn random_calls_at_every_server_function_never_get_a_5xx_and_refusals_write_noth
             },
         )
         .unwrap();
+    runtime.block_on(ledger_intact(&server, &admin));
     eprintln!(
         "{} random calls at {functions} server functions ({} accepted): no 5xx, refusals changed nothing",
         tried.get(),
         succeeded.get()
     );
+}
+
+/// What the accepted calls left is consistent: every balance equals its ledger, and no
+/// repair was ever needed (the calls may have run the monitor with auto-fix, which would
+/// otherwise have hidden a drift they caused).
+async fn ledger_intact(server: &TestServer, admin: &str) {
+    let report = server.get("/api/points/monitor", Some(admin)).await;
+    assert_eq!(
+        report.body["health"]["status"], "healthy",
+        "{}",
+        report.body
+    );
+    assert_eq!(server.count("SELECT count(*) FROM repairs").await, 0);
 }
 
 fn urlencoded(text: &str) -> String {
