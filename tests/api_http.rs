@@ -200,6 +200,12 @@ async fn a_class_is_created_with_the_teacher_it_names_or_not_at_all() {
         )
         .await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND, "{}", reply.body);
+    assert_eq!(
+        (&reply.body["error"]["record"], &reply.body["error"]["id"]),
+        (&json!("user"), &json!(nobody)),
+        "{}",
+        reply.body
+    );
     let reply = s
         .post(
             "/api/classes",
@@ -546,6 +552,11 @@ async fn batches_and_undo_over_http() {
         )
         .await;
     assert_eq!(again.status, StatusCode::CONFLICT);
+    assert_eq!(
+        again.body["error"]["reason"], "already_undone",
+        "{}",
+        again.body
+    );
 
     let rest = s
         .post(

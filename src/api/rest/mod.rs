@@ -54,7 +54,8 @@ impl AppError {
         }
     }
 
-    /// The API's error object: `{code, message, field?, rule?, limit?, actual?, student_id?}`.
+    /// The API's error object: `{code, message, field?, rule?, limit?, actual?, student_id?,
+    /// record?, id?, reason?}`.
     pub fn body(&self) -> serde_json::Value {
         let mut body = serde_json::json!({ "code": self.code(), "message": self.to_string() });
         match self {
@@ -71,6 +72,20 @@ impl AppError {
                     body["student_id"] = student_id.as_str().into();
                 }
             }
+            AppError::NotFound {
+                missing: Some(missing),
+                ..
+            } => {
+                body["record"] = missing.record.to_string().into();
+                body["id"] = missing.id.as_str().into();
+            }
+            AppError::Forbidden {
+                denial: Some(denial),
+                ..
+            } => body["reason"] = serde_json::to_value(denial).unwrap_or_default(),
+            AppError::Conflict {
+                clash: Some(clash), ..
+            } => body["reason"] = serde_json::to_value(clash).unwrap_or_default(),
             _ => {}
         }
         body
@@ -264,8 +279,19 @@ mod tests {
         .body();
         assert!(without_figures.get("limit").is_none(), "{without_figures}");
         assert_eq!(
-            AppError::not_found(crate::error::Record::Student, "x").body()["code"],
-            "not_found"
+            AppError::not_found(crate::error::Record::Student, "x").body(),
+            serde_json::json!({"code": "not_found", "message": "not found: student x",
+                "record": "student", "id": "x"})
         );
+        assert_eq!(
+            AppError::not_class_teacher("c1").body()["reason"],
+            "not_class_teacher"
+        );
+        let undone = AppError::clash(crate::error::Clash::AlreadyUndone, "undone").body();
+        assert_eq!(
+            (&undone["code"], &undone["reason"]),
+            (&"conflict".into(), &"already_undone".into())
+        );
+        assert!(AppError::forbidden("no").body().get("reason").is_none());
     }
 }

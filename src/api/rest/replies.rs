@@ -57,6 +57,17 @@ pub struct ErrorObject {
     /// In a batch, the student the refusal is about.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub student_id: Option<String>,
+    /// The kind of record not found: student, class, group, user, transaction or batch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record: Option<String>,
+    /// The id not found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Why, where it is a common refusal or conflict: not_class_teacher, admin_only;
+    /// already_undone, id_taken, group_name_taken, student_no_taken, username_taken,
+    /// last_active_admin.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// `POST /api/points`: the transaction and the student's balance after it.
