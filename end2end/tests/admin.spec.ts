@@ -23,7 +23,9 @@ test('roster CSV import previews a bad line with its reason, then imports the re
   const preview = page.getByTestId('roster-preview');
   await expect(preview.getByTestId('preview-rows').locator('tbody tr')).toHaveCount(2);
   await expect(preview.getByTestId('refused-rows').locator('tr[data-line="3"]')).toContainText('name');
-  await expect(preview.getByTestId('refused-rows').locator('tr[data-line="5"]')).toContainText('401');
+  await expect(preview.getByTestId('refused-rows').locator('tr[data-line="5"]')).toContainText(
+    'another student in this class has that number',
+  );
   await expect(preview).toContainText('四年级一班');
   // A preview writes nothing.
   await expect(page.getByTestId('classes')).not.toContainText('四年级一班');

@@ -2,7 +2,7 @@
 
 use super::{Actor, Command, Ledger, NewClass, NewStudent, clock, ids::new_id, roster};
 use crate::{
-    error::{AppError, Clash},
+    error::{AppError, Clash, Problem},
     model::{TransactionType, validate_id},
 };
 use rusqlite::{Connection, OptionalExtension, params};
@@ -48,6 +48,7 @@ pub fn parse_roster(text: &str) -> Result<(Vec<RosterRow>, Vec<RowError>), AppEr
                 errors.push(RowError {
                     line,
                     message: e.to_string(),
+                    error: None,
                 });
                 continue;
             }
@@ -65,16 +66,16 @@ pub fn parse_roster(text: &str) -> Result<(Vec<RosterRow>, Vec<RowError>), AppEr
             id: field(id),
         };
         let problem = if row.class.is_empty() {
-            Some("the class is empty".to_owned())
+            Some(AppError::invalid("class", Problem::Empty))
         } else if let Err(e) = roster::validate_name("name", &row.name) {
-            Some(e.to_string())
+            Some(e)
         } else if let Some(Err(e)) = row.id.as_deref().map(|id| validate_id("id", id)) {
-            Some(e.to_string())
+            Some(e)
         } else {
             None
         };
         match problem {
-            Some(message) => errors.push(RowError { line, message }),
+            Some(error) => errors.push(RowError::refused(line, error)),
             None => rows.push(row),
         }
     }
@@ -183,10 +184,7 @@ pub(crate) fn apply_roster(
             Err(error) => {
                 // The line's savepoint takes its class with it, if the line created one.
                 conn.execute_batch("ROLLBACK TO roster_line; RELEASE roster_line")?;
-                report.errors.push(RowError {
-                    line: row.line,
-                    message: error.to_string(),
-                });
+                report.errors.push(RowError::refused(row.line, error));
             }
         }
     }

@@ -573,6 +573,20 @@ pub struct RosterRow {
 pub struct RowError {
     pub line: usize,
     pub message: String,
+    /// The refusal itself, for the interface to word in its own language (absent when the
+    /// CSV reader could not read the line).
+    #[serde(default)]
+    pub error: Option<crate::error::AppError>,
+}
+
+impl RowError {
+    pub fn refused(line: usize, error: crate::error::AppError) -> Self {
+        Self {
+            line,
+            message: error.to_string(),
+            error: Some(error),
+        }
+    }
 }
 
 /// What a roster import did (or, for a preview, would do).

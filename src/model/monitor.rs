@@ -65,6 +65,35 @@ impl Severity {
     }
 }
 
+/// The figures an alert's `details` JSON holds, as far as the interface words them (each kind
+/// fills its own; an alert stored before a figure was recorded lacks it).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct AlertFigures {
+    /// Inconsistency: balances that differed, and orphan balances among them.
+    pub inconsistent_students: Option<i64>,
+    pub orphan_balances: Option<i64>,
+    pub consistency_rate: Option<f64>,
+    pub repaired: Option<i64>,
+    pub auto_fix: Option<bool>,
+    /// Hash chain: the first row whose hash did not match.
+    pub first_broken_seq: Option<i64>,
+    /// Error rate and latency: the window, its traffic and the threshold crossed.
+    pub minutes: Option<i64>,
+    pub requests: Option<i64>,
+    pub errors: Option<i64>,
+    pub error_rate: Option<f64>,
+    pub threshold_percent: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub threshold_ms: Option<f64>,
+}
+
+impl AlertFigures {
+    /// The figures in an alert's `details`; none when it is not the JSON object expected.
+    pub fn of(details: &str) -> Self {
+        serde_json::from_str(details).unwrap_or_default()
+    }
+}
+
 /// A condition the monitor found, before it is stored as an [`Alert`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertCondition {

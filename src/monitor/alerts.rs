@@ -57,6 +57,7 @@ pub fn conditions(
                 "consistency_rate": found.consistency_rate,
                 "students": found.inconsistencies.iter().take(20).map(|i| &i.student_id).collect::<Vec<_>>(),
                 "repaired": repaired,
+                "auto_fix": auto_fix,
             })),
         });
     }
@@ -90,6 +91,7 @@ pub fn conditions(
                 ),
                 details: details(serde_json::json!({
                     "requests": traffic.requests, "errors": traffic.errors, "error_rate": rate,
+                    "minutes": TRAFFIC_MINUTES, "threshold_percent": thresholds.error_rate_percent,
                 })),
             });
         }
@@ -104,6 +106,7 @@ pub fn conditions(
                 ),
                 details: details(serde_json::json!({
                     "requests": traffic.requests, "p95_ms": p95, "p99_ms": traffic.p99_ms,
+                    "minutes": TRAFFIC_MINUTES, "threshold_ms": thresholds.p95_ms,
                 })),
             });
         }
@@ -250,5 +253,99 @@ mod tests {
             )
             .is_empty()
         );
+    }
+
+    /// The interface words alerts from these figures, so each kind's details carry its own.
+    #[test]
+    fn each_alert_carries_the_figures_the_interface_words_it_from() {
+        use crate::model::AlertFigures;
+        let drift = conditions(&report(3, true), 2, true, &traffic(0, 0, None), &LIMITS);
+        let figures = AlertFigures::of(&drift[0].details);
+        assert_eq!(
+            (figures.inconsistent_students, figures.orphan_balances),
+            (Some(3), Some(0))
+        );
+        assert_eq!((figures.repaired, figures.auto_fix), (Some(2), Some(true)));
+        assert_eq!(figures.consistency_rate, Some(97.0));
+        let chain = conditions(&report(0, false), 0, true, &traffic(0, 0, None), &LIMITS);
+        assert_eq!(
+            AlertFigures::of(&chain[0].details).first_broken_seq,
+            Some(7)
+        );
+        let traffic = conditions(
+            &report(0, true),
+            0,
+            true,
+            &traffic(100, 2, Some(250.0)),
+            &LIMITS,
+        );
+        let errors = AlertFigures::of(&traffic[0].details);
+        assert_eq!(
+            (errors.minutes, errors.requests, errors.errors),
+            (Some(5), Some(100), Some(2))
+        );
+        assert_eq!(
+            (errors.error_rate, errors.threshold_percent),
+            (Some(2.0), Some(1.0))
+        );
+        let slow = AlertFigures::of(&traffic[1].details);
+        assert_eq!(
+            (slow.minutes, slow.p95_ms, slow.threshold_ms),
+            (Some(5), Some(250.0), Some(200.0))
+        );
+        assert_eq!(AlertFigures::of("not json"), AlertFigures::default());
+    }
+
+    /// The interface words every alert from its figures: in English exactly as the server's
+    /// message, in Chinese in Chinese.
+    #[test]
+    fn every_alert_reads_in_the_interfaces_languages() {
+        use crate::i18n::Locale;
+        use crate::ui::admin::monitor::alert_text;
+        let mut raised = conditions(
+            &report(3, false),
+            2,
+            true,
+            &traffic(100, 2, Some(250.0)),
+            &LIMITS,
+        );
+        raised.extend(conditions(
+            &report(1, true),
+            0,
+            false,
+            &traffic(0, 0, None),
+            &LIMITS,
+        ));
+        raised.extend(conditions(
+            &report(1, true),
+            0,
+            true,
+            &traffic(0, 0, None),
+            &LIMITS,
+        ));
+        assert_eq!(raised.len(), 6);
+        for condition in raised {
+            let alert = crate::model::Alert {
+                id: 1,
+                kind: condition.kind,
+                severity: condition.severity,
+                message: condition.message.clone(),
+                details: condition.details.clone(),
+                raised_at: String::new(),
+                resolved_at: None,
+            };
+            assert_eq!(alert_text(Locale::en, &alert), condition.message);
+            let chinese = alert_text(Locale::zh_CN, &alert);
+            assert!(
+                !chinese.is_ascii() && !chinese.contains(['{', '}']),
+                "{chinese}"
+            );
+            // Stored before the figures were: the server's words.
+            let older = crate::model::Alert {
+                details: "{}".into(),
+                ..alert
+            };
+            assert_eq!(alert_text(Locale::zh_CN, &older), condition.message);
+        }
     }
 }

@@ -118,7 +118,7 @@ fn field_label(locale: Locale, field: &str) -> Option<String> {
             "password" => td_string!(locale, password),
             "name" => td_string!(locale, name),
             "student_no" => td_string!(locale, student_no),
-            "class_name" => td_string!(locale, class_name),
+            "class_name" | "class" => td_string!(locale, class_name),
             "max_abs_change" => td_string!(locale, max_abs_change),
             _ => return None,
         }

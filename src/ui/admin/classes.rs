@@ -372,10 +372,14 @@ fn RefusedLines(errors: Vec<crate::model::RowError>) -> impl IntoView {
                     {errors
                         .into_iter()
                         .map(|e| {
+                            let why = match &e.error {
+                                Some(error) => crate::ui::error_text(i18n.get_locale(), error),
+                                None => e.message,
+                            };
                             view! {
                                 <tr data-line=e.line>
                                     <td class="num">{e.line}</td>
-                                    <td>{e.message}</td>
+                                    <td>{why}</td>
                                 </tr>
                             }
                         })

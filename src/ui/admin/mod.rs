@@ -4,7 +4,7 @@
 
 mod accounts;
 mod classes;
-mod monitor;
+pub(crate) mod monitor;
 mod rules;
 
 pub use accounts::AccountsPage;

@@ -3,10 +3,10 @@
 //! it updates as runs, repairs, alerts and awards happen.
 
 use super::{AdminTabs, Outcome, when};
-use crate::i18n::{Locale, t, t_string, use_i18n};
+use crate::i18n::{Locale, t, t_string, td_string, use_i18n};
 use crate::{
     api::admin::{RunMonitor, load_monitor},
-    model::{Alert, AlertKind, HealthStatus, MonitorOverview, Severity},
+    model::{Alert, AlertFigures, AlertKind, HealthStatus, MonitorOverview, Severity},
     ui::chart::{Line, LineChart},
 };
 use leptos::prelude::*;
@@ -307,7 +307,7 @@ fn Overview(overview: MonitorOverview) -> impl IntoView {
                             <tr data-kind=a.kind.as_str()>
                                 <td>{when(&a.raised_at)}</td>
                                 <td>{severity_label(i18n, a.severity)}</td>
-                                <td>{a.message}</td>
+                                <td>{alert_text(i18n.get_locale(), &a)}</td>
                                 <td>{a.resolved_at.as_deref().map(when).unwrap_or_default()}</td>
                             </tr>
                         }
@@ -345,10 +345,56 @@ fn AlertItem(alert: Alert) -> impl IntoView {
         <li class=class data-kind=alert.kind.as_str() role="alert">
             <strong>{alert_kind_label(i18n, alert.kind)}</strong>
             " · "
-            {alert.message}
+            {alert_text(i18n.get_locale(), &alert)}
             <span class="muted">{format!(" ({})", when(&alert.raised_at))}</span>
         </li>
     }
+}
+
+/// What an alert found, in `locale`, from the figures it recorded; the server's English
+/// where it lacks them (an alert stored before they were recorded).
+pub(crate) fn alert_text(locale: Locale, alert: &Alert) -> String {
+    let figures = AlertFigures::of(&alert.details);
+    let worded = match alert.kind {
+        AlertKind::Inconsistency => (|| {
+            let drifted = figures.inconsistent_students? + figures.orphan_balances.unwrap_or(0);
+            let outcome = match (figures.repaired?, figures.auto_fix?) {
+                (n, _) if n > 0 => {
+                    td_string!(locale, alert_outcome_repaired).replace("{n}", &n.to_string())
+                }
+                (_, true) => td_string!(locale, alert_outcome_nothing_repaired).to_owned(),
+                (_, false) => td_string!(locale, alert_outcome_auto_fix_off).to_owned(),
+            };
+            Some(
+                td_string!(locale, alert_text_inconsistency)
+                    .replace("{drifted}", &drifted.to_string())
+                    .replace("{rate}", &format!("{:.2}", figures.consistency_rate?))
+                    .replace("{outcome}", &outcome),
+            )
+        })(),
+        AlertKind::HashChain => figures.first_broken_seq.map(|seq| {
+            td_string!(locale, alert_text_hash_chain).replace("{seq}", &seq.to_string())
+        }),
+        AlertKind::ErrorRate => (|| {
+            Some(
+                td_string!(locale, alert_text_error_rate)
+                    .replace("{rate}", &format!("{:.1}", figures.error_rate?))
+                    .replace("{minutes}", &figures.minutes?.to_string())
+                    .replace("{errors}", &figures.errors?.to_string())
+                    .replace("{requests}", &figures.requests?.to_string())
+                    .replace("{threshold}", &figures.threshold_percent?.to_string()),
+            )
+        })(),
+        AlertKind::Latency => (|| {
+            Some(
+                td_string!(locale, alert_text_latency)
+                    .replace("{p95}", &format!("{:.1}", figures.p95_ms?))
+                    .replace("{minutes}", &figures.minutes?.to_string())
+                    .replace("{threshold}", &figures.threshold_ms?.to_string()),
+            )
+        })(),
+    };
+    worded.unwrap_or_else(|| alert.message.clone())
 }
 
 /// Who started a monitor run, as the runs table says it; an unknown trigger as recorded.
