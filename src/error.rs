@@ -73,11 +73,23 @@ pub enum AppError {
 #[serde(rename_all = "snake_case")]
 pub enum Problem {
     Empty,
-    TooLong { max_chars: usize },
-    TooShort { min_chars: usize },
+    TooLong {
+        max_chars: usize,
+    },
+    TooShort {
+        min_chars: usize,
+    },
     ControlCharacters,
     Zero,
-    OutOfRange { min: i64, max: i64 },
+    OutOfRange {
+        min: i64,
+        max: i64,
+    },
+    /// A bound that may also be left unset (null: no bound).
+    OutOfRangeOrNull {
+        min: i64,
+        max: i64,
+    },
 }
 
 impl std::fmt::Display for Problem {
@@ -89,6 +101,9 @@ impl std::fmt::Display for Problem {
             Self::ControlCharacters => write!(f, "must not contain control characters"),
             Self::Zero => write!(f, "must not be zero"),
             Self::OutOfRange { min, max } => write!(f, "must be between {min} and {max}"),
+            Self::OutOfRangeOrNull { min, max } => {
+                write!(f, "must be between {min} and {max}, or null for none")
+            }
         }
     }
 }
@@ -372,6 +387,10 @@ mod tests {
                     max: 1000,
                 },
                 "must be between -1000 and 1000",
+            ),
+            (
+                Problem::OutOfRangeOrNull { min: 1, max: 1000 },
+                "must be between 1 and 1000, or null for none",
             ),
         ];
         for (problem, message) in cases {

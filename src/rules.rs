@@ -67,9 +67,12 @@ impl Rules {
         if let Some(cap) = self.daily_award_cap
             && !(1..=HARD_MAX_ABS_CHANGE).contains(&cap)
         {
-            return Err(AppError::validation(
+            return Err(AppError::invalid(
                 "daily_award_cap",
-                format!("must be between 1 and {HARD_MAX_ABS_CHANGE}, or null for no cap"),
+                Problem::OutOfRangeOrNull {
+                    min: 1,
+                    max: HARD_MAX_ABS_CHANGE,
+                },
             ));
         }
         if let Some(min) = self.min_balance

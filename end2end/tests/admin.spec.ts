@@ -109,6 +109,12 @@ test('rules: a bad value is refused naming the field; a good one is saved', asyn
   await form.getByTestId('save-rules').click();
   await expect(form.getByTestId('outcome-error')).toContainText('max_abs_change');
   await form.getByTestId('max_abs_change').fill('50');
+  await form.getByTestId('daily_award_cap').fill('0');
+  await form.getByTestId('save-rules').click();
+  await expect(form.getByTestId('outcome-error')).toContainText(
+    '(daily_award_cap): must be between 1 and 1000000, or null for none',
+  );
+  await form.getByTestId('daily_award_cap').fill('');
   await form.getByTestId('save-rules').click();
   await expect(form.getByTestId('outcome')).toBeVisible();
   await page.reload();

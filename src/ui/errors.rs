@@ -120,6 +120,9 @@ fn field_label(locale: Locale, field: &str) -> Option<String> {
             "student_no" => td_string!(locale, student_no),
             "class_name" | "class" => td_string!(locale, class_name),
             "max_abs_change" => td_string!(locale, max_abs_change),
+            "daily_award_cap" => td_string!(locale, daily_award_cap),
+            "min_balance" => td_string!(locale, min_balance),
+            "utc_offset_minutes" => td_string!(locale, utc_offset),
             _ => return None,
         }
         .to_owned(),
@@ -139,6 +142,9 @@ fn problem_text(locale: Locale, problem: &Problem) -> String {
         Problem::ControlCharacters => td_string!(locale, problem_control_characters).to_owned(),
         Problem::Zero => td_string!(locale, problem_zero).to_owned(),
         Problem::OutOfRange { min, max } => td_string!(locale, problem_out_of_range)
+            .replace("{min}", &min.to_string())
+            .replace("{max}", &max.to_string()),
+        Problem::OutOfRangeOrNull { min, max } => td_string!(locale, problem_out_of_range_or_null)
             .replace("{min}", &min.to_string())
             .replace("{max}", &max.to_string()),
     }
@@ -330,6 +336,7 @@ mod tests {
             Problem::ControlCharacters,
             Problem::Zero,
             Problem::OutOfRange { min: 1, max: 1000 },
+            Problem::OutOfRangeOrNull { min: 1, max: 1000 },
         ];
         for problem in problems {
             let error = AppError::invalid("csv", problem);
