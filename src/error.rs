@@ -85,6 +85,13 @@ pub enum Problem {
         min: i64,
         max: i64,
     },
+    /// A list with fewer or more entries than it may have.
+    TooFew {
+        min_items: usize,
+    },
+    TooMany {
+        max_items: usize,
+    },
     /// A bound that may also be left unset (null: no bound).
     OutOfRangeOrNull {
         min: i64,
@@ -100,6 +107,8 @@ impl std::fmt::Display for Problem {
             Self::TooShort { min_chars } => write!(f, "must be at least {min_chars} characters"),
             Self::ControlCharacters => write!(f, "must not contain control characters"),
             Self::Zero => write!(f, "must not be zero"),
+            Self::TooFew { min_items } => write!(f, "must have {min_items} or more entries"),
+            Self::TooMany { max_items } => write!(f, "must have at most {max_items} entries"),
             Self::OutOfRange { min, max } => write!(f, "must be between {min} and {max}"),
             Self::OutOfRangeOrNull { min, max } => {
                 write!(f, "must be between {min} and {max}, or null for none")
@@ -387,6 +396,14 @@ mod tests {
                     max: 1000,
                 },
                 "must be between -1000 and 1000",
+            ),
+            (
+                Problem::TooFew { min_items: 1 },
+                "must have 1 or more entries",
+            ),
+            (
+                Problem::TooMany { max_items: 12 },
+                "must have at most 12 entries",
             ),
             (
                 Problem::OutOfRangeOrNull { min: 1, max: 1000 },

@@ -85,3 +85,23 @@ test('dialogs take focus, keep Tab inside, and give focus back on Escape', async
   // Back on the card that opened it.
   await expect(card).toBeFocused();
 });
+
+test('a list without presets is refused, naming the list, and nothing is saved', async ({ page }) => {
+  await signIn(page, 'li');
+  await openClass(page, CLASS);
+  await openEditor(page);
+  const editor = page.getByTestId('presets-editor');
+  const lines = await editor.getByTestId('preset-line').count();
+  for (let i = 0; i < lines; i++) {
+    await editor.getByTestId('remove-preset').first().click();
+  }
+  await expect(editor.getByTestId('preset-line')).toHaveCount(0);
+  await editor.getByTestId('save-presets').click();
+  await expect(editor.getByTestId('presets-error')).toHaveText(
+    'Award presets (presets): must have 1 or more entries',
+  );
+  await page.keyboard.press('Escape');
+  await expect(editor).toHaveCount(0);
+  await openEditor(page);
+  await expect(page.getByTestId('presets-editor').getByTestId('preset-line')).toHaveCount(lines);
+});

@@ -338,15 +338,17 @@ pub fn text_problem(value: &str, max_chars: usize) -> Option<crate::error::Probl
 pub fn validate_presets(presets: &[Preset]) -> Result<Vec<Preset>, crate::error::AppError> {
     use crate::error::{AppError, Problem};
     if presets.is_empty() {
-        return Err(AppError::validation(
+        return Err(AppError::invalid(
             "presets",
-            "must list at least one preset",
+            Problem::TooFew { min_items: 1 },
         ));
     }
     if presets.len() > MAX_PRESETS {
-        return Err(AppError::validation(
+        return Err(AppError::invalid(
             "presets",
-            format!("must list at most {MAX_PRESETS} presets"),
+            Problem::TooMany {
+                max_items: MAX_PRESETS,
+            },
         ));
     }
     presets

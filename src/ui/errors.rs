@@ -120,6 +120,7 @@ fn field_label(locale: Locale, field: &str) -> Option<String> {
             "student_no" => td_string!(locale, student_no),
             "class_name" | "class" => td_string!(locale, class_name),
             "max_abs_change" => td_string!(locale, max_abs_change),
+            "presets" => td_string!(locale, presets_title),
             "daily_award_cap" => td_string!(locale, daily_award_cap),
             "min_balance" => td_string!(locale, min_balance),
             "utc_offset_minutes" => td_string!(locale, utc_offset),
@@ -144,6 +145,12 @@ fn problem_text(locale: Locale, problem: &Problem) -> String {
         Problem::OutOfRange { min, max } => td_string!(locale, problem_out_of_range)
             .replace("{min}", &min.to_string())
             .replace("{max}", &max.to_string()),
+        Problem::TooFew { min_items } => {
+            td_string!(locale, problem_too_few).replace("{min}", &min_items.to_string())
+        }
+        Problem::TooMany { max_items } => {
+            td_string!(locale, problem_too_many).replace("{max}", &max_items.to_string())
+        }
         Problem::OutOfRangeOrNull { min, max } => td_string!(locale, problem_out_of_range_or_null)
             .replace("{min}", &min.to_string())
             .replace("{max}", &max.to_string()),
@@ -337,6 +344,8 @@ mod tests {
             Problem::Zero,
             Problem::OutOfRange { min: 1, max: 1000 },
             Problem::OutOfRangeOrNull { min: 1, max: 1000 },
+            Problem::TooFew { min_items: 1 },
+            Problem::TooMany { max_items: 12 },
         ];
         for problem in problems {
             let error = AppError::invalid("csv", problem);
