@@ -235,10 +235,10 @@ pub(crate) fn create_class(
         role: Role::Teacher,
     } = actor
     {
-        add_teacher(conn, &id, teacher)?;
+        link_teacher(conn, &id, teacher)?;
     }
     if let Some(teacher_id) = chosen_teacher {
-        add_teacher(conn, &id, teacher_id)?;
+        link_teacher(conn, &id, teacher_id)?;
     }
     Ok(id)
 }
@@ -254,8 +254,8 @@ fn require_user(conn: &Connection, user_id: &str) -> Result<(), AppError> {
     }
 }
 
-fn add_teacher(conn: &Connection, class_id: &str, teacher_id: &str) -> Result<(), AppError> {
-    require_user(conn, teacher_id)?;
+/// Makes an account, already known to exist, a teacher of the class.
+fn link_teacher(conn: &Connection, class_id: &str, teacher_id: &str) -> Result<(), AppError> {
     conn.prepare_cached(
         "INSERT OR IGNORE INTO class_teachers (class_id, teacher_id) VALUES (?, ?)",
     )?
@@ -271,7 +271,8 @@ pub(crate) fn add_class_teacher(
 ) -> Result<String, AppError> {
     validate_id("teacher_id", teacher_id)?;
     require_class_access(conn, actor, class_id)?;
-    add_teacher(conn, class_id, teacher_id)?;
+    require_user(conn, teacher_id)?;
+    link_teacher(conn, class_id, teacher_id)?;
     Ok(class_id.to_owned())
 }
 

@@ -355,46 +355,52 @@ fn AlertItem(alert: Alert) -> impl IntoView {
 /// where it lacks them (an alert stored before they were recorded).
 pub(crate) fn alert_text(locale: Locale, alert: &Alert) -> String {
     let figures = AlertFigures::of(&alert.details);
-    let worded = match alert.kind {
-        AlertKind::Inconsistency => (|| {
-            let drifted = figures.inconsistent_students? + figures.orphan_balances.unwrap_or(0);
-            let outcome = match (figures.repaired?, figures.auto_fix?) {
-                (n, _) if n > 0 => {
-                    td_string!(locale, alert_outcome_repaired).replace("{n}", &n.to_string())
-                }
-                (_, true) => td_string!(locale, alert_outcome_nothing_repaired).to_owned(),
-                (_, false) => td_string!(locale, alert_outcome_auto_fix_off).to_owned(),
-            };
-            Some(
-                td_string!(locale, alert_text_inconsistency)
-                    .replace("{drifted}", &drifted.to_string())
-                    .replace("{rate}", &format!("{:.2}", figures.consistency_rate?))
-                    .replace("{outcome}", &outcome),
-            )
-        })(),
+    match alert.kind {
+        AlertKind::Inconsistency => inconsistency_text(locale, &figures),
         AlertKind::HashChain => figures.first_broken_seq.map(|seq| {
             td_string!(locale, alert_text_hash_chain).replace("{seq}", &seq.to_string())
         }),
-        AlertKind::ErrorRate => (|| {
-            Some(
-                td_string!(locale, alert_text_error_rate)
-                    .replace("{rate}", &format!("{:.1}", figures.error_rate?))
-                    .replace("{minutes}", &figures.minutes?.to_string())
-                    .replace("{errors}", &figures.errors?.to_string())
-                    .replace("{requests}", &figures.requests?.to_string())
-                    .replace("{threshold}", &figures.threshold_percent?.to_string()),
-            )
-        })(),
-        AlertKind::Latency => (|| {
-            Some(
-                td_string!(locale, alert_text_latency)
-                    .replace("{p95}", &format!("{:.1}", figures.p95_ms?))
-                    .replace("{minutes}", &figures.minutes?.to_string())
-                    .replace("{threshold}", &figures.threshold_ms?.to_string()),
-            )
-        })(),
+        AlertKind::ErrorRate => error_rate_text(locale, &figures),
+        AlertKind::Latency => latency_text(locale, &figures),
+    }
+    .unwrap_or_else(|| alert.message.clone())
+}
+
+fn inconsistency_text(locale: Locale, figures: &AlertFigures) -> Option<String> {
+    let drifted = figures.inconsistent_students? + figures.orphan_balances.unwrap_or(0);
+    let outcome = match (figures.repaired?, figures.auto_fix?) {
+        (n, _) if n > 0 => {
+            td_string!(locale, alert_outcome_repaired).replace("{n}", &n.to_string())
+        }
+        (_, true) => td_string!(locale, alert_outcome_nothing_repaired).to_owned(),
+        (_, false) => td_string!(locale, alert_outcome_auto_fix_off).to_owned(),
     };
-    worded.unwrap_or_else(|| alert.message.clone())
+    Some(
+        td_string!(locale, alert_text_inconsistency)
+            .replace("{drifted}", &drifted.to_string())
+            .replace("{rate}", &format!("{:.2}", figures.consistency_rate?))
+            .replace("{outcome}", &outcome),
+    )
+}
+
+fn error_rate_text(locale: Locale, figures: &AlertFigures) -> Option<String> {
+    Some(
+        td_string!(locale, alert_text_error_rate)
+            .replace("{rate}", &format!("{:.1}", figures.error_rate?))
+            .replace("{minutes}", &figures.minutes?.to_string())
+            .replace("{errors}", &figures.errors?.to_string())
+            .replace("{requests}", &figures.requests?.to_string())
+            .replace("{threshold}", &figures.threshold_percent?.to_string()),
+    )
+}
+
+fn latency_text(locale: Locale, figures: &AlertFigures) -> Option<String> {
+    Some(
+        td_string!(locale, alert_text_latency)
+            .replace("{p95}", &format!("{:.1}", figures.p95_ms?))
+            .replace("{minutes}", &figures.minutes?.to_string())
+            .replace("{threshold}", &figures.threshold_ms?.to_string()),
+    )
 }
 
 /// Who started a monitor run, as the runs table says it; an unknown trigger as recorded.
