@@ -97,6 +97,26 @@ pub enum Problem {
         min: i64,
         max: i64,
     },
+    /// Text where a whole number belongs (a form's number field).
+    NotWholeNumber,
+    /// The same, for a field that may also be left empty.
+    NotWholeNumberOrEmpty,
+    /// Not one of our ids (`len` lowercase letters and digits): a mistyped or cut-off link.
+    NotAnId {
+        len: usize,
+    },
+    /// A username with characters or a length sign-in names may not have.
+    NotAUsername,
+    /// An upload larger than the server takes.
+    TooLarge {
+        max_kib: usize,
+    },
+    /// A roster file whose header names no class or no name column.
+    NoRosterColumns,
+    /// The student was archived (perhaps on another device since the page was loaded).
+    Archived,
+    /// A whole-class or group award that reaches no student.
+    NoStudents,
 }
 
 impl std::fmt::Display for Problem {
@@ -113,6 +133,22 @@ impl std::fmt::Display for Problem {
             Self::OutOfRangeOrNull { min, max } => {
                 write!(f, "must be between {min} and {max}, or null for none")
             }
+            Self::NotWholeNumber => write!(f, "must be a whole number"),
+            Self::NotWholeNumberOrEmpty => write!(f, "must be a whole number or empty"),
+            Self::NotAnId { len } => {
+                write!(
+                    f,
+                    "must be a {len}-character id of lowercase letters and digits"
+                )
+            }
+            Self::NotAUsername => write!(f, "must be 1–64 letters, digits or . _ - @"),
+            Self::TooLarge { max_kib } => write!(f, "must be at most {max_kib} KiB"),
+            Self::NoRosterColumns => write!(
+                f,
+                "the header must name a class column (class or 班级) and a name column (name or 姓名)"
+            ),
+            Self::Archived => write!(f, "is archived"),
+            Self::NoStudents => write!(f, "selects no students"),
         }
     }
 }
@@ -202,6 +238,20 @@ impl AppError {
         Self::Validation {
             field: field.into(),
             message: problem.to_string(),
+            problem: Some(problem),
+        }
+    }
+
+    /// A refused field, for a problem the interface words in its own language, where the
+    /// server's words say more (which student, which value) than the problem alone.
+    pub fn invalid_saying(
+        field: impl Into<String>,
+        problem: Problem,
+        message: impl Into<String>,
+    ) -> Self {
+        Self::Validation {
+            field: field.into(),
+            message: message.into(),
             problem: Some(problem),
         }
     }

@@ -23,9 +23,11 @@ test('roster CSV import previews a bad line with its reason, then imports the re
   const preview = page.getByTestId('roster-preview');
   await expect(preview.getByTestId('preview-rows').locator('tbody tr')).toHaveCount(2);
   await expect(preview.getByTestId('refused-rows').locator('tr[data-line="3"]')).toContainText('name');
-  await expect(preview.getByTestId('refused-rows').locator('tr[data-line="5"]')).toContainText(
-    'another student in this class has that number',
-  );
+  // A refused line shows whom it is about and the value that clashed.
+  const taken = preview.getByTestId('refused-rows').locator('tr[data-line="5"]');
+  await expect(taken).toContainText('another student in this class has that number');
+  await expect(taken).toContainText('孙三');
+  await expect(taken).toContainText('401');
   await expect(preview).toContainText('四年级一班');
   // A preview writes nothing.
   await expect(page.getByTestId('classes')).not.toContainText('四年级一班');

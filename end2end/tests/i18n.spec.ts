@@ -103,6 +103,43 @@ test.describe('in a browser set to Chinese, refusals', () => {
   });
 });
 
+test.describe('in a browser set to Chinese, an admin', () => {
+  test.use({ locale: 'zh-CN' });
+
+  test("is told in Chinese what is wrong: a mistyped link, a number that is not whole, a roster file without its columns", async ({ page }) => {
+    await page.goto('/login');
+    await hydrated(page);
+    await page.getByLabel('用户名').fill('admin');
+    await page.getByLabel('密码').fill('classpoints-admin');
+    await page.getByTestId('sign-in').click();
+    await expect(page.getByTestId('nav-admin')).toBeVisible();
+
+    // A board link cut short: the page says which part of the address is wrong.
+    await page.goto('/class/3a');
+    await expect(page.getByRole('alert')).toHaveText(
+      '「班级」（class_id）有误：须为 15 位小写字母或数字组成的编号',
+    );
+
+    // A number the browser takes but that is not written as a whole number (1e3): refused
+    // before anything is sent.
+    await page.goto('/admin/rules');
+    await hydrated(page);
+    const form = page.getByTestId('rules-form');
+    await form.getByTestId('max_abs_change').fill('1e3');
+    await form.getByTestId('save-rules').click();
+    await expect(form.getByTestId('outcome-error')).toHaveText('「单次最大分值」（max_abs_change）有误：须为整数');
+
+    // A roster file whose header names neither a class nor a name column.
+    await page.goto('/admin/classes');
+    await hydrated(page);
+    await page.getByTestId('roster-csv').fill('klasse,nom\n四年级二班,周五');
+    await page.getByTestId('preview-roster').click();
+    await expect(page.getByRole('alert')).toHaveText(
+      '「csv」有误：表头须包含班级列（class 或 班级）和姓名列（name 或 姓名）',
+    );
+  });
+});
+
 test('an English browser gets English', async ({ page }) => {
   await page.goto('/login');
   await expect(page.locator('html')).toHaveAttribute('lang', 'en');

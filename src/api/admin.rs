@@ -246,9 +246,11 @@ pub const MAX_ROSTER_BYTES: usize = 1 << 20;
 async fn roster(csv: &str, dry_run: bool) -> Result<RosterReport, AppError> {
     let (state, user) = session::admin().await?;
     if csv.len() > MAX_ROSTER_BYTES {
-        return Err(AppError::validation(
+        return Err(AppError::invalid(
             "csv",
-            format!("must be at most {} KiB", MAX_ROSTER_BYTES / 1024),
+            crate::error::Problem::TooLarge {
+                max_kib: MAX_ROSTER_BYTES / 1024,
+            },
         ));
     }
     crate::ledger::import::import_roster(&state.ledger, &user.actor(), csv, dry_run).await

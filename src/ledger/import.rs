@@ -31,10 +31,7 @@ pub fn parse_roster(text: &str) -> Result<(Vec<RosterRow>, Vec<RowError>), AppEr
     let class = column(&headers, &["class", "class_name", "班级"]);
     let name = column(&headers, &["name", "student_name", "姓名"]);
     let (Some(class), Some(name)) = (class, name) else {
-        return Err(AppError::validation(
-            "csv",
-            "the header must name a class column (class or 班级) and a name column (name or 姓名)",
-        ));
+        return Err(AppError::invalid("csv", Problem::NoRosterColumns));
     };
     let number = column(&headers, &["student_no", "number", "学号"]);
     let id = column(&headers, &["id", "student_id"]);
@@ -49,6 +46,7 @@ pub fn parse_roster(text: &str) -> Result<(Vec<RosterRow>, Vec<RowError>), AppEr
                     line,
                     message: e.to_string(),
                     error: None,
+                    row: None,
                 });
                 continue;
             }
@@ -75,7 +73,7 @@ pub fn parse_roster(text: &str) -> Result<(Vec<RosterRow>, Vec<RowError>), AppEr
             None
         };
         match problem {
-            Some(error) => errors.push(RowError::refused(line, error)),
+            Some(error) => errors.push(RowError::refused(&row, error)),
             None => rows.push(row),
         }
     }
@@ -184,7 +182,7 @@ pub(crate) fn apply_roster(
             Err(error) => {
                 // The line's savepoint takes its class with it, if the line created one.
                 conn.execute_batch("ROLLBACK TO roster_line; RELEASE roster_line")?;
-                report.errors.push(RowError::refused(row.line, error));
+                report.errors.push(RowError::refused(row, error));
             }
         }
     }

@@ -12,7 +12,7 @@ use super::{
     roster,
 };
 use crate::{
-    error::{AppError, Clash, Denial, Record, RuleDetails},
+    error::{AppError, Clash, Denial, Problem, Record, RuleDetails},
     model::{
         PointTransaction, RepairedBalance, Role, StudentBalance, TransactionType, validate_id,
     },
@@ -459,8 +459,9 @@ fn change_student(
         });
     }
     if student.archived {
-        return Err(AppError::validation(
+        return Err(AppError::invalid_saying(
             "student_id",
+            Problem::Archived,
             format!("student {student_id} is archived"),
         ));
     }
@@ -590,7 +591,7 @@ fn batch_students(conn: &Connection, target: &BatchTarget) -> Result<Vec<String>
         }
     };
     if students.is_empty() {
-        return Err(AppError::validation("target", "selects no students"));
+        return Err(AppError::invalid("target", Problem::NoStudents));
     }
     if students.len() > MAX_BATCH_STUDENTS {
         return Err(AppError::validation(

@@ -177,10 +177,7 @@ pub(crate) fn create_user(
             .chars()
             .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
     {
-        return Err(AppError::validation(
-            "username",
-            "must be 1–64 letters, digits or . _ - @",
-        ));
+        return Err(AppError::invalid("username", Problem::NotAUsername));
     }
     let name = validate_name("name", &user.name)?;
     conn.prepare_cached(

@@ -32,9 +32,9 @@ pub fn validate_id(field: &str, value: &str) -> Result<(), crate::error::AppErro
     {
         Ok(())
     } else {
-        Err(crate::error::AppError::validation(
+        Err(crate::error::AppError::invalid(
             field,
-            format!("must be a {ID_LEN}-character id of lowercase letters and digits"),
+            crate::error::Problem::NotAnId { len: ID_LEN },
         ))
     }
 }
@@ -560,7 +560,7 @@ mod tests {
 }
 
 /// One student line of a roster CSV.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RosterRow {
     /// 1-based line in the file (the header is line 1).
     pub line: usize,
@@ -579,14 +579,20 @@ pub struct RowError {
     /// CSV reader could not read the line).
     #[serde(default)]
     pub error: Option<crate::error::AppError>,
+    /// The line as read (class, name, number), so a list of refused lines shows whom each
+    /// is about and which value clashed; absent when the line could not be read.
+    #[serde(default)]
+    pub row: Option<RosterRow>,
 }
 
 impl RowError {
-    pub fn refused(line: usize, error: crate::error::AppError) -> Self {
+    /// `row`, refused for `error`.
+    pub fn refused(row: &RosterRow, error: crate::error::AppError) -> Self {
         Self {
-            line,
+            line: row.line,
             message: error.to_string(),
             error: Some(error),
+            row: Some(row.clone()),
         }
     }
 }

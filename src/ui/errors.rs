@@ -2,9 +2,10 @@
 //!
 //! The server words its errors in English for API clients and logs. The interface words them
 //! again from what the error carries (its kind, the field, the rule and the rule's figures), so
-//! a zh-CN board says why an award was refused in Chinese. A refused field's common problems
-//! (empty, too long, out of range…), the record that was not found, and the common refusals
-//! and clashes are worded too; other free-text details (why an uncommon value is wrong) are
+//! a zh-CN board says why an award was refused in Chinese. A refused field's problems
+//! (empty, too long, out of range, not a number, not an id…), the record that was not found,
+//! and the common refusals and clashes are worded too; the free-text details left (what only
+//! API clients can send wrong, such as a malformed timestamp or a student listed twice) are
 //! still the server's words.
 
 use crate::error::{AppError, Clash, Denial, Missing, Problem, Record, RuleDetails};
@@ -124,6 +125,9 @@ fn field_label(locale: Locale, field: &str) -> Option<String> {
             "daily_award_cap" => td_string!(locale, daily_award_cap),
             "min_balance" => td_string!(locale, min_balance),
             "utc_offset_minutes" => td_string!(locale, utc_offset),
+            "student_id" => td_string!(locale, student),
+            "class_id" => td_string!(locale, class),
+            "target" => td_string!(locale, award_target),
             _ => return None,
         }
         .to_owned(),
@@ -154,6 +158,20 @@ fn problem_text(locale: Locale, problem: &Problem) -> String {
         Problem::OutOfRangeOrNull { min, max } => td_string!(locale, problem_out_of_range_or_null)
             .replace("{min}", &min.to_string())
             .replace("{max}", &max.to_string()),
+        Problem::NotWholeNumber => td_string!(locale, problem_not_whole_number).to_owned(),
+        Problem::NotWholeNumberOrEmpty => {
+            td_string!(locale, problem_not_whole_number_or_empty).to_owned()
+        }
+        Problem::NotAnId { len } => {
+            td_string!(locale, problem_not_an_id).replace("{len}", &len.to_string())
+        }
+        Problem::NotAUsername => td_string!(locale, problem_not_a_username).to_owned(),
+        Problem::TooLarge { max_kib } => {
+            td_string!(locale, problem_too_large).replace("{max}", &max_kib.to_string())
+        }
+        Problem::NoRosterColumns => td_string!(locale, problem_no_roster_columns).to_owned(),
+        Problem::Archived => td_string!(locale, problem_archived).to_owned(),
+        Problem::NoStudents => td_string!(locale, problem_no_students).to_owned(),
     }
 }
 
@@ -300,6 +318,9 @@ mod tests {
             },
         );
         let preset = AppError::invalid("presets[1].points", Problem::Zero);
+        let mistyped_link = AppError::invalid("class_id", Problem::NotAnId { len: 15 });
+        let archived =
+            AppError::invalid_saying("student_id", Problem::Archived, "student s1 is archived");
         let past_the_labels = AppError::invalid("presets[x].points", Problem::Zero);
         let expected = [
             (
@@ -332,6 +353,16 @@ mod tests {
                 &past_the_labels,
                 "presets[x].points: must not be zero",
             ),
+            (
+                Locale::zh_CN,
+                &mistyped_link,
+                "「班级」（class_id）有误：须为 15 位小写字母或数字组成的编号",
+            ),
+            (
+                Locale::zh_CN,
+                &archived,
+                "「学生」（student_id）有误：已归档",
+            ),
         ];
         for (locale, error, text) in expected {
             assert_eq!(error_text(locale, error), text, "{locale:?} {error:?}");
@@ -346,6 +377,14 @@ mod tests {
             Problem::OutOfRangeOrNull { min: 1, max: 1000 },
             Problem::TooFew { min_items: 1 },
             Problem::TooMany { max_items: 12 },
+            Problem::NotWholeNumber,
+            Problem::NotWholeNumberOrEmpty,
+            Problem::NotAnId { len: 15 },
+            Problem::NotAUsername,
+            Problem::TooLarge { max_kib: 1024 },
+            Problem::NoRosterColumns,
+            Problem::Archived,
+            Problem::NoStudents,
         ];
         for problem in problems {
             let error = AppError::invalid("csv", problem);
@@ -451,7 +490,7 @@ mod tests {
             error_text(Locale::en, &braces),
             "Reason (reason): not {field} or {label}"
         );
-        let unnamed = AppError::validation("class_id", "must be an id");
+        let unnamed = AppError::validation("transaction_id", "must be an id");
         assert_eq!(error_text(Locale::en, &unnamed), unnamed.to_string());
         for error in &every_kind {
             if let AppError::NotFound { missing: None, .. }
@@ -471,7 +510,7 @@ mod tests {
         );
         assert_eq!(
             error_text(Locale::zh_CN, &unnamed),
-            "「class_id」有误：must be an id"
+            "「transaction_id」有误：must be an id"
         );
         assert_eq!(
             error_text(Locale::en, &AppError::validation("reason", "too long")),

@@ -3,7 +3,7 @@
 
 use crate::i18n::{t, use_i18n};
 use crate::{
-    error::AppError,
+    error::{AppError, Problem},
     model::{MAX_PRESETS, Preset, validate_presets},
 };
 use leptos::prelude::*;
@@ -66,9 +66,9 @@ impl PresetLines {
                             .trim()
                             .parse::<i64>()
                             .map_err(|_| {
-                                AppError::validation(
+                                AppError::invalid(
                                     format!("presets[{i}].points"),
-                                    "must be a whole number",
+                                    Problem::NotWholeNumber,
                                 )
                             })?;
                     Ok(Preset {

@@ -365,6 +365,9 @@ fn RefusedLines(errors: Vec<crate::model::RowError>) -> impl IntoView {
                 <thead>
                     <tr>
                         <th scope="col">{t!(i18n, line)}</th>
+                        <th scope="col">{t!(i18n, class)}</th>
+                        <th scope="col">{t!(i18n, name)}</th>
+                        <th scope="col">{t!(i18n, student_no)}</th>
                         <th scope="col">{t!(i18n, message)}</th>
                     </tr>
                 </thead>
@@ -376,9 +379,13 @@ fn RefusedLines(errors: Vec<crate::model::RowError>) -> impl IntoView {
                                 Some(error) => crate::ui::error_text(i18n.get_locale(), error),
                                 None => e.message,
                             };
+                            let row = e.row.unwrap_or_default();
                             view! {
                                 <tr data-line=e.line>
                                     <td class="num">{e.line}</td>
+                                    <td>{row.class}</td>
+                                    <td>{row.name}</td>
+                                    <td>{row.student_no.unwrap_or_default()}</td>
                                     <td>{why}</td>
                                 </tr>
                             }

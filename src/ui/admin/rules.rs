@@ -4,7 +4,7 @@ use super::{AdminTabs, Outcome};
 use crate::i18n::{t, t_string, use_i18n};
 use crate::{
     api::admin::{SaveRules, SaveSchoolPresets, SchoolRules, load_school_rules},
-    error::AppError,
+    error::{AppError, Problem},
     model::TransactionType,
     rules::Rules,
     ui::preset_list::{PresetLines, PresetListEditor},
@@ -36,7 +36,16 @@ fn optional_number(field: &str, text: &str) -> Result<Option<i64>, AppError> {
     }
     text.parse()
         .map(Some)
-        .map_err(|_| AppError::validation(field, "must be a whole number or empty"))
+        .map_err(|_| AppError::invalid(field, Problem::NotWholeNumberOrEmpty))
+}
+
+/// A number field's text as a whole number that must be given (and fit `T`).
+fn required_number<T: TryFrom<i64>>(field: &str, text: &str) -> Result<T, AppError> {
+    text.trim()
+        .parse::<i64>()
+        .ok()
+        .and_then(|v| T::try_from(v).ok())
+        .ok_or_else(|| AppError::invalid(field, Problem::NotWholeNumber))
 }
 
 /// The form's fields as rules; the server validates them again.
@@ -66,14 +75,9 @@ impl RulesFields {
 
     fn rules(&self) -> Result<Rules, AppError> {
         let max_abs_change =
-            optional_number("max_abs_change", &self.max_abs_change.get_untracked())?
-                .ok_or_else(|| AppError::validation("max_abs_change", "must be a whole number"))?;
+            required_number("max_abs_change", &self.max_abs_change.get_untracked())?;
         let utc_offset_minutes =
-            optional_number("utc_offset_minutes", &self.utc_offset.get_untracked())?
-                .and_then(|v| i32::try_from(v).ok())
-                .ok_or_else(|| {
-                    AppError::validation("utc_offset_minutes", "must be a whole number of minutes")
-                })?;
+            required_number("utc_offset_minutes", &self.utc_offset.get_untracked())?;
         let rules = Rules {
             max_abs_change,
             daily_award_cap: optional_number(
