@@ -227,7 +227,15 @@ async fn roster_import_reports_bad_lines_and_imports_the_rest() {
     );
     let out = text(&import);
     assert!(out.contains("imported 2 students"), "{out}");
-    assert!(out.contains("line 3:") && out.contains("line 5:"), "{out}");
+    // Each refused line says whom it is about, as far as the line could be read.
+    assert!(
+        out.contains("line 3 (3-1): name: must not be empty"),
+        "{out}"
+    );
+    assert!(
+        out.contains("line 5 (3-1, Cat): conflict: student number 1 is taken in this class"),
+        "{out}"
+    );
     let ledger = support::open_ledger(&url).await;
     let students = ledger
         .students(&classpoints::ledger::Actor::System, None)

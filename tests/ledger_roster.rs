@@ -5,9 +5,12 @@
 mod support;
 
 use classpoints::{
-    error::AppError,
-    ledger::{Command, GroupUpdate, NewGroup, PresetsUpdate, UserUpdate},
-    model::{Preset, default_presets},
+    error::{AppError, Clash},
+    ledger::{
+        Command, GroupUpdate, NewGroup, NewStudent, NewUser, Outcome, PresetsUpdate, UserUpdate,
+        ids::new_id,
+    },
+    model::{Preset, Role, default_presets},
 };
 use support::*;
 
@@ -266,4 +269,71 @@ async fn accounts_are_renamed_deactivated_and_the_last_admin_is_kept() {
         .await;
     assert!(matches!(last, Err(AppError::Conflict { .. })), "{last:?}");
     assert!(s.ledger.user(&admin_id).await.unwrap().unwrap().active);
+}
+
+/// What clashed, when creating a student or an account was refused as a conflict.
+fn clash_of(refused: Result<Outcome, AppError>) -> Option<Clash> {
+    match refused {
+        Err(AppError::Conflict { clash, .. }) => clash,
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_refused_new_student_or_account_names_what_was_taken_its_id_or_its_number_or_username() {
+    let s = school(1).await;
+    let student = |id: Option<String>, number: &str| {
+        Command::CreateStudent(NewStudent {
+            id,
+            class_id: s.class_id.clone(),
+            name: "赵六".into(),
+            student_no: Some(number.into()),
+        })
+    };
+    s.ledger
+        .run(s.admin.clone(), student(None, "7"))
+        .await
+        .unwrap();
+    // An imported (chosen) id that is free, with a number another student has: the number,
+    // worded with the number.
+    let refused = s
+        .ledger
+        .run(s.admin.clone(), student(Some(new_id()), "7"))
+        .await;
+    assert_eq!(
+        refused.as_ref().unwrap_err().to_string(),
+        "conflict: student number 7 is taken in this class"
+    );
+    assert_eq!(clash_of(refused), Some(Clash::StudentNoTaken));
+    // An id in use, with a free number: the id.
+    let id_in_use = Some(s.students[0].clone());
+    let refused = s.ledger.run(s.admin.clone(), student(id_in_use, "8")).await;
+    assert_eq!(clash_of(refused), Some(Clash::IdTaken));
+
+    let account = |id: Option<String>, username: &str| {
+        Command::CreateUser(NewUser {
+            id,
+            username: username.into(),
+            name: username.into(),
+            role: Role::Teacher,
+            password_hash: None,
+        })
+    };
+    let refused = s
+        .ledger
+        .run(s.admin.clone(), account(Some(new_id()), "wang"))
+        .await;
+    assert_eq!(clash_of(refused), Some(Clash::UsernameTaken));
+    let refused = s
+        .ledger
+        .run(s.admin.clone(), account(Some(s.teacher_id.clone()), "zhou"))
+        .await;
+    assert_eq!(clash_of(refused), Some(Clash::IdTaken));
+    // Nothing refused was written.
+    let students = s
+        .ledger
+        .students(&s.admin, Some(&s.class_id))
+        .await
+        .unwrap();
+    assert_eq!(students.len(), 2);
 }

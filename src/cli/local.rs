@@ -245,7 +245,23 @@ pub async fn import_roster(
         }
     );
     for error in &report.errors {
-        println!("  line {}: {}", error.line, error.message);
+        // The line's class and name, where it could be read, say whom a refusal is about.
+        let read: Vec<&str> = error
+            .row
+            .iter()
+            .flat_map(|row| [row.class.as_str(), row.name.as_str()])
+            .filter(|value| !value.is_empty())
+            .collect();
+        if read.is_empty() {
+            println!("  line {}: {}", error.line, error.message);
+        } else {
+            println!(
+                "  line {} ({}): {}",
+                error.line,
+                read.join(", "),
+                error.message
+            );
+        }
     }
     if report.errors.is_empty() {
         Ok(())

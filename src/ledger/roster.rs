@@ -115,13 +115,46 @@ fn conflict_on_unique(
     clash: Clash,
     message: impl FnOnce() -> String,
 ) -> AppError {
+    match unique_failure(&error) {
+        Some(_) => AppError::clash(clash, message()),
+        None => error.into(),
+    }
+}
+
+/// Which kind of uniqueness a failed insert broke.
+enum Uniqueness {
+    /// The row's own id (its primary key).
+    Id,
+    /// Another unique value of the row (a username, a student number in its class).
+    Value,
+}
+
+fn unique_failure(error: &rusqlite::Error) -> Option<Uniqueness> {
     const UNIQUE: i32 = 2067; // SQLITE_CONSTRAINT_UNIQUE
     const PRIMARY_KEY: i32 = 1555; // SQLITE_CONSTRAINT_PRIMARYKEY
-    match &error {
-        rusqlite::Error::SqliteFailure(e, _) if matches!(e.extended_code, UNIQUE | PRIMARY_KEY) => {
-            AppError::clash(clash, message())
+    match error {
+        rusqlite::Error::SqliteFailure(e, _) if e.extended_code == PRIMARY_KEY => {
+            Some(Uniqueness::Id)
         }
-        _ => error.into(),
+        rusqlite::Error::SqliteFailure(e, _) if e.extended_code == UNIQUE => {
+            Some(Uniqueness::Value)
+        }
+        _ => None,
+    }
+}
+
+/// An insert of a row with an id the caller may choose and one more unique value: says which
+/// of the two was taken (SQLite tells a primary key apart from other unique indexes).
+fn conflict_on_insert(
+    error: rusqlite::Error,
+    id_taken: impl FnOnce() -> String,
+    value_clash: Clash,
+    value_taken: impl FnOnce() -> String,
+) -> AppError {
+    match unique_failure(&error) {
+        Some(Uniqueness::Id) => AppError::clash(Clash::IdTaken, id_taken()),
+        Some(Uniqueness::Value) => AppError::clash(value_clash, value_taken()),
+        None => error.into(),
     }
 }
 
@@ -193,14 +226,12 @@ pub(crate) fn create_user(
         clock::now()
     ])
     .map_err(|e| {
-        // A chosen id can clash; a new one cannot, so then it was the username.
-        let clash = match user.id {
-            Some(_) => Clash::IdTaken,
-            None => Clash::UsernameTaken,
-        };
-        conflict_on_unique(e, clash, || {
-            format!("a user {username} or id {id} already exists")
-        })
+        conflict_on_insert(
+            e,
+            || format!("a user with id {id} already exists"),
+            Clash::UsernameTaken,
+            || format!("a user {username} already exists"),
+        )
     })?;
     Ok(id)
 }
@@ -298,17 +329,17 @@ pub(crate) fn create_student(
     )?
     .execute(params![id, student.class_id, name, student_no, now])
     .map_err(|e| {
-        // A chosen id can clash; a new one cannot, so then it was the student number.
-        let clash = match student.id {
-            Some(_) => Clash::IdTaken,
-            None => Clash::StudentNoTaken,
-        };
-        conflict_on_unique(e, clash, || {
-            format!(
-                "student {id} or student number {} already exists in this class",
-                student_no.as_deref().unwrap_or("-")
-            )
-        })
+        conflict_on_insert(
+            e,
+            || format!("a student with id {id} already exists"),
+            Clash::StudentNoTaken,
+            || {
+                format!(
+                    "student number {} is taken in this class",
+                    student_no.as_deref().unwrap_or("-")
+                )
+            },
+        )
     })?;
     conn.prepare_cached(
         "INSERT INTO student_points (student_id, points, updated_at) VALUES (?, 0, ?)",
