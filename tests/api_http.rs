@@ -923,12 +923,15 @@ async fn request_ids_past_their_retention_are_forgotten_when_the_server_starts()
         ("long-ago", "2000-01-01T00:00:00.000Z"),
         ("just-now", now.as_str()),
     ] {
-        sqlx::query("INSERT INTO idempotency_keys VALUES ('system', ?, 'f', '{}', ?)")
-            .bind(key)
-            .bind(at)
-            .execute(&mut conn)
-            .await
-            .unwrap();
+        sqlx::query(
+            "INSERT INTO idempotency_keys (actor_id, key, fingerprint, response, created_at) \
+             VALUES ('system', ?, 'f', '{}', ?)",
+        )
+        .bind(key)
+        .bind(at)
+        .execute(&mut conn)
+        .await
+        .unwrap();
     }
     let _server = start_in(dir, monitor_off()).await;
     let mut left = Vec::new();

@@ -433,6 +433,48 @@ async fn request_ids_are_forgotten_after_their_retention_and_only_by_the_server(
 }
 
 #[tokio::test]
+async fn request_ids_are_forgotten_oldest_first_a_bounded_batch_at_a_time() {
+    let s = school(1).await;
+    let alice = &s.students[0];
+    for n in 1..=5 {
+        let press = Request::new(s.teacher.clone(), award(alice, 1)).with_key(format!("press-{n}"));
+        s.ledger.execute(press).await.unwrap();
+        // Distinct timestamps (the ledger's clock counts milliseconds).
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    }
+    let fourth: String =
+        sqlx::query_scalar("SELECT created_at FROM idempotency_keys WHERE key = 'press-4'")
+            .fetch_one(s.ledger.db().pool())
+            .await
+            .unwrap();
+    let forget = |limit| Command::ForgetRequestIds {
+        before: fourth.clone(),
+        limit,
+    };
+    let forgotten = |outcome: Outcome| match outcome {
+        Outcome::Forgotten { count } => count,
+        other => panic!("{other:?}"),
+    };
+    // One call forgets at most its limit, oldest first; the next goes on from there and stops
+    // at the first key recorded since the cutoff.
+    let first = s.ledger.run(Actor::System, forget(2)).await.unwrap();
+    assert_eq!(forgotten(first), 2);
+    let second = s.ledger.run(Actor::System, forget(2)).await.unwrap();
+    assert_eq!(forgotten(second), 1);
+    let third = s.ledger.run(Actor::System, forget(2)).await.unwrap();
+    assert_eq!(forgotten(third), 0);
+    let left: Vec<String> = sqlx::query_scalar("SELECT key FROM idempotency_keys ORDER BY key")
+        .fetch_all(s.ledger.db().pool())
+        .await
+        .unwrap();
+    assert_eq!(left, ["press-4", "press-5"]);
+    // The kept presses still replay.
+    let again = Request::new(s.teacher.clone(), award(alice, 1)).with_key("press-5");
+    assert!(s.ledger.execute(again).await.unwrap().replayed);
+    assert_eq!(s.ledger.balance(alice).await.unwrap(), 5);
+}
+
+#[tokio::test]
 async fn raw_sql_cannot_edit_or_delete_the_ledger() {
     let s = school(1).await;
     s.award(&s.students[0], 5).await;

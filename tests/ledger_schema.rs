@@ -1,6 +1,6 @@
-//! The ledger table across schema migrations: a database written by an older release keeps
-//! every row, hash and balance when a migration rebuilds the table, and every rule the table
-//! enforces still holds afterwards.
+//! Tables across schema migrations: a database written by an older release keeps every
+//! ledger row, hash and balance when a migration rebuilds the ledger table, and every rule the
+//! table enforces still holds afterwards; request ids keep their rows and their order.
 #![cfg(feature = "ssr")]
 
 use classpoints::{
@@ -266,4 +266,57 @@ async fn inserting_a_ledger_row_builds_no_temporary_index() {
         !opcodes.contains(&&Value::Text("OpenEphemeral".into())),
         "{opcodes:?}"
     );
+}
+
+/// Migration 0009 moves request ids into a table kept in arrival order: every row is kept,
+/// ordered by when it was recorded (so pruning still takes the oldest first), a key is still
+/// unique per actor, and nothing of the old layout is left.
+#[tokio::test]
+async fn request_ids_move_into_arrival_order_keeping_every_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/classpoints.db", dir.path().display());
+    migrate_up_to(&url, 8).await;
+    let recorded = [
+        ("u1", "b", "2026-01-02T00:00:00.000Z"),
+        ("u1", "a", "2026-01-03T00:00:00.000Z"),
+        ("u2", "a", "2026-01-01T00:00:00.000Z"),
+    ];
+    {
+        let conn = Connection::open(dir.path().join("classpoints.db")).unwrap();
+        for (actor, key, at) in recorded {
+            conn.execute(
+                "INSERT INTO idempotency_keys (actor_id, key, fingerprint, response, created_at) \
+                 VALUES (?, ?, 'f', '{}', ?)",
+                params![actor, key, at],
+            )
+            .unwrap();
+        }
+    }
+
+    let db = Db::open(&url).await.unwrap();
+    let conn = db.connect_writer().unwrap();
+    let text = |s: &str| Value::Text(s.to_owned());
+    assert_eq!(
+        table(
+            &conn,
+            "SELECT actor_id, key, created_at FROM idempotency_keys ORDER BY seq"
+        ),
+        [recorded[2], recorded[0], recorded[1]].map(|(actor, key, at)| vec![
+            text(actor),
+            text(key),
+            text(at)
+        ])
+    );
+    let reused = conn.execute(
+        "INSERT INTO idempotency_keys (actor_id, key, fingerprint, response, created_at) \
+         VALUES ('u1', 'a', 'g', '{}', '2026-01-04T00:00:00.000Z')",
+        [],
+    );
+    assert!(reused.is_err(), "a key is unique per actor");
+    let leftovers = table(
+        &conn,
+        "SELECT name FROM sqlite_schema WHERE name IN \
+         ('idempotency_keys_by_arrival', 'idempotency_keys_created')",
+    );
+    assert!(leftovers.is_empty(), "{leftovers:?}");
 }

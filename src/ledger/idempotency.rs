@@ -1,12 +1,15 @@
 //! Exactly-once requests: the `idempotency_keys` row a keyed request leaves behind, written
 //! in the same transaction as its result, and the replay of that result for a repeat.
 //!
-//! The row is kept small because every keyed request inserts one at a random place in the
-//! key index (clients choose random keys): rows of ~460 bytes halved the writer's throughput
-//! against unkeyed requests, and trimming them is most of the way back (BENCHMARKS.md). So a
-//! ledger outcome is stored as a reference to the rows it wrote (their `seq` range, which is
-//! contiguous because one writer appends them in order) plus the balances it answered, and
-//! replays read the rows back; the fingerprint keeps 128 bits of the SHA-256.
+//! Every keyed request inserts a row, so the row's cost is write cost. Rows are appended in
+//! arrival order (a rowid table: one page at its end per group commit) and found through a
+//! narrow unique index on (actor, key), the one place a random key (an API client's UUID)
+//! lands at random; pruning walks the oldest rows by `seq` and needs no index of its own
+//! (migration 0009, BENCHMARKS.md). Rows are kept small: rows of ~460 bytes once halved the
+//! writer's throughput against unkeyed requests. So a ledger outcome is stored as a reference
+//! to the rows it wrote (their `seq` range, which is contiguous because one writer appends
+//! them in order) plus the balances it answered, and replays read the rows back; the
+//! fingerprint keeps 128 bits of the SHA-256.
 
 use super::{Command, Outcome, queries::TRANSACTION_COLUMNS};
 use crate::{error::AppError, model::StudentBalance};
@@ -178,7 +181,8 @@ pub(crate) fn remember(
 
 /// Deletes up to `limit` keys recorded before `before` (a timestamp as the ledger writes
 /// them), oldest first; returns how many went. Bounded so one call never holds the writer for
-/// long however far behind the pruning is.
+/// long however far behind the pruning is: it reads at most the `limit` oldest rows (by `seq`,
+/// the order they were recorded in) and deletes them up to the first that is not old enough.
 pub(crate) fn forget_before(
     conn: &Connection,
     before: &str,
@@ -186,11 +190,12 @@ pub(crate) fn forget_before(
 ) -> Result<usize, AppError> {
     Ok(conn
         .prepare_cached(
-            "DELETE FROM idempotency_keys WHERE (actor_id, key) IN \
-             (SELECT actor_id, key FROM idempotency_keys WHERE created_at < ? \
-              ORDER BY created_at LIMIT ?)",
+            "WITH oldest AS (SELECT seq, created_at FROM idempotency_keys ORDER BY seq LIMIT ?1) \
+             DELETE FROM idempotency_keys WHERE seq <= coalesce( \
+                 (SELECT min(seq) - 1 FROM oldest WHERE created_at >= ?2), \
+                 (SELECT max(seq) FROM oldest))",
         )?
-        .execute(params![before, limit])?)
+        .execute(params![limit, before])?)
 }
 
 #[cfg(test)]
