@@ -156,3 +156,32 @@ test('a custom amount: awards without a reason, deducts only with one', async ({
   await page.reload();
   await expect(cardOf(page, id).locator('.points')).toHaveText(String(before + 1));
 });
+
+test('a class without students says how to add them, and fills in live when one is added', async ({ page }) => {
+  await signIn(page, 'li');
+  const login = await page.request.post('/api/auth/login', {
+    data: { username: 'li', password: 'classpoints-demo' },
+  });
+  const headers = { Authorization: `Bearer ${(await login.json()).token}` };
+  const created = await page.request.post('/api/classes', { headers, data: { name: '新班级' } });
+  expect(created.status()).toBe(201);
+  const classId = (await created.json()).id;
+
+  await page.goto(`/class/${classId}`);
+  await hydrated(page);
+  await expect(page.getByTestId('no-students')).toContainText('No students in this class yet');
+  for (const tool of ['award-class', 'random', 'select-mode']) {
+    await expect(page.getByTestId(tool)).toBeDisabled();
+  }
+
+  // A student added elsewhere (here through the API) appears on the open board.
+  const added = await page.request.post('/api/students', {
+    headers,
+    data: { class_id: classId, name: '新同学' },
+  });
+  expect(added.status()).toBe(201);
+  await expect(page.locator('.card')).toHaveCount(1);
+  await expect(page.locator('.card')).toContainText('新同学');
+  await expect(page.getByTestId('no-students')).toHaveCount(0);
+  await expect(page.getByTestId('award-class')).toBeEnabled();
+});

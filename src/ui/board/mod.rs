@@ -346,6 +346,8 @@ fn ClassBoard(board: Board) -> impl IntoView {
     let by_points = RwSignal::new(false);
     let picker = StoredValue::new(RandomPicker::default());
     let picked = RwSignal::new(None::<String>);
+    // A new class has nobody to award yet: the tools that act on students wait for some.
+    let no_students = Memo::new(move |_| state.students.with(Vec::is_empty));
 
     // Live: changes made on other devices arrive as they commit; on every (re)connect the
     // whole board is fetched again, so nothing missed while disconnected stays missing.
@@ -452,12 +454,18 @@ fn ClassBoard(board: Board) -> impl IntoView {
                             }
                         }}
                     </button>
-                    <button type="button" data-testid="random" on:click=pick_random>
+                    <button
+                        type="button"
+                        data-testid="random"
+                        disabled=move || no_students.get()
+                        on:click=pick_random
+                    >
                         {t!(i18n, random)}
                     </button>
                     <button
                         type="button"
                         data-testid="select-mode"
+                        disabled=move || no_students.get()
                         aria-pressed=move || state.selecting.get().to_string()
                         on:click=move |_| {
                             let was = state.selecting.get_untracked();
@@ -471,6 +479,7 @@ fn ClassBoard(board: Board) -> impl IntoView {
                         type="button"
                         class="primary"
                         data-testid="award-class"
+                        disabled=move || no_students.get()
                         on:click=move |_| state.open.set(Some(Target::Class))
                     >
                         {t!(i18n, whole_class)}
@@ -479,6 +488,9 @@ fn ClassBoard(board: Board) -> impl IntoView {
             </header>
             <groups::GroupChips state/>
             <groups::SelectionBar state/>
+            <Show when=move || no_students.get()>
+                <p class="empty" data-testid="no-students">{t!(i18n, no_students_yet)}</p>
+            </Show>
             <ul class="cards" role="list">
                 <For
                     each=move || sorted(state.students.get(), by_points.get() && !hide_ranking.get())
