@@ -26,12 +26,15 @@ export async function openClass(page: Page, name = '三年级一班') {
   await hydrated(page);
 }
 
+// The sign-in form's labels in a browser set to Chinese (the default is English).
+export const CHINESE_LABELS = { username: '用户名', password: '密码' };
+
 // The demo's admin (created on an empty database when no admin comes from the environment).
-export async function signInAdmin(page: Page) {
+export async function signInAdmin(page: Page, labels = { username: 'Username', password: 'Password' }) {
   await page.goto('/login');
   await hydrated(page);
-  await page.getByLabel('Username').fill('admin');
-  await page.getByLabel('Password').fill('classpoints-admin');
+  await page.getByLabel(labels.username).fill('admin');
+  await page.getByLabel(labels.password).fill('classpoints-admin');
   await page.getByTestId('sign-in').click();
   await expect(page.getByTestId('nav-admin')).toBeVisible();
 }

@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { hydrated, openClass } from './helpers';
+import { hydrated, openClass, signInAdmin, CHINESE_LABELS } from './helpers';
 
 test.describe('in a browser set to Chinese', () => {
   test.use({ locale: 'zh-CN' });
@@ -9,8 +9,8 @@ test.describe('in a browser set to Chinese', () => {
     await hydrated(page);
     await expect(page.locator('html')).toHaveAttribute('lang', 'zh-CN');
     await expect(page.getByRole('heading', { name: '登录' })).toBeVisible();
-    await page.getByLabel('用户名').fill('wang');
-    await page.getByLabel('密码').fill('classpoints-demo');
+    await page.getByLabel(CHINESE_LABELS.username).fill('wang');
+    await page.getByLabel(CHINESE_LABELS.password).fill('classpoints-demo');
     await page.getByTestId('sign-in').click();
     await expect(page.getByRole('heading', { name: '我的班级' })).toBeVisible();
 
@@ -40,11 +40,11 @@ test.describe('in a browser set to Chinese, refusals', () => {
   test('come in Chinese: a wrong password, an overdraw with its figures, an amount out of range, an undo made elsewhere first', async ({ page }) => {
     await page.goto('/login');
     await hydrated(page);
-    await page.getByLabel('用户名').fill('wang');
-    await page.getByLabel('密码').fill('not-the-password');
+    await page.getByLabel(CHINESE_LABELS.username).fill('wang');
+    await page.getByLabel(CHINESE_LABELS.password).fill('not-the-password');
     await page.getByTestId('sign-in').click();
     await expect(page.getByRole('alert')).toHaveText('用户名或密码错误');
-    await page.getByLabel('密码').fill('classpoints-demo');
+    await page.getByLabel(CHINESE_LABELS.password).fill('classpoints-demo');
     await page.getByTestId('sign-in').click();
     await expect(page.getByRole('heading', { name: '我的班级' })).toBeVisible();
 
@@ -107,12 +107,7 @@ test.describe('in a browser set to Chinese, an admin', () => {
   test.use({ locale: 'zh-CN' });
 
   test("is told in Chinese what is wrong: a mistyped link, a number that is not whole, a roster file without its columns", async ({ page }) => {
-    await page.goto('/login');
-    await hydrated(page);
-    await page.getByLabel('用户名').fill('admin');
-    await page.getByLabel('密码').fill('classpoints-admin');
-    await page.getByTestId('sign-in').click();
-    await expect(page.getByTestId('nav-admin')).toBeVisible();
+    await signInAdmin(page, CHINESE_LABELS);
 
     // A board link cut short: the page says which part of the address is wrong.
     await page.goto('/class/3a');
