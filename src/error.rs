@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 /// Serde's default (externally tagged) form: page data carries errors in postcard, which cannot
 /// read an internally tagged enum back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[cfg_attr(test, derive(strum::EnumDiscriminants))]
+#[cfg_attr(test, strum_discriminants(name(ErrorKind), derive(strum::EnumIter)))]
 #[serde(rename_all = "snake_case")]
 pub enum AppError {
     /// Input that cannot be accepted; `field` names what to fix. `problem` says why in a form
@@ -70,6 +72,8 @@ pub enum AppError {
 
 /// Why a field's value was refused, for the problems many fields share.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(strum::EnumDiscriminants))]
+#[cfg_attr(test, strum_discriminants(name(ProblemKind), derive(strum::EnumIter)))]
 #[serde(rename_all = "snake_case")]
 pub enum Problem {
     Empty,
@@ -155,6 +159,7 @@ impl std::fmt::Display for Problem {
 
 /// The kinds of record a request can name by id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(strum::EnumIter))]
 #[serde(rename_all = "snake_case")]
 pub enum Record {
     Student,
@@ -187,6 +192,7 @@ pub struct Missing {
 
 /// Why a signed-in user may not do something, for the refusals people meet in the interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(strum::EnumIter))]
 #[serde(rename_all = "snake_case")]
 pub enum Denial {
     /// A teacher acting on a class they do not teach.
@@ -196,6 +202,7 @@ pub enum Denial {
 
 /// What a write clashed with, for the clashes people meet in the interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(strum::EnumIter))]
 #[serde(rename_all = "snake_case")]
 pub enum Clash {
     /// A record with the id asked for exists already.
@@ -400,10 +407,30 @@ pub(crate) fn one_of_each_kind() -> Vec<AppError> {
     ]
 }
 
+/// Fails naming each kind in `every` that no sample is of: tests that word or carry one
+/// sample per kind call it with the enum's own list, so a kind added later cannot be missed.
+#[cfg(test)]
+#[track_caller]
+pub(crate) fn assert_a_sample_of_each<K: PartialEq + std::fmt::Debug>(
+    every: impl IntoIterator<Item = K>,
+    samples: impl IntoIterator<Item = K>,
+) {
+    let samples: Vec<K> = samples.into_iter().collect();
+    let missing: Vec<K> = every.into_iter().filter(|k| !samples.contains(k)).collect();
+    assert!(missing.is_empty(), "no sample of {missing:?}");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use codee::{Decoder, Encoder, binary::PostcardCodec};
+    use strum::IntoEnumIterator;
+
+    #[test]
+    fn one_of_each_kind_has_every_kind() {
+        let errors = one_of_each_kind();
+        assert_a_sample_of_each(ErrorKind::iter(), errors.iter().map(ErrorKind::from));
+    }
 
     /// Server function errors travel as JSON; errors inside page data as postcard.
     #[test]

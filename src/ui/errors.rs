@@ -237,7 +237,9 @@ fn wait_text(locale: Locale, seconds: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ProblemKind;
     use leptos_i18n::Locale as _;
+    use strum::IntoEnumIterator;
 
     fn refusal(rule: &str, limit: i64, actual: i64, student_id: Option<&str>) -> AppError {
         AppError::RuleViolation {
@@ -386,6 +388,10 @@ mod tests {
             Problem::Archived,
             Problem::NoStudents,
         ];
+        crate::error::assert_a_sample_of_each(
+            ProblemKind::iter(),
+            problems.iter().map(ProblemKind::from),
+        );
         for problem in problems {
             let error = AppError::invalid("csv", problem);
             // English says what the server says; Chinese says it in Chinese.
@@ -423,26 +429,14 @@ mod tests {
             assert_eq!(error_text(Locale::zh_CN, &error), chinese);
             assert_eq!(error_text(Locale::en, &error), english);
         }
-        let records = [
-            Record::Student,
-            Record::Class,
-            Record::Group,
-            Record::User,
-            Record::Transaction,
-            Record::Batch,
-        ];
-        let clashes = [
-            Clash::IdTaken,
-            Clash::AlreadyUndone,
-            Clash::GroupNameTaken,
-            Clash::StudentNoTaken,
-            Clash::UsernameTaken,
-            Clash::LastActiveAdmin,
-        ];
-        let errors = records
+        let denied = |denial| AppError::Forbidden {
+            message: "the server's words".into(),
+            denial: Some(denial),
+        };
+        let errors = Record::iter()
             .map(|record| AppError::not_found(record, "x1"))
-            .into_iter()
-            .chain(clashes.map(|clash| AppError::clash(clash, "the server's words")));
+            .chain(Denial::iter().map(denied))
+            .chain(Clash::iter().map(|clash| AppError::clash(clash, "the server's words")));
         for error in errors {
             let chinese = error_text(Locale::zh_CN, &error);
             assert!(
