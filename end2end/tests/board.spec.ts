@@ -170,7 +170,8 @@ test('a class without students says how to add them, and fills in live when one 
   await page.goto(`/class/${classId}`);
   await hydrated(page);
   await expect(page.getByTestId('no-students')).toContainText('No students in this class yet');
-  for (const tool of ['award-class', 'random', 'select-mode']) {
+  const tools = ['award-class', 'random', 'select-mode', 'sort'];
+  for (const tool of tools) {
     await expect(page.getByTestId(tool)).toBeDisabled();
   }
 
@@ -183,5 +184,7 @@ test('a class without students says how to add them, and fills in live when one 
   await expect(page.locator('.card')).toHaveCount(1);
   await expect(page.locator('.card')).toContainText('新同学');
   await expect(page.getByTestId('no-students')).toHaveCount(0);
-  await expect(page.getByTestId('award-class')).toBeEnabled();
+  for (const tool of tools) {
+    await expect(page.getByTestId(tool)).toBeEnabled();
+  }
 });

@@ -443,6 +443,7 @@ fn ClassBoard(board: Board) -> impl IntoView {
                         type="button"
                         data-testid="sort"
                         hidden=move || hide_ranking.get()
+                        disabled=move || no_students.get()
                         aria-pressed=move || by_points.get().to_string()
                         on:click=move |_| by_points.update(|b| *b = !*b)
                     >
