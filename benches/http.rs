@@ -502,8 +502,8 @@ async fn board_render(
 struct BundleSizes {
     main_raw: u64,
     main: Compressed,
-    /// Per lazy page: what a browser downloads in all to show it, largest first: the main
-    /// bundle, the page's own module and the chunks the split manifest lists for it.
+    /// Per lazy page or part of a page: what a browser downloads in all to show it, largest
+    /// first: the main bundle, its own module and the chunks the split manifest lists for it.
     pages: Vec<(String, Compressed)>,
 }
 
@@ -552,9 +552,14 @@ fn bundle_sizes() -> Option<BundleSizes> {
     let mut chunk_sizes = std::collections::HashMap::new();
     let mut pages = Vec::new();
     for (split, chunks) in manifest {
-        // `__monitor_route_view_<hash>` is the lazy route `MonitorRoute`.
+        // `__monitor_route_view_<hash>` is the lazy route `MonitorRoute`; `presets_editor_<hash>`
+        // the `#[lazy]` function `presets_editor`, a part of a page fetched when first used.
         let page = split.trim_start_matches('_');
-        let page_name = page.split("_route_view").next().unwrap_or(page).to_owned();
+        let page_name = match page.split_once("_route_view") {
+            Some((route, _)) => route,
+            None => page.rsplit_once('_').map_or(page, |(name, _hash)| name),
+        }
+        .to_owned();
         // The page's own module, `split___monitor_route_view_<hash>.wasm`, which the manifest
         // also lists among the page's files (counted once).
         let own = format!("split_{split}");
@@ -807,7 +812,7 @@ fn main() {
                         .map_or_else(|| "no .br (not --precompress)".to_owned(), |b| format!("{:.0} KB", kb(b)))
                 };
                 println!(
-                    "| main WASM bundle in target/site (last `cargo leptos build`; all a teacher's pages) raw / gzip -9 / brotli as served | {:.0} KB / {:.0} KB / {} |",
+                    "| main WASM bundle in target/site (last `cargo leptos build`; sign-in, classes and board pages) raw / gzip -9 / brotli as served | {:.0} KB / {:.0} KB / {} |",
                     kb(sizes.main_raw),
                     kb(sizes.main.gzip),
                     brotli(sizes.main)
@@ -819,7 +824,7 @@ fn main() {
                     .collect();
                 if !pages.is_empty() {
                     println!(
-                        "| WASM a lazy page downloads in all (main + its module + its chunks), gzip -9 (brotli as served) | {} |",
+                        "| WASM a lazy page or part downloads in all (main + its module + its chunks), gzip -9 (brotli as served) | {} |",
                         pages.join(", ")
                     );
                 }

@@ -24,10 +24,11 @@ use leptos_router::{
 
 /// Declares a page as a lazily loaded route: built with `cargo leptos build --split`, the
 /// page's code moves out of the main browser bundle into a chunk fetched when the page is
-/// first shown (or hydrated). Only pages a teacher never opens are lazy (the admin pages and
-/// the status page): a page's code split into chunks compresses worse than in one bundle, and
-/// a teacher, who goes from sign-in to the classes to the board, would fetch them all anyway.
-/// The pages load their own data, so `data()` has nothing to start.
+/// first shown (or hydrated). The pages a teacher opens on every visit (sign-in, the classes,
+/// the board) stay in the main bundle: a page's code split into chunks compresses worse than in
+/// one bundle, and they would be fetched anyway. Lazy are the pages opened now and then: a
+/// student's history, the admin pages and the status page. The pages load their own data, so
+/// `data()` has nothing to start.
 ///
 /// A page hydrates only once its chunk has arrived, after the layout around it, so the
 /// "page is interactive" marker (`PageHydrated`) is set from inside the page's view.
@@ -56,6 +57,7 @@ lazy_page! {
     SchoolClassesRoute => SchoolClassesPage,
     ClassRosterRoute => ClassRosterPage,
     RulesRoute => RulesPage,
+    StudentRoute => StudentPage,
 }
 
 /// A page's view, marked interactive once it has hydrated.
@@ -175,8 +177,9 @@ fn AdminLink() -> impl IntoView {
 fn Layout() -> impl IntoView {
     let i18n = use_i18n();
     let PageHydrated(hydrated) = expect_context();
-    // After a click to a lazy page (admin, status), its code (its chunks) is fetched before it
-    // shows; a bar at the top and `aria-busy` say so rather than leaving the old page idle.
+    // After a click to a lazy page (a student's, admin, status), its code (its chunks) is
+    // fetched before it shows; a bar at the top and `aria-busy` say so rather than leaving the
+    // old page idle.
     let (is_routing, set_is_routing) = signal(false);
     let sign_out_url = <SignOut as ServerFn>::url();
     view! {
@@ -221,7 +224,7 @@ fn Layout() -> impl IntoView {
                     />
                     <Route
                         path=(StaticSegment("student"), ParamSegment("id"))
-                        view=|| shown(StudentPage)
+                        view={Lazy::<StudentRoute>::new()}
                         ssr=SsrMode::Async
                     />
                     <Route path=StaticSegment("status") view={Lazy::<StatusRoute>::new()} ssr=SsrMode::Async/>

@@ -98,3 +98,28 @@ test('a group is renamed, given other members and deleted from select mode', asy
   // Its award stays in the students' points.
   await expect(cardOf(page, ids[1]!).locator('.points')).toHaveText(String(before[1] + 1));
 });
+
+test('a group change answered after select mode was closed still reaches the board', async ({ page }) => {
+  await signIn(page);
+  await openClass(page);
+  // The answer to saving a group is held back until select mode is closed.
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  await page.route('**/rpc/save_group*', async (route) => {
+    await held;
+    await route.continue();
+  });
+  const chips = await page.getByTestId('group').count();
+
+  await page.getByTestId('select-mode').click();
+  await page.locator('.card').first().click();
+  await page.getByTestId('group-name').fill('红队');
+  await page.getByTestId('save-group').click();
+  await page.getByTestId('select-mode').click();
+  await expect(page.getByTestId('selection-bar')).toHaveCount(0);
+  release();
+
+  // The name was taken: the refusal is shown although the bar that sent it has closed.
+  await expect(page.getByRole('alert')).toContainText('this class already has a group with that name');
+  await expect(page.getByTestId('group')).toHaveCount(chips);
+});

@@ -4,7 +4,8 @@
 use super::{BoardState, Target};
 use crate::i18n::{t, t_string, use_i18n};
 use crate::{
-    api::board::{DeleteGroup, SaveGroup, UpdateGroup},
+    api::board::{delete_group, save_group, update_group},
+    error::AppError,
     model::GroupInfo,
 };
 use leptos::prelude::*;
@@ -56,69 +57,72 @@ pub(super) fn GroupChips(state: BoardState) -> impl IntoView {
     }
 }
 
+/// The bar of select mode: award the selected students, save them as a group, or change or
+/// delete the group being edited. Its code is fetched when select mode first opens
+/// (`#[lazy]`, a chunk of its own in `--split` builds), so the board's bundle leaves it out.
 #[component]
 pub(super) fn SelectionBar(state: BoardState) -> impl IntoView {
-    let i18n = use_i18n();
-    let save_group = ServerAction::<SaveGroup>::new();
-    let update_group = ServerAction::<UpdateGroup>::new();
-    let delete_group = ServerAction::<DeleteGroup>::new();
-    let deleting = StoredValue::new(None::<String>);
-    Effect::new(move |_| match save_group.value().get() {
-        Some(Ok(group)) => {
-            state.groups.update(|list| list.push(group));
-            state.end_selection();
-        }
-        Some(Err(e)) => state.fail(&e),
-        None => {}
-    });
-    Effect::new(move |_| match update_group.value().get() {
-        Some(Ok(group)) => {
-            state.groups.update(|list| {
-                if let Some(old) = list.iter_mut().find(|g| g.id == group.id) {
-                    *old = group;
-                }
-            });
-            state.end_selection();
-        }
-        Some(Err(e)) => state.fail(&e),
-        None => {}
-    });
-    Effect::new(move |_| {
-        let Some(result) = delete_group.value().get() else {
-            return;
-        };
-        match result {
-            Ok(()) => {
-                let deleted = deleting.get_value();
-                state
-                    .groups
-                    .update(|list| list.retain(|g| Some(&g.id) != deleted.as_ref()));
+    move || {
+        state
+            .selecting
+            .get()
+            .then(|| Suspend::new(async move { selection_bar(state).await }))
+    }
+}
+
+#[lazy]
+fn selection_bar(state: BoardState) -> AnyView {
+    view! { <Bar state/> }.into_any()
+}
+
+/// Sends a group change as a task of its own rather than an action owned by the bar, so its
+/// outcome (the new chips, or why it was refused) still reaches the board when select mode
+/// was left before the answer came.
+fn send<T: 'static>(
+    state: BoardState,
+    call: impl Future<Output = Result<T, AppError>> + 'static,
+    done: impl FnOnce(T) + 'static,
+) {
+    leptos::task::spawn_local(async move {
+        match call.await {
+            Ok(value) => {
+                done(value);
                 state.end_selection();
             }
             Err(e) => state.fail(&e),
         }
     });
+}
+
+#[component]
+fn Bar(state: BoardState) -> impl IntoView {
+    let i18n = use_i18n();
     let nothing_selected = move || state.selected.with(Vec::is_empty);
     let unnamed = move || state.group_name.with(|n| n.trim().is_empty());
-    let save = move |_| match state.editing_group.get_untracked() {
-        Some(group_id) => {
-            update_group.dispatch(UpdateGroup {
-                group_id,
-                name: state.group_name.get_untracked(),
-                student_ids: state.selected.get_untracked(),
-            });
-        }
-        None => {
-            save_group.dispatch(SaveGroup {
-                class_id: state.class_id.get_value(),
-                name: state.group_name.get_untracked(),
-                student_ids: state.selected.get_untracked(),
-            });
+    let save = move |_| {
+        let name = state.group_name.get_untracked();
+        let student_ids = state.selected.get_untracked();
+        match state.editing_group.get_untracked() {
+            Some(group_id) => send(
+                state,
+                update_group(group_id, name, student_ids),
+                move |group| {
+                    state.groups.update(|list| {
+                        if let Some(old) = list.iter_mut().find(|g| g.id == group.id) {
+                            *old = group;
+                        }
+                    });
+                },
+            ),
+            None => send(
+                state,
+                save_group(state.class_id.get_value(), name, student_ids),
+                move |group| state.groups.update(|list| list.push(group)),
+            ),
         }
     };
     view! {
-        <Show when=move || state.selecting.get()>
-            <div class="selection-bar" data-testid="selection-bar">
+        <div class="selection-bar" data-testid="selection-bar">
                 <span>{move || format!("{} ✓", state.selected.with(Vec::len))}</span>
                 <button
                     type="button"
@@ -162,15 +166,16 @@ pub(super) fn SelectionBar(state: BoardState) -> impl IntoView {
                         data-testid="delete-group"
                         on:click=move |_| {
                             if let Some(group_id) = state.editing_group.get_untracked() {
-                                deleting.set_value(Some(group_id.clone()));
-                                delete_group.dispatch(DeleteGroup { group_id });
+                                let deleted = group_id.clone();
+                                send(state, delete_group(group_id), move |()| {
+                                    state.groups.update(|list| list.retain(|g| g.id != deleted));
+                                });
                             }
                         }
                     >
                         {t!(i18n, delete_group)}
                     </button>
                 </Show>
-            </div>
-        </Show>
+        </div>
     }
 }

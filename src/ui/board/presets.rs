@@ -12,14 +12,22 @@ use crate::{
 };
 use leptos::prelude::*;
 
+/// The editor, while it is open. Its code is fetched the first time it opens (`#[lazy]`, a
+/// chunk of its own in `--split` builds): a class sets its presets now and then, so the board's
+/// bundle leaves it out.
 #[component]
 pub(super) fn PresetEditor(state: BoardState) -> impl IntoView {
     move || {
         state
             .editing_presets
             .get()
-            .then(|| view! { <Editor state/> })
+            .then(|| Suspend::new(async move { presets_editor(state).await }))
     }
+}
+
+#[lazy]
+fn presets_editor(state: BoardState) -> AnyView {
+    view! { <Editor state/> }.into_any()
 }
 
 #[component]
