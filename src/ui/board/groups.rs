@@ -123,59 +123,59 @@ fn Bar(state: BoardState) -> impl IntoView {
     };
     view! {
         <div class="selection-bar" data-testid="selection-bar">
-                <span>{move || format!("{} ✓", state.selected.with(Vec::len))}</span>
+            <span>{move || format!("{} ✓", state.selected.with(Vec::len))}</span>
+            <button
+                type="button"
+                class="primary"
+                data-testid="award-selected"
+                disabled=nothing_selected
+                on:click=move |_| {
+                    state.open.set(Some(Target::Selected(state.selected.get_untracked())))
+                }
+            >
+                {t!(i18n, award_selected)}
+            </button>
+            <label>
+                <span class="visually-hidden">{t!(i18n, group_name)}</span>
+                <input
+                    type="text"
+                    data-testid="group-name"
+                    placeholder=move || t_string!(i18n, group_name)
+                    prop:value=move || state.group_name.get()
+                    on:input=move |ev| state.group_name.set(event_target_value(&ev))
+                />
+            </label>
+            <button
+                type="button"
+                data-testid="save-group"
+                disabled=move || nothing_selected() || unnamed()
+                on:click=save
+            >
+                {move || {
+                    if state.editing_group.with(Option::is_some) {
+                        t!(i18n, update_group).into_any()
+                    } else {
+                        t!(i18n, save_group).into_any()
+                    }
+                }}
+            </button>
+            <Show when=move || state.editing_group.with(Option::is_some)>
                 <button
                     type="button"
-                    class="primary"
-                    data-testid="award-selected"
-                    disabled=nothing_selected
+                    class="danger"
+                    data-testid="delete-group"
                     on:click=move |_| {
-                        state.open.set(Some(Target::Selected(state.selected.get_untracked())))
+                        if let Some(group_id) = state.editing_group.get_untracked() {
+                            let deleted = group_id.clone();
+                            send(state, delete_group(group_id), move |()| {
+                                state.groups.update(|list| list.retain(|g| g.id != deleted));
+                            });
+                        }
                     }
                 >
-                    {t!(i18n, award_selected)}
+                    {t!(i18n, delete_group)}
                 </button>
-                <label>
-                    <span class="visually-hidden">{t!(i18n, group_name)}</span>
-                    <input
-                        type="text"
-                        data-testid="group-name"
-                        placeholder=move || t_string!(i18n, group_name)
-                        prop:value=move || state.group_name.get()
-                        on:input=move |ev| state.group_name.set(event_target_value(&ev))
-                    />
-                </label>
-                <button
-                    type="button"
-                    data-testid="save-group"
-                    disabled=move || nothing_selected() || unnamed()
-                    on:click=save
-                >
-                    {move || {
-                        if state.editing_group.with(Option::is_some) {
-                            t!(i18n, update_group).into_any()
-                        } else {
-                            t!(i18n, save_group).into_any()
-                        }
-                    }}
-                </button>
-                <Show when=move || state.editing_group.with(Option::is_some)>
-                    <button
-                        type="button"
-                        class="danger"
-                        data-testid="delete-group"
-                        on:click=move |_| {
-                            if let Some(group_id) = state.editing_group.get_untracked() {
-                                let deleted = group_id.clone();
-                                send(state, delete_group(group_id), move |()| {
-                                    state.groups.update(|list| list.retain(|g| g.id != deleted));
-                                });
-                            }
-                        }
-                    >
-                        {t!(i18n, delete_group)}
-                    </button>
-                </Show>
+            </Show>
         </div>
     }
 }
