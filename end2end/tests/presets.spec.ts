@@ -105,3 +105,24 @@ test('a list without presets is refused, naming the list, and nothing is saved',
   await openEditor(page);
   await expect(page.getByTestId('presets-editor').getByTestId('preset-line')).toHaveCount(lines);
 });
+
+test('the editor\'s code is fetched when it first opens, with a loading bar until it is there', async ({ page }) => {
+  await signIn(page, 'li');
+  await openClass(page, CLASS);
+  // Hold back the editor's own module (a lazy part of the board) until the bar was seen.
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  await page.route(/split_presets_editor_.*\.wasm$/, async (route) => {
+    await held;
+    await route.continue();
+  });
+  const bar = page.getByTestId('part-loading');
+  await expect(bar).toHaveCount(0);
+  await page.locator('.card').first().click();
+  await page.getByRole('dialog').getByTestId('edit-presets').click();
+  await expect(bar).toBeVisible();
+  await expect(page.getByTestId('presets-editor')).toHaveCount(0);
+  release();
+  await expect(page.getByTestId('presets-editor')).toBeVisible();
+  await expect(bar).toHaveCount(0);
+});

@@ -59,15 +59,10 @@ pub(super) fn GroupChips(state: BoardState) -> impl IntoView {
 
 /// The bar of select mode: award the selected students, save them as a group, or change or
 /// delete the group being edited. Its code is fetched when select mode first opens
-/// (`#[lazy]`, a chunk of its own in `--split` builds), so the board's bundle leaves it out.
+/// (`lazy_part`), so the board's bundle leaves it out.
 #[component]
 pub(super) fn SelectionBar(state: BoardState) -> impl IntoView {
-    move || {
-        state
-            .selecting
-            .get()
-            .then(|| Suspend::new(async move { selection_bar(state).await }))
-    }
+    super::lazy_part(move || state.selecting.get(), move || selection_bar(state))
 }
 
 #[lazy]

@@ -506,6 +506,34 @@ fn ClassBoard(board: Board) -> impl IntoView {
     }
 }
 
+/// A part of the board used now and then, shown while `open` says so. `load` is a `#[lazy]`
+/// function: in `--split` builds its code is a module of its own, fetched the first time the
+/// part opens, and until it has arrived the page's loading bar runs at the top (and a screen
+/// reader hears "Loading…").
+fn lazy_part<Loading>(
+    open: impl Fn() -> bool + Send + Sync + 'static,
+    load: impl Fn() -> Loading + Send + Sync + Copy + 'static,
+) -> impl IntoView
+where
+    Loading: Future<Output = AnyView> + Send + 'static,
+{
+    move || {
+        open().then(|| {
+            view! {
+                <Suspense fallback=|| {
+                    let i18n = use_i18n();
+                    view! {
+                        <div class="page-loading" aria-hidden="true" data-testid="part-loading"></div>
+                        <span class="visually-hidden" role="status">{t!(i18n, loading)}</span>
+                    }
+                }>
+                    {Suspend::new(load())}
+                </Suspense>
+            }
+        })
+    }
+}
+
 /// One student's card. Keyed by id in the list, so it stays the same element (and keeps
 /// focus) while its name and points change.
 #[component]

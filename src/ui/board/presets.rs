@@ -12,17 +12,14 @@ use crate::{
 };
 use leptos::prelude::*;
 
-/// The editor, while it is open. Its code is fetched the first time it opens (`#[lazy]`, a
-/// chunk of its own in `--split` builds): a class sets its presets now and then, so the board's
-/// bundle leaves it out.
+/// The editor, while it is open. A class sets its presets now and then, so its code is
+/// fetched the first time it opens (`lazy_part`) and the board's bundle leaves it out.
 #[component]
 pub(super) fn PresetEditor(state: BoardState) -> impl IntoView {
-    move || {
-        state
-            .editing_presets
-            .get()
-            .then(|| Suspend::new(async move { presets_editor(state).await }))
-    }
+    super::lazy_part(
+        move || state.editing_presets.get(),
+        move || presets_editor(state),
+    )
 }
 
 #[lazy]
