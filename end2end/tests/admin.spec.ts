@@ -1,5 +1,5 @@
 import { test, expect, Page } from '@playwright/test';
-import { signInAdmin, expectNoViolations, hydrated } from './helpers';
+import { signInAdmin, expectNoViolations, hydrated, holdBack } from './helpers';
 
 
 async function open(page: Page, path: string) {
@@ -146,12 +146,7 @@ test('while a lazily loaded page is on its way after a click, a loading bar show
   await signInAdmin(page);
   await hydrated(page);
   // Hold back the monitor's own chunk (the admin pages are lazy routes) until the bar was seen.
-  let release!: () => void;
-  const held = new Promise<void>((resolve) => (release = resolve));
-  await page.route(/split___monitor_route_view.*\.wasm$/, async (route) => {
-    await held;
-    await route.continue();
-  });
+  const release = await holdBack(page, /split___monitor_route_view.*\.wasm$/);
   const bar = page.getByTestId('page-loading');
   await expect(bar).toBeHidden();
   await page.getByTestId('nav-admin').click();

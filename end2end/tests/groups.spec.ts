@@ -1,5 +1,5 @@
 import { test, expect, Page, Locator } from '@playwright/test';
-import { signIn, openClass, hydrated } from './helpers';
+import { signIn, openClass, hydrated, holdBack } from './helpers';
 
 const points = async (card: Locator) => Number(await card.locator('.points').textContent());
 const cardOf = (page: Page, id: string) => page.locator(`.card[data-student="${id}"]`);
@@ -103,12 +103,7 @@ test('a group change answered after select mode was closed still reaches the boa
   await signIn(page);
   await openClass(page);
   // The answer to saving a group is held back until select mode is closed.
-  let release!: () => void;
-  const held = new Promise<void>((resolve) => (release = resolve));
-  await page.route('**/rpc/save_group*', async (route) => {
-    await held;
-    await route.continue();
-  });
+  const release = await holdBack(page, '**/rpc/save_group*');
   const chips = await page.getByTestId('group').count();
 
   await page.getByTestId('select-mode').click();

@@ -55,3 +55,14 @@ const DB = '../target/e2e/classpoints.db';
 export function sqlite(sql: string): string {
   return execFileSync('sqlite3', ['-cmd', '.timeout 5000', DB, sql], { encoding: 'utf8' }).trim();
 }
+
+/** Holds back every request matching `url` until the returned function is called. */
+export async function holdBack(page: Page, url: string | RegExp): Promise<() => void> {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  await page.route(url, async (route) => {
+    await held;
+    await route.continue();
+  });
+  return release;
+}

@@ -1,5 +1,5 @@
 import { test, expect, Page } from '@playwright/test';
-import { signIn, openClass, hydrated } from './helpers';
+import { signIn, openClass, hydrated, holdBack } from './helpers';
 
 // These tests use 三年级二班 (teacher li), so the default presets other tests press in
 // 三年级一班 stay as they are.
@@ -110,12 +110,7 @@ test('the editor\'s code is fetched when it first opens, with a loading bar unti
   await signIn(page, 'li');
   await openClass(page, CLASS);
   // Hold back the editor's own module (a lazy part of the board) until the bar was seen.
-  let release!: () => void;
-  const held = new Promise<void>((resolve) => (release = resolve));
-  await page.route(/split_presets_editor_.*\.wasm$/, async (route) => {
-    await held;
-    await route.continue();
-  });
+  const release = await holdBack(page, /split_presets_editor_.*\.wasm$/);
   const bar = page.getByTestId('part-loading');
   await expect(bar).toHaveCount(0);
   await page.locator('.card').first().click();
