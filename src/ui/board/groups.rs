@@ -62,7 +62,7 @@ pub(super) fn GroupChips(state: BoardState) -> impl IntoView {
 /// (`lazy_part`), so the board's bundle leaves it out.
 #[component]
 pub(super) fn SelectionBar(state: BoardState) -> impl IntoView {
-    super::lazy_part(move || state.selecting.get(), move || selection_bar(state))
+    super::lazy_part(state.selecting, move || selection_bar(state))
 }
 
 #[lazy]

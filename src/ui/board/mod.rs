@@ -506,19 +506,19 @@ fn ClassBoard(board: Board) -> impl IntoView {
     }
 }
 
-/// A part of the board used now and then, shown while `open` says so. `load` is a `#[lazy]`
+/// A part of the board used now and then, shown while `open` is set. `load` is a `#[lazy]`
 /// function: in `--split` builds its code is a module of its own, fetched the first time the
 /// part opens, and until it has arrived the page's loading bar runs at the top (and a screen
 /// reader hears "Loading…").
 fn lazy_part<Loading>(
-    open: impl Fn() -> bool + Send + Sync + 'static,
+    open: RwSignal<bool>,
     load: impl Fn() -> Loading + Send + Sync + Copy + 'static,
 ) -> impl IntoView
 where
     Loading: Future<Output = AnyView> + Send + 'static,
 {
     move || {
-        open().then(|| {
+        open.get().then(|| {
             view! {
                 <Suspense fallback=|| {
                     let i18n = use_i18n();

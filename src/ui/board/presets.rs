@@ -16,10 +16,7 @@ use leptos::prelude::*;
 /// fetched the first time it opens (`lazy_part`) and the board's bundle leaves it out.
 #[component]
 pub(super) fn PresetEditor(state: BoardState) -> impl IntoView {
-    super::lazy_part(
-        move || state.editing_presets.get(),
-        move || presets_editor(state),
-    )
+    super::lazy_part(state.editing_presets, move || presets_editor(state))
 }
 
 #[lazy]
