@@ -320,7 +320,9 @@ impl AppError {
 }
 
 impl leptos::server_fn::error::FromServerFnError for AppError {
-    type Encoder = leptos::server_fn::codec::JsonEncoding;
+    // Postcard, like the replies (`crate::api::Reply`): a JSON error would keep a JSON
+    // deserializer for every kind of error in the browser bundle.
+    type Encoder = leptos::server_fn::codec::PostcardEncoding;
 
     fn from_server_fn_error(value: leptos::server_fn::error::ServerFnErrorErr) -> Self {
         use leptos::server_fn::error::ServerFnErrorErr as E;
@@ -432,16 +434,13 @@ mod tests {
         assert_a_sample_of_each(ErrorKind::iter(), errors.iter().map(ErrorKind::from));
     }
 
-    /// Server function errors travel as JSON; errors inside page data as postcard.
+    /// A server function's error reaches the browser as `FromServerFnError` encodes it, and
+    /// an error inside a page's data (rendered into the HTML) as postcard.
     #[test]
     fn every_error_survives_both_transports() {
+        use leptos::server_fn::error::FromServerFnError;
         for error in one_of_each_kind() {
-            let json = serde_json::to_string(&error).unwrap();
-            assert_eq!(
-                serde_json::from_str::<AppError>(&json).unwrap(),
-                error,
-                "{json}"
-            );
+            assert_eq!(AppError::de(error.ser()), error);
             let wrapped: Result<u32, AppError> = Err(error.clone());
             let bytes = PostcardCodec::encode(&wrapped).unwrap();
             let back: Result<u32, AppError> = PostcardCodec::decode(&bytes).unwrap();

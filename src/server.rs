@@ -120,7 +120,10 @@ async fn server_fn_status(
             return AppError::internal("error response unreadable").into_response();
         }
     };
-    if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
+    type ErrorEncoding = <AppError as leptos::server_fn::error::FromServerFnError>::Encoder;
+    if let Ok(error) =
+        <ErrorEncoding as leptos::server_fn::Decodes<AppError>>::decode(bytes.clone())
+    {
         parts.status = error.status();
     }
     axum::response::Response::from_parts(parts, axum::body::Body::from(bytes))

@@ -147,8 +147,9 @@ async fn server_function_errors_carry_their_own_status_never_500() {
     // Arguments that cannot be decoded never reach our code, and still get a 400.
     let garbled = post(Award::PATH, "points_change=lots").await.unwrap();
     assert_eq!(garbled.status(), 400);
-    // Errors stay JSON.
-    let error: AppError = garbled.json().await.unwrap();
+    // Errors travel in postcard, like the replies.
+    assert_eq!(garbled.headers()["content-type"], "application/x-postcard");
+    let error: AppError = PostcardEncoding::decode(garbled.bytes().await.unwrap()).unwrap();
     assert!(
         matches!(&error, AppError::Validation { field, .. } if field == "request"),
         "{error:?}"
