@@ -118,3 +118,19 @@ test('a group change answered after select mode was closed still reaches the boa
   await expect(page.getByRole('alert')).toContainText('this class already has a group with that name');
   await expect(page.getByTestId('group')).toHaveCount(chips);
 });
+
+test('select mode\'s code is fetched when the teacher points at its button, before the click', async ({ page }) => {
+  const fetched: string[] = [];
+  page.on('request', (r) => {
+    if (/split_selection_bar_.*\.wasm$/.test(r.url())) fetched.push(r.url());
+  });
+  await signIn(page);
+  await openClass(page);
+  expect(fetched).toEqual([]);
+  const request = page.waitForRequest(/split_selection_bar_.*\.wasm$/);
+  await page.getByTestId('select-mode').hover();
+  await request;
+  await page.getByTestId('select-mode').click();
+  await expect(page.getByTestId('selection-bar')).toBeVisible();
+  expect(fetched).toHaveLength(1);
+});

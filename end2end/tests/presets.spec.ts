@@ -121,3 +121,22 @@ test('the editor\'s code is fetched when it first opens, with a loading bar unti
   await expect(page.getByTestId('presets-editor')).toBeVisible();
   await expect(bar).toHaveCount(0);
 });
+
+test('the editor\'s code is fetched when its button gets focus, before it is pressed', async ({ page }) => {
+  const fetched: string[] = [];
+  page.on('request', (r) => {
+    if (/split_presets_editor_.*\.wasm$/.test(r.url())) fetched.push(r.url());
+  });
+  await signIn(page, 'li');
+  await openClass(page, CLASS);
+  await page.locator('.card').first().click();
+  const button = page.getByRole('dialog').getByTestId('edit-presets');
+  await expect(button).toBeVisible();
+  expect(fetched).toEqual([]);
+  const request = page.waitForRequest(/split_presets_editor_.*\.wasm$/);
+  await button.focus();
+  await request;
+  await page.keyboard.press('Enter');
+  await expect(page.getByTestId('presets-editor')).toBeVisible();
+  expect(fetched).toHaveLength(1);
+});

@@ -70,6 +70,16 @@ fn selection_bar(state: BoardState) -> AnyView {
     view! { <Bar state/> }.into_any()
 }
 
+/// Starts fetching the bar's code when the teacher points at, touches or focuses the select
+/// button (`pointerenter` comes before `pointerdown` for a touch too), so by the click it is
+/// usually there; a teacher who never goes near the button never downloads it. Once per page.
+pub(super) fn preload_bar() {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| {
+        lazy_preload!(selection_bar);
+    });
+}
+
 /// Sends a group change as a task of its own rather than an action owned by the bar, so its
 /// outcome (the new chips, or why it was refused) still reaches the board when select mode
 /// was left before the answer came.

@@ -468,6 +468,8 @@ fn ClassBoard(board: Board) -> impl IntoView {
                         data-testid="select-mode"
                         disabled=move || no_students.get()
                         aria-pressed=move || state.selecting.get().to_string()
+                        on:pointerenter=move |_| groups::preload_bar()
+                        on:focus=move |_| groups::preload_bar()
                         on:click=move |_| {
                             let was = state.selecting.get_untracked();
                             state.end_selection();

@@ -24,6 +24,15 @@ fn presets_editor(state: BoardState) -> AnyView {
     view! { <Editor state/> }.into_any()
 }
 
+/// Starts fetching the editor's code when the teacher points at or focuses its button in the
+/// award sheet, like select mode's bar (`groups::preload_bar`).
+pub(super) fn preload_editor() {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| {
+        lazy_preload!(presets_editor);
+    });
+}
+
 #[component]
 fn Editor(state: BoardState) -> impl IntoView {
     let i18n = use_i18n();

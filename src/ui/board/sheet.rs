@@ -108,6 +108,8 @@ fn Sheet(target: Target, state: BoardState, writes: Writes) -> impl IntoView {
                     type="button"
                     class="link"
                     data-testid="edit-presets"
+                    on:pointerenter=move |_| super::presets::preload_editor()
+                    on:focus=move |_| super::presets::preload_editor()
                     on:click=move |_| {
                         state.open.set(None);
                         state.editing_presets.set(true);
