@@ -153,21 +153,43 @@ fn LanguageSwitch() -> impl IntoView {
     }
 }
 
-/// "Admin" in the top bar, for admins only. Asked again on every navigation, so it appears
-/// right after signing in.
+/// The signed-in user's part of the top bar: their classes, "Admin" for admins, their name
+/// (a shared classroom computer shows whose session is open) and sign-out. A visitor who is
+/// not signed in sees none of it. Asked again on every navigation, so it appears right after
+/// signing in.
 #[component]
-fn AdminLink() -> impl IntoView {
+fn UserNav() -> impl IntoView {
     let i18n = use_i18n();
     let location = use_location();
     let user = crate::ui::load(move || location.pathname.get(), |_| current_user());
+    let sign_out_url = <SignOut as ServerFn>::url();
     view! {
         <Transition fallback=|| ()>
             {move || {
-                user.get()
-                    .and_then(Result::ok)
-                    .flatten()
-                    .filter(|u| u.role == Role::Admin)
-                    .map(|_| view! { <a href="/admin/monitor" data-testid="nav-admin">{t!(i18n, nav_admin)}</a> })
+                user.get().and_then(Result::ok).flatten().map(|user| {
+                    let is_admin = user.role == Role::Admin;
+                    view! {
+                        <a href="/" data-testid="nav-classes">{t!(i18n, nav_classes)}</a>
+                        {is_admin
+                            .then(|| {
+                                view! {
+                                    <a href="/admin/monitor" data-testid="nav-admin">
+                                        {t!(i18n, nav_admin)}
+                                    </a>
+                                }
+                            })}
+                        <span class="muted" data-testid="signed-in-as">{user.name}</span>
+                        // A plain form, posted by the browser with or without the app's code:
+                        // signing out ends on a fresh /login page, which drops every page's
+                        // cached data of the user who left (and keeps form decoding out of the
+                        // main bundle).
+                        <form method="post" action=sign_out_url>
+                            <button type="submit" class="link" data-testid="sign-out">
+                                {t!(i18n, sign_out)}
+                            </button>
+                        </form>
+                    }
+                })
             }}
         </Transition>
     }
@@ -181,7 +203,6 @@ fn Layout() -> impl IntoView {
     // fetched before it shows; a bar at the top and `aria-busy` say so rather than leaving the
     // old page idle.
     let (is_routing, set_is_routing) = signal(false);
-    let sign_out_url = <SignOut as ServerFn>::url();
     view! {
         <Stylesheet id="leptos" href="/pkg/classpoints.css"/>
         <Title text="classpoints"/>
@@ -195,17 +216,8 @@ fn Layout() -> impl IntoView {
             <header class="topbar">
                 <a class="brand" href="/">"classpoints"</a>
                 <nav class="topnav">
-                    <a href="/">{t!(i18n, nav_classes)}</a>
-                    <AdminLink/>
+                    <UserNav/>
                     <LanguageSwitch/>
-                    // A plain form, posted by the browser with or without the app's code: signing
-                    // out ends on a fresh /login page, which drops every page's cached data of
-                    // the user who left (and keeps form decoding out of the main bundle).
-                    <form method="post" action=sign_out_url>
-                        <button type="submit" class="link" data-testid="sign-out">
-                            {t!(i18n, sign_out)}
-                        </button>
-                    </form>
                 </nav>
             </header>
             <main

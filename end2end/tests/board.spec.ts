@@ -82,12 +82,25 @@ test('signed out, the classes page sends you to sign in', async ({ page }) => {
 });
 
 test('signing out from the board ends the session: back to sign-in, the board no longer opens', async ({ page }) => {
+  // Signed out, the top bar offers only the language: no classes, no name, no sign-out.
+  await page.goto('/login');
+  await hydrated(page);
+  const topbar = page.locator('header.topbar');
+  await expect(topbar.getByTestId('language')).toBeVisible();
+  for (const part of ['nav-classes', 'signed-in-as', 'sign-out']) {
+    await expect(topbar.getByTestId(part)).toHaveCount(0);
+  }
   await signIn(page);
+  // Signed in, it says whose session is open (a classroom computer is often shared).
+  await expect(topbar.getByTestId('signed-in-as')).toHaveText('王老师');
+  await expect(topbar.getByTestId('nav-classes')).toBeVisible();
   await openClass(page);
   const board = page.url();
   await page.getByTestId('sign-out').click();
   await expect(page).toHaveURL(/\/login$/);
   await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
+  await expect(topbar.getByTestId('sign-out')).toHaveCount(0);
+  await expect(topbar.getByTestId('signed-in-as')).toHaveCount(0);
   await page.goto(board);
   await expect(page).toHaveURL(/\/login$/);
 });
