@@ -45,6 +45,29 @@ test('projector mode: large board, negative points and ranking can be hidden', a
   await expect(page.getByTestId('sort')).toBeVisible();
 });
 
+test('projector mode fills the screen; Escape closes a dialog on it first, then leaves the mode, as does leaving full screen', async ({ page }) => {
+  await signIn(page);
+  await openClass(page);
+  const fullScreen = () => page.evaluate(() => document.fullscreenElement !== null);
+  await page.getByTestId('projector').click();
+  await expect(page.locator('.board.projector')).toBeVisible();
+  await expect.poll(fullScreen).toBe(true);
+  await page.locator('.card').first().click();
+  await expect(page.getByRole('dialog')).toBeVisible();
+  await page.keyboard.press('Escape');
+  await expect(page.getByRole('dialog')).toHaveCount(0);
+  await expect(page.locator('.board.projector')).toBeVisible();
+  await page.keyboard.press('Escape');
+  await expect(page.locator('.board.projector')).toHaveCount(0);
+  await expect(page.getByTestId('projector')).toHaveAttribute('aria-pressed', 'false');
+  await expect.poll(fullScreen).toBe(false);
+  // Full screen ended by the browser (its own Escape, F11): projector mode ends with it.
+  await page.getByTestId('projector').click();
+  await expect.poll(fullScreen).toBe(true);
+  await page.evaluate(() => document.exitFullscreen());
+  await expect(page.locator('.board.projector')).toHaveCount(0);
+});
+
 test('board screenshots at phone and projector size', async ({ page }, info) => {
   await signIn(page);
   await openClass(page);

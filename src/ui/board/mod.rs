@@ -6,6 +6,7 @@
 
 mod groups;
 mod presets;
+mod projector_mode;
 mod sheet;
 
 use super::request_id::{new_request_id, random_below};
@@ -346,6 +347,7 @@ fn ClassBoard(board: Board) -> impl IntoView {
     let by_points = RwSignal::new(false);
     let picker = StoredValue::new(RandomPicker::default());
     let picked = RwSignal::new(None::<String>);
+    projector_mode::leave_on_escape(projector);
     // A new class has nobody to award yet: the tools that act on students wait for some.
     let no_students = Memo::new(move |_| state.students.with(Vec::is_empty));
 
@@ -415,7 +417,7 @@ fn ClassBoard(board: Board) -> impl IntoView {
                         type="button"
                         data-testid="projector"
                         aria-pressed=move || projector.get().to_string()
-                        on:click=move |_| projector.update(|p| *p = !*p)
+                        on:click=move |_| projector_mode::toggle(projector)
                     >
                         {t!(i18n, projector)}
                     </button>
