@@ -14,6 +14,7 @@ test('a balance corrupted with sqlite3 shows as unhealthy with its student; Auto
   await expect(page.getByRole('heading', { name: 'Consistency monitor' })).toBeVisible();
   await hydrated(page);
   await expect(page.getByTestId('health')).toHaveAttribute('data-status', 'healthy');
+  await expect(page.getByTestId('monitor-settings')).toContainText('Background check every 2 s;');
 
   const [id, name, points] = sqlite(
     "SELECT s.id, s.name, sp.points FROM students s JOIN student_points sp ON sp.student_id = s.id ORDER BY s.name LIMIT 1",

@@ -255,66 +255,80 @@ fn Overview(overview: MonitorOverview) -> impl IntoView {
         }}
 
         <h2>{t!(i18n, recent_runs)}</h2>
-        <table class="wide-table" data-testid="runs">
-            <thead>
-                <tr>
-                    <th scope="col">{t!(i18n, when)}</th>
-                    <th scope="col">{t!(i18n, trigger)}</th>
-                    <th scope="col">{t!(i18n, status)}</th>
-                    <th scope="col">{t!(i18n, inconsistent_students)}</th>
-                    <th scope="col">{t!(i18n, fixed)}</th>
-                    <th scope="col">{t!(i18n, duration)}</th>
-                </tr>
-            </thead>
-            <tbody>
-                {overview
-                    .runs
-                    .into_iter()
-                    .map(|run| {
-                        view! {
-                            <tr>
-                                <td>{when(&run.started_at)}</td>
-                                <td>{trigger_label(i18n, &run.trigger)}</td>
-                                <td>
-                                    <StatusBadge status=run.status/>
-                                </td>
-                                <td class="num">{run.inconsistent_students}</td>
-                                <td class="num">{run.fixed}</td>
-                                <td class="num">{format!("{:.1} ms", run.duration_ms)}</td>
-                            </tr>
-                        }
-                    })
-                    .collect_view()}
-            </tbody>
-        </table>
+        {if overview.runs.is_empty() {
+            view! { <p data-testid="no-runs">{t!(i18n, no_runs)}</p> }.into_any()
+        } else {
+            view! {
+                <table class="wide-table" data-testid="runs">
+                    <thead>
+                        <tr>
+                            <th scope="col">{t!(i18n, when)}</th>
+                            <th scope="col">{t!(i18n, trigger)}</th>
+                            <th scope="col">{t!(i18n, status)}</th>
+                            <th scope="col">{t!(i18n, inconsistent_students)}</th>
+                            <th scope="col">{t!(i18n, fixed)}</th>
+                            <th scope="col">{t!(i18n, duration)}</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {overview
+                            .runs
+                            .into_iter()
+                            .map(|run| {
+                                view! {
+                                    <tr>
+                                        <td>{when(&run.started_at)}</td>
+                                        <td>{trigger_label(i18n, &run.trigger)}</td>
+                                        <td>
+                                            <StatusBadge status=run.status/>
+                                        </td>
+                                        <td class="num">{run.inconsistent_students}</td>
+                                        <td class="num">{run.fixed}</td>
+                                        <td class="num">{format!("{:.1} ms", run.duration_ms)}</td>
+                                    </tr>
+                                }
+                            })
+                            .collect_view()}
+                    </tbody>
+                </table>
+            }
+                .into_any()
+        }}
 
         <h2>{t!(i18n, recent_alerts)}</h2>
-        <table class="wide-table" data-testid="recent-alerts">
-            <thead>
-                <tr>
-                    <th scope="col">{t!(i18n, raised)}</th>
-                    <th scope="col">{t!(i18n, severity)}</th>
-                    <th scope="col">{t!(i18n, message)}</th>
-                    <th scope="col">{t!(i18n, resolved)}</th>
-                </tr>
-            </thead>
-            <tbody>
-                {overview
-                    .recent_alerts
-                    .into_iter()
-                    .map(|a| {
-                        view! {
-                            <tr data-kind=a.kind.as_str()>
-                                <td>{when(&a.raised_at)}</td>
-                                <td>{severity_label(i18n, a.severity)}</td>
-                                <td>{alert_text(i18n.get_locale(), &a)}</td>
-                                <td>{a.resolved_at.as_deref().map(when).unwrap_or_default()}</td>
-                            </tr>
-                        }
-                    })
-                    .collect_view()}
-            </tbody>
-        </table>
+        {if overview.recent_alerts.is_empty() {
+            view! { <p data-testid="no-recent-alerts">{t!(i18n, no_recent_alerts)}</p> }.into_any()
+        } else {
+            view! {
+                <table class="wide-table" data-testid="recent-alerts">
+                    <thead>
+                        <tr>
+                            <th scope="col">{t!(i18n, raised)}</th>
+                            <th scope="col">{t!(i18n, severity)}</th>
+                            <th scope="col">{t!(i18n, message)}</th>
+                            <th scope="col">{t!(i18n, resolved)}</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {overview
+                            .recent_alerts
+                            .into_iter()
+                            .map(|a| {
+                                view! {
+                                    <tr data-kind=a.kind.as_str()>
+                                        <td>{when(&a.raised_at)}</td>
+                                        <td>{severity_label(i18n, a.severity)}</td>
+                                        <td>{alert_text(i18n.get_locale(), &a)}</td>
+                                        <td>{a.resolved_at.as_deref().map(when).unwrap_or_default()}</td>
+                                    </tr>
+                                }
+                            })
+                            .collect_view()}
+                    </tbody>
+                </table>
+            }
+                .into_any()
+        }}
 
         <h2>{t!(i18n, settings)}</h2>
         <p class="muted" data-testid="monitor-settings">
@@ -322,8 +336,14 @@ fn Overview(overview: MonitorOverview) -> impl IntoView {
                 let switch = |on: bool| {
                     if on { t_string!(i18n, switch_on) } else { t_string!(i18n, switch_off) }
                 };
+                let background = if settings.interval_seconds == 0 {
+                    t_string!(i18n, monitor_background_off).to_owned()
+                } else {
+                    t_string!(i18n, monitor_background_every)
+                        .replace("{interval}", &settings.interval_seconds.to_string())
+                };
                 t_string!(i18n, monitor_settings_line)
-                    .replace("{interval}", &settings.interval_seconds.to_string())
+                    .replace("{background}", &background)
                     .replace("{auto_fix}", switch(settings.auto_fix))
                     .replace("{error_rate}", &settings.error_rate_percent.to_string())
                     .replace("{p95}", &settings.p95_ms.to_string())
