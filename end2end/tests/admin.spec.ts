@@ -107,6 +107,11 @@ test('rules: a bad value is refused naming the field; a good one is saved', asyn
   await signInAdmin(page);
   await open(page, '/admin/rules');
   const form = page.getByTestId('rules-form');
+  // The time zone's offset in minutes is shown as a zone, as it is typed.
+  await expect(form.getByTestId('utc-offset-shown')).toHaveText('UTC+08:00');
+  await form.getByTestId('utc_offset_minutes').fill('-330');
+  await expect(form.getByTestId('utc-offset-shown')).toHaveText('UTC-05:30');
+  await form.getByTestId('utc_offset_minutes').fill('480');
   await form.getByTestId('max_abs_change').fill('0');
   await form.getByTestId('save-rules').click();
   await expect(form.getByTestId('outcome-error')).toContainText('max_abs_change');

@@ -222,6 +222,14 @@ fn RulesForms(school: SchoolRules) -> impl IntoView {
                 {number(t!(i18n, daily_award_cap).into_any(), cap, "daily_award_cap")}
                 {number(t!(i18n, min_balance).into_any(), min, "min_balance")}
                 {number(t!(i18n, utc_offset).into_any(), offset, "utc_offset_minutes")}
+                // The offset as a time zone, so an admin need not work it out (480: UTC+08:00).
+                <p class="muted" data-testid="utc-offset-shown">
+                    {move || {
+                        offset
+                            .with(|text| text.trim().parse().ok())
+                            .and_then(crate::rules::utc_offset_label)
+                    }}
+                </p>
                 <label class="toggle">
                     <input
                         type="checkbox"
