@@ -14,16 +14,6 @@ pub const MAX_REASON_CHARS: usize = 200;
 /// The school's time zone as minutes from UTC: the world's zones lie within ±14 hours.
 pub const UTC_OFFSETS: std::ops::RangeInclusive<i32> = -14 * 60..=14 * 60;
 
-/// How an offset in minutes reads as a time zone ("UTC+08:00", "UTC-05:30"); `None` for one
-/// outside [`UTC_OFFSETS`].
-pub fn utc_offset_label(minutes: i32) -> Option<String> {
-    UTC_OFFSETS.contains(&minutes).then(|| {
-        let sign = if minutes < 0 { '-' } else { '+' };
-        let (hours, rest) = (minutes.abs() / 60, minutes.abs() % 60);
-        format!("UTC{sign}{hours:02}:{rest:02}")
-    })
-}
-
 /// The configurable rules engine settings (stored in `settings` under `rules`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -515,15 +505,5 @@ mod tests {
         assert_eq!(rules.daily_award_cap, Some(20));
         assert_eq!(rules.max_abs_change, Rules::default().max_abs_change);
         assert!(serde_json::from_str::<Rules>(r#"{"max_change": 5}"#).is_err());
-    }
-
-    #[test]
-    fn a_utc_offset_reads_as_a_time_zone() {
-        assert_eq!(utc_offset_label(480).as_deref(), Some("UTC+08:00"));
-        assert_eq!(utc_offset_label(0).as_deref(), Some("UTC+00:00"));
-        assert_eq!(utc_offset_label(-330).as_deref(), Some("UTC-05:30"));
-        assert_eq!(utc_offset_label(14 * 60).as_deref(), Some("UTC+14:00"));
-        assert_eq!(utc_offset_label(14 * 60 + 1), None);
-        assert_eq!(utc_offset_label(-14 * 60 - 1), None);
     }
 }
