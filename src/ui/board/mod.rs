@@ -347,7 +347,7 @@ fn ClassBoard(board: Board) -> impl IntoView {
     let by_points = RwSignal::new(false);
     let picker = StoredValue::new(RandomPicker::default());
     let picked = RwSignal::new(None::<String>);
-    projector_mode::leave_on_escape(projector);
+    projector_mode::end_on_escape_or_full_screen_exit(projector);
     // A new class has nobody to award yet: the tools that act on students wait for some.
     let no_students = Memo::new(move |_| state.students.with(Vec::is_empty));
 

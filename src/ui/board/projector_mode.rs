@@ -18,7 +18,7 @@ pub(super) fn toggle(projector: RwSignal<bool>) {
 
 /// Escape leaves projector mode, unless something on top of the board (a dialog) used it; so
 /// does leaving the full screen it asked for, however that happened.
-pub(super) fn leave_on_escape(projector: RwSignal<bool>) {
+pub(super) fn end_on_escape_or_full_screen_exit(projector: RwSignal<bool>) {
     let escape = window_event_listener(leptos::ev::keydown, move |ev| {
         if ev.key() == "Escape" && !ev.default_prevented() && projector.get_untracked() {
             toggle(projector);
