@@ -1,5 +1,5 @@
 import { test, expect, Page, Locator } from '@playwright/test';
-import { signIn, openClass, hydrated, holdBack } from './helpers';
+import { signIn, openClass, hydrated, holdBack, requestsTo } from './helpers';
 
 const points = async (card: Locator) => Number(await card.locator('.points').textContent());
 const cardOf = (page: Page, id: string) => page.locator(`.card[data-student="${id}"]`);
@@ -120,10 +120,7 @@ test('a group change answered after select mode was closed still reaches the boa
 });
 
 test('select mode\'s code is fetched when the teacher points at its button, before the click', async ({ page }) => {
-  const fetched: string[] = [];
-  page.on('request', (r) => {
-    if (/split_selection_bar_.*\.wasm$/.test(r.url())) fetched.push(r.url());
-  });
+  const fetched = requestsTo(page, /split_selection_bar_.*\.wasm$/);
   await signIn(page);
   await openClass(page);
   expect(fetched).toEqual([]);

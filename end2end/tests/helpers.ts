@@ -66,3 +66,12 @@ export async function holdBack(page: Page, url: string | RegExp): Promise<() => 
   });
   return release;
 }
+
+/** The URLs of the page's requests matching `url`, from now on, as they are made. */
+export function requestsTo(page: Page, url: RegExp): string[] {
+  const seen: string[] = [];
+  page.on('request', (request) => {
+    if (url.test(request.url())) seen.push(request.url());
+  });
+  return seen;
+}

@@ -1,5 +1,5 @@
 import { test, expect, Page } from '@playwright/test';
-import { signIn, openClass, hydrated, holdBack } from './helpers';
+import { signIn, openClass, hydrated, holdBack, requestsTo } from './helpers';
 
 // These tests use 三年级二班 (teacher li), so the default presets other tests press in
 // 三年级一班 stay as they are.
@@ -123,10 +123,7 @@ test('the editor\'s code is fetched when it first opens, with a loading bar unti
 });
 
 test('the editor\'s code is fetched when its button gets focus, before it is pressed', async ({ page }) => {
-  const fetched: string[] = [];
-  page.on('request', (r) => {
-    if (/split_presets_editor_.*\.wasm$/.test(r.url())) fetched.push(r.url());
-  });
+  const fetched = requestsTo(page, /split_presets_editor_.*\.wasm$/);
   await signIn(page, 'li');
   await openClass(page, CLASS);
   await page.locator('.card').first().click();
