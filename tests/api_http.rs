@@ -156,6 +156,41 @@ async fn the_specification_example_creates_a_transaction_atomically() {
     let rows = read.body["transactions"].as_array().unwrap();
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[0]["points_change"], -30, "newest first");
+    // Paging back: `before` continues after the last row seen.
+    let history = |query: String| {
+        let s = &s;
+        let teacher = &teacher;
+        async move {
+            s.get(
+                &format!("/api/points?student_id={student}&transactions=true&{query}"),
+                Some(teacher),
+            )
+            .await
+        }
+    };
+    let mut seen = Vec::new();
+    let mut query = "limit=1".to_owned();
+    loop {
+        let page = history(query.clone()).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        let Some(row) = page.body["transactions"].as_array().unwrap().first() else {
+            break;
+        };
+        seen.push(row["points_change"].clone());
+        query = format!("limit=1&before={}", row["id"].as_str().unwrap());
+    }
+    assert_eq!(
+        seen,
+        [
+            rows[0]["points_change"].clone(),
+            rows[1]["points_change"].clone()
+        ]
+    );
+    let bad = history("before=nope".into()).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+    assert_eq!(bad.body["error"]["field"], "before");
+    let unknown = history("before=000000000000000".into()).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND, "{}", unknown.body);
     let without = s
         .get(&format!("/api/points?student_id={student}"), Some(&teacher))
         .await;

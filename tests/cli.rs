@@ -294,7 +294,7 @@ async fn legacy_import_keeps_ids_rebuilds_balances_and_reports_disagreements() {
         80,
         "balance follows the ledger"
     );
-    let history = ledger.history("76o50j4kfqnjk0g", 10).await.unwrap();
+    let history = ledger.history("76o50j4kfqnjk0g", None, 10).await.unwrap();
     assert_eq!(history[1].id, "tx0000000000001", "ids kept");
     assert_eq!(
         history[1].created_at, "2025-03-01T08:00:00.000Z",

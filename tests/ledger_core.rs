@@ -9,6 +9,7 @@ use classpoints::{
     ledger::{
         Actor, BatchChange, BatchTarget, Command, NewGroup, Outcome, PointChange, RepairScope,
         Request, Reversal, ReversalTarget,
+        import::{LegacyImport, LegacyTransaction},
     },
     model::{HealthStatus, TransactionType},
     rules::Rules,
@@ -68,7 +69,7 @@ async fn award_deduct_and_redeem_move_balance_and_ledger_together() {
     let out = s.ledger.run(s.teacher.clone(), redeem).await.unwrap();
     assert_eq!(points(&out).2, vec![(alice.clone(), 0)]);
     assert_eq!(s.ledger.balance(alice).await.unwrap(), 0);
-    let history = s.ledger.history(alice, 10).await.unwrap();
+    let history = s.ledger.history(alice, None, 10).await.unwrap();
     assert_eq!(
         history.iter().map(|t| t.points_change).collect::<Vec<_>>(),
         vec![-3, -2, 5],
@@ -207,7 +208,7 @@ async fn undo_appends_a_reversal_once_and_keeps_the_original() {
         matches!(undo_undo, Err(AppError::Validation { .. })),
         "{undo_undo:?}"
     );
-    let history = s.ledger.history(&s.students[0], 10).await.unwrap();
+    let history = s.ledger.history(&s.students[0], None, 10).await.unwrap();
     assert_eq!(history.len(), 2, "the original stays in the ledger");
 
     // Undo a whole-class award in one step.
@@ -247,6 +248,68 @@ async fn undo_appends_a_reversal_once_and_keeps_the_original() {
 }
 
 #[tokio::test]
+async fn a_students_history_pages_back_through_rows_recorded_at_the_same_moment() {
+    let s = school(2).await;
+    let (alice, bob) = (&s.students[0], &s.students[1]);
+    // The old system's rows keep their times: three moments of four rows each, so pages must
+    // split runs of equal timestamps without repeating or skipping a row.
+    let transactions = (0..12)
+        .map(|i| LegacyTransaction {
+            id: format!("legacyrow{i:06}"),
+            student_id: alice.clone(),
+            teacher_id: s.teacher_id.clone(),
+            points_change: i + 1,
+            transaction_type: "add_points".into(),
+            reason: String::new(),
+            created_at: format!("2026-09-0{}T08:00:00.000Z", 1 + i / 4),
+        })
+        .collect();
+    let import = LegacyImport {
+        transactions,
+        balances: Default::default(),
+    };
+    s.ledger
+        .run(Actor::System, Command::ImportLegacy(import))
+        .await
+        .unwrap();
+    s.award(alice, 20).await;
+    let bobs = points(&s.award(bob, 1).await).1[0].id.clone();
+
+    let all = s.ledger.history(alice, None, 1000).await.unwrap();
+    let changes = |rows: &[classpoints::model::PointTransaction]| {
+        rows.iter().map(|t| t.points_change).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        changes(&all),
+        vec![20, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1],
+        "newest first; rows of one moment in the order recorded, latest first"
+    );
+    for page_size in [1, 3, 4, 5, 13] {
+        let (mut paged, mut before) = (Vec::new(), None::<String>);
+        loop {
+            let page = s
+                .ledger
+                .history(alice, before.as_deref(), page_size)
+                .await
+                .unwrap();
+            assert!(page.len() <= page_size as usize);
+            let Some(last) = page.last() else { break };
+            before = Some(last.id.clone());
+            paged.extend(page);
+        }
+        assert_eq!(changes(&paged), changes(&all), "pages of {page_size}");
+    }
+    // The cursor must be one of the student's own rows.
+    for foreign in [bobs.as_str(), "000000000000000"] {
+        let refused = s.ledger.history(alice, Some(foreign), 10).await;
+        assert!(
+            matches!(&refused, Err(AppError::NotFound { .. })),
+            "{foreign}: {refused:?}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn rules_are_stored_enforced_and_name_the_rule() {
     let s = school(1).await;
     let alice = &s.students[0];
@@ -283,7 +346,7 @@ async fn rules_are_stored_enforced_and_name_the_rule() {
     );
     s.award(alice, 5).await;
     // Undoing an award frees its share of the daily cap.
-    let history = s.ledger.history(alice, 1).await.unwrap();
+    let history = s.ledger.history(alice, None, 1).await.unwrap();
     s.ledger
         .run(s.teacher.clone(), reverse_tx(&history[0].id))
         .await

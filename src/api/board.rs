@@ -307,7 +307,7 @@ pub async fn load_student(student_id: String) -> Result<StudentHistory, AppError
         .await?
         .map(|c| c.name)
         .unwrap_or_default();
-    let entries = state.ledger.history_entries(&student_id, 500).await?;
+    let entries = state.ledger.history_entries(&student_id, None, 500).await?;
     Ok(StudentHistory {
         student,
         class_name,

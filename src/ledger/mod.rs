@@ -517,13 +517,15 @@ impl Ledger {
         queries::balance_as_of(self.db.pool(), student_id, at).await
     }
 
-    /// A student's ledger rows, newest first.
+    /// A student's ledger rows, newest first: the newest `limit`, or the `limit` recorded
+    /// before the transaction `before` (which must be the student's).
     pub async fn history(
         &self,
         student_id: &str,
+        before: Option<&str>,
         limit: i64,
     ) -> Result<Vec<PointTransaction>, AppError> {
-        queries::history(self.db.pool(), student_id, limit).await
+        queries::history(self.db.pool(), student_id, before, limit).await
     }
 
     /// Full consistency check: balances against the ledger, orphans, and the hash chain
@@ -691,13 +693,15 @@ impl Ledger {
         Ok(user)
     }
 
-    /// A student's ledger with teacher names and undo links, newest first.
+    /// A student's ledger with teacher names and undo links, newest first; paged like
+    /// [`Ledger::history`].
     pub async fn history_entries(
         &self,
         student_id: &str,
+        before: Option<&str>,
         limit: i64,
     ) -> Result<Vec<crate::model::HistoryEntry>, AppError> {
-        queries::history_entries(self.db.pool(), student_id, limit).await
+        queries::history_entries(self.db.pool(), student_id, before, limit).await
     }
 
     /// Streams every ledger row, oldest first; returns how many.

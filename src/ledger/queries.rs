@@ -145,10 +145,11 @@ pub(crate) async fn balance_as_of(
 pub(crate) async fn history(
     pool: &SqlitePool,
     student_id: &str,
+    before: Option<&str>,
     limit: i64,
 ) -> Result<Vec<PointTransaction>, AppError> {
     require_student(pool, student_id).await?;
-    Ok(history_entries(pool, student_id, limit)
+    Ok(history_entries(pool, student_id, before, limit)
         .await?
         .into_iter()
         .map(|entry| entry.transaction)
@@ -305,25 +306,51 @@ pub(crate) async fn for_each_transaction(
     Ok(count)
 }
 
-/// A student's ledger with teacher names and undo links, newest first.
+/// A student's ledger with teacher names and undo links, newest first: the newest `limit`
+/// rows, or with `before` (one of the student's transaction ids) the `limit` rows recorded
+/// before that one. Pages follow the ledger's order (time, then arrival), so rows recorded in
+/// the same millisecond are neither repeated nor skipped from one page to the next.
 pub(crate) async fn history_entries(
     pool: &SqlitePool,
     student_id: &str,
+    before: Option<&str>,
     limit: i64,
 ) -> Result<Vec<crate::model::HistoryEntry>, AppError> {
+    let cursor: Option<(String, i64)> = match before {
+        None => None,
+        Some(id) => Some(
+            sqlx::query_as(
+                "SELECT created_at, seq FROM point_transactions WHERE id = ? AND student_id = ?",
+            )
+            .bind(id)
+            .bind(student_id)
+            .fetch_optional(pool)
+            .await?
+            .ok_or_else(|| AppError::not_found(error::Record::Transaction, id))?,
+        ),
+    };
     let sql = format!(
         "SELECT {}, u.name AS teacher_name, r.id AS undone_by \
          FROM point_transactions t JOIN users u ON u.id = t.teacher_id \
          LEFT JOIN point_transactions r ON r.reverses_id = t.id \
-         WHERE t.student_id = ? ORDER BY t.created_at DESC, t.seq DESC LIMIT ?",
+         WHERE t.student_id = ? {} ORDER BY t.created_at DESC, t.seq DESC LIMIT ?",
         TRANSACTION_COLUMNS
             .split(", ")
             .map(|c| format!("t.{c}"))
             .collect::<Vec<_>>()
-            .join(", ")
+            .join(", "),
+        // The bound on created_at alone lets the per-student index start the walk there.
+        if cursor.is_some() {
+            "AND t.created_at <= ? AND (t.created_at < ? OR t.seq < ?)"
+        } else {
+            ""
+        }
     );
-    sqlx::query(&sql)
-        .bind(student_id)
+    let mut query = sqlx::query(&sql).bind(student_id);
+    if let Some((created_at, seq)) = &cursor {
+        query = query.bind(created_at).bind(created_at).bind(seq);
+    }
+    query
         .bind(limit.clamp(1, 10_000))
         .fetch_all(pool)
         .await?

@@ -161,7 +161,11 @@ pub struct PointsQuery {
     student_id: Option<String>,
     #[serde(default)]
     transactions: bool,
+    /// Transactions per reply, 1 – 1000 (100 when absent).
     limit: Option<i64>,
+    /// The id of one of the student's transactions: the reply continues with the rows
+    /// recorded before it (pass the last id of one reply to get the next).
+    before: Option<String>,
 }
 
 /// A student's points and, with `transactions=true`, their transactions newest first;
@@ -181,6 +185,9 @@ pub async fn get_points(
         return Ok(Json(PointsReply::All(Balances { balances })));
     };
     validate_id("student_id", &student_id)?;
+    if let Some(before) = &query.before {
+        validate_id("before", before)?;
+    }
     let limit = query.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(AppError::invalid(
@@ -194,7 +201,12 @@ pub async fn get_points(
         .await?;
     let points = state.ledger.balance(&student_id).await?;
     let transactions = if query.transactions {
-        Some(state.ledger.history(&student_id, limit).await?)
+        Some(
+            state
+                .ledger
+                .history(&student_id, query.before.as_deref(), limit)
+                .await?,
+        )
     } else {
         None
     };
