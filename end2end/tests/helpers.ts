@@ -75,3 +75,10 @@ export function requestsTo(page: Page, url: RegExp): string[] {
   });
   return seen;
 }
+
+/** A stored UTC timestamp as the demo school's clock shows it: its rules keep the default
+ *  time zone, UTC+08:00 (the admin spec's rules test puts it back). */
+export function schoolClock(stored: string, withSeconds = true): string {
+  const local = new Date(Date.parse(stored) + 8 * 3600_000).toISOString();
+  return `${local.slice(0, 10)} ${local.slice(11, withSeconds ? 19 : 16)}`;
+}

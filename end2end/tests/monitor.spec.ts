@@ -1,6 +1,6 @@
 import { test, expect } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
-import { signInAdmin, hydrated, sqlite } from './helpers';
+import { signInAdmin, hydrated, schoolClock, sqlite } from './helpers';
 
 /** Parses /metrics with Prometheus's reference OpenMetrics parser; throws on invalid text. */
 function parseMetrics(text: string): any[] {
@@ -39,6 +39,10 @@ test('a balance corrupted with sqlite3 shows as unhealthy with its student; Auto
   await expect(repair).toContainText(`${Number(points) + 7} → ${points}`);
   await expect(repair).toContainText('管理员');
   expect(sqlite(`SELECT points FROM student_points WHERE student_id = '${id}'`)).toBe(points);
+  // Times read as the school's clock, and the page says which.
+  const repaired = repair.locator('time');
+  await expect(repaired).toHaveText(schoolClock((await repaired.getAttribute('datetime'))!));
+  await expect(page.getByTestId('times-zone')).toContainText('UTC+08:00');
 
   // The alert was recorded; the background monitor resolves it once a run finds no drift.
   await expect(page.getByTestId('recent-alerts').locator('[data-kind="inconsistency"]').first()).toBeVisible();

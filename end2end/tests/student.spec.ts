@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { signIn, hydrated, openClass } from './helpers';
+import { signIn, hydrated, openClass, schoolClock } from './helpers';
 
 test('a student page shows who gave what and why, undo strikes the row through, and a chart', async ({ page }) => {
   await signIn(page);
@@ -30,4 +30,50 @@ test('a student page shows who gave what and why, undo strikes the row through, 
   await expect(original.getByTestId('undo-row')).toHaveCount(0);
   await expect(page.getByTestId('balance')).toHaveText(String(balance - 1));
   expect(page.url()).toContain(`/student/${id}`);
+});
+
+test('a long history pages back with "Show older", and times read as the school clock', async ({ page }) => {
+  await signIn(page);
+  await openClass(page);
+  const card = page.locator('.card').last();
+  const id = (await card.getAttribute('data-student'))!;
+  // More rows than one page (100) holds: pairs of +1 / -1, so the balance ends where it was.
+  const login = await page.request.post('/api/auth/login', {
+    data: { username: 'wang', password: 'classpoints-demo' },
+  });
+  const headers = { Authorization: `Bearer ${(await login.json()).token}` };
+  for (let i = 0; i < 60; i++) {
+    for (const points_change of [1, -1]) {
+      const written = await page.request.post('/api/points', {
+        headers,
+        data: { student_id: id, points_change, reason: `paging ${i}` },
+      });
+      expect(written.status()).toBe(201);
+    }
+  }
+  const all = await page.request.get(`/api/points?student_id=${id}&transactions=true&limit=1000`, {
+    headers,
+  });
+  const total = (await all.json()).transactions.length;
+  expect(total).toBeGreaterThan(120);
+
+  await page.goto(`/student/${id}`);
+  await hydrated(page);
+  const rows = page.locator('table.history tbody tr');
+  await expect(rows).toHaveCount(100);
+
+  // Times read as the school's clock (UTC+08:00), to the minute: 08:05Z shows as 16:05.
+  const newest = rows.first().locator('time');
+  await expect(newest).toHaveText(schoolClock((await newest.getAttribute('datetime'))!, false));
+
+  // Older rows arrive below the first page until there are none left.
+  while (await page.getByTestId('show-older').isVisible()) {
+    const before = await rows.count();
+    await page.getByTestId('show-older').click();
+    await expect(rows).not.toHaveCount(before);
+  }
+  await expect(rows).toHaveCount(total);
+  const shown = await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-transaction')));
+  expect(new Set(shown).size).toBe(total);
+  await expect(rows.last()).not.toContainText('paging');
 });

@@ -3,7 +3,7 @@
 
 use crate::{
     error::AppError,
-    model::{Awarded, Board, ClassInfo, StudentHistory, UserInfo},
+    model::{Awarded, Board, ClassInfo, HistoryPage, StudentHistory, UserInfo},
 };
 use leptos::prelude::*;
 
@@ -284,7 +284,27 @@ pub async fn undo(
     write_as_user(command, request_id).await
 }
 
-/// A student's page: their details and their ledger (latest 500 rows), newest first.
+/// How many rows of a student's history one page shows.
+pub const HISTORY_PAGE_ROWS: usize = 100;
+
+/// A page of the student's history: the newest rows, or those recorded before `before`.
+#[cfg(feature = "ssr")]
+async fn history_page(
+    state: &crate::server::AppState,
+    student_id: &str,
+    before: Option<&str>,
+) -> Result<HistoryPage, AppError> {
+    // One row more than shown says whether there are older ones.
+    let mut entries = state
+        .ledger
+        .history_entries(student_id, before, HISTORY_PAGE_ROWS as i64 + 1)
+        .await?;
+    let older = entries.len() > HISTORY_PAGE_ROWS;
+    entries.truncate(HISTORY_PAGE_ROWS);
+    Ok(HistoryPage { entries, older })
+}
+
+/// A student's page: their details and the newest page of their ledger.
 #[server(prefix = "/rpc", output = crate::api::Reply)]
 pub async fn load_student(student_id: String) -> Result<StudentHistory, AppError> {
     let (state, user) = session::required().await?;
@@ -307,10 +327,26 @@ pub async fn load_student(student_id: String) -> Result<StudentHistory, AppError
         .await?
         .map(|c| c.name)
         .unwrap_or_default();
-    let entries = state.ledger.history_entries(&student_id, None, 500).await?;
     Ok(StudentHistory {
         student,
         class_name,
-        entries,
+        page: history_page(&state, &student_id, None).await?,
+        utc_offset_minutes: state.ledger.rules().await?.utc_offset_minutes,
     })
+}
+
+/// "Show older" on a student's page: the rows recorded before the transaction `before`.
+#[server(prefix = "/rpc", output = crate::api::Reply)]
+pub async fn load_older_history(
+    student_id: String,
+    before: String,
+) -> Result<HistoryPage, AppError> {
+    let (state, user) = session::required().await?;
+    crate::model::validate_id("student_id", &student_id)?;
+    crate::model::validate_id("before", &before)?;
+    state
+        .ledger
+        .visible_student_class(&user.actor(), &student_id)
+        .await?;
+    history_page(&state, &student_id, Some(&before)).await
 }

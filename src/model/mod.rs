@@ -436,12 +436,22 @@ pub struct HistoryEntry {
     pub undone_by: Option<String>,
 }
 
-/// A student's page: who they are and their ledger, newest first.
+/// A page of a student's history, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryPage {
+    pub entries: Vec<HistoryEntry>,
+    /// Whether older rows lie beyond the last entry.
+    pub older: bool,
+}
+
+/// A student's page: who they are and the newest page of their ledger.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StudentHistory {
     pub student: StudentInfo,
     pub class_name: String,
-    pub entries: Vec<HistoryEntry>,
+    pub page: HistoryPage,
+    /// The school's offset from UTC, so times read as the school's clock.
+    pub utc_offset_minutes: i32,
 }
 
 /// Balance after each row, oldest first, from the current balance and the newest-first

@@ -221,6 +221,8 @@ pub struct MonitorOverview {
     pub traffic: Vec<TrafficMinute>,
     pub settings: MonitorSettings,
     pub writer: WriterFigures,
+    /// The school's offset from UTC, so times read as the school's clock.
+    pub utc_offset_minutes: i32,
 }
 
 /// What one monitor run did.

@@ -262,6 +262,7 @@ impl Monitor {
             repairs: ledger.repairs(20).await?,
             traffic: metrics.traffic.minutes(window::current_minute()),
             settings: self.inner.settings.clone(),
+            utc_offset_minutes: ledger.rules().await?.utc_offset_minutes,
             writer: WriterFigures {
                 queue_depth: ledger.queue_depth(),
                 commits,

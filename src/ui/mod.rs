@@ -12,6 +12,7 @@ mod preset_list;
 pub mod request_id;
 pub mod status;
 pub mod student;
+mod time;
 
 use crate::error::AppError;
 pub(crate) use errors::{error_text, error_text_naming};

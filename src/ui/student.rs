@@ -4,8 +4,9 @@
 use super::request_id::new_request_id;
 use crate::i18n::{Locale, t, t_string, use_i18n};
 use crate::{
-    api::board::{Undo, load_student},
+    api::board::{Undo, load_older_history, load_student},
     model::{HistoryEntry, StudentHistory, TransactionType, balance_series},
+    ui::time::SchoolTime,
 };
 use leptos::prelude::*;
 use leptos_i18n::I18nContext;
@@ -53,8 +54,10 @@ fn kind_label(i18n: I18nContext<Locale>, kind: TransactionType) -> &'static str 
 #[component]
 fn History(history: StudentHistory, undo: ServerAction<Undo>) -> impl IntoView {
     let i18n = use_i18n();
-    let series = balance_series(history.student.points, &history.entries);
+    let offset = history.utc_offset_minutes;
+    let series = balance_series(history.student.points, &history.page.entries);
     let back = format!("/class/{}", history.student.class_id);
+    let older = OlderRows::new(history.student.id.clone(), &history.page);
     view! {
         <section class="student" aria-labelledby="student-title">
             <p>
@@ -81,29 +84,103 @@ fn History(history: StudentHistory, undo: ServerAction<Undo>) -> impl IntoView {
                 </thead>
                 <tbody>
                     {history
+                        .page
                         .entries
                         .into_iter()
-                        .map(|entry| view! { <Row entry undo/> })
+                        .map(|entry| view! { <Row entry offset undo/> })
                         .collect_view()}
+                    {move || {
+                        older
+                            .rows
+                            .get()
+                            .into_iter()
+                            .map(|entry| view! { <Row entry offset undo/> })
+                            .collect_view()
+                    }}
                 </tbody>
             </table>
+            {move || {
+                older
+                    .failed
+                    .get()
+                    .map(|error| {
+                        view! {
+                            <p class="error" role="alert" data-testid="older-error">
+                                {crate::ui::error_text(i18n.get_locale(), &error)}
+                            </p>
+                        }
+                    })
+            }}
+            <Show when=move || older.more.get()>
+                <button
+                    type="button"
+                    class="show-older"
+                    data-testid="show-older"
+                    disabled=move || older.loading.get()
+                    on:click=move |_| older.load()
+                >
+                    {move || {
+                        if older.loading.get() { t_string!(i18n, loading) } else { t_string!(i18n, show_older) }
+                    }}
+                </button>
+            </Show>
         </section>
     }
 }
 
+/// The rows "Show older" brought in, after the first page, and where the next page starts.
+#[derive(Clone, Copy)]
+struct OlderRows {
+    student_id: StoredValue<String>,
+    /// The oldest row shown so far: the next page starts after it.
+    last_id: StoredValue<Option<String>>,
+    rows: RwSignal<Vec<HistoryEntry>>,
+    more: RwSignal<bool>,
+    loading: RwSignal<bool>,
+    failed: RwSignal<Option<crate::error::AppError>>,
+}
+
+impl OlderRows {
+    fn new(student_id: String, first: &crate::model::HistoryPage) -> Self {
+        Self {
+            student_id: StoredValue::new(student_id),
+            last_id: StoredValue::new(first.entries.last().map(|e| e.transaction.id.clone())),
+            rows: RwSignal::new(Vec::new()),
+            more: RwSignal::new(first.older),
+            loading: RwSignal::new(false),
+            failed: RwSignal::new(None),
+        }
+    }
+
+    fn load(self) {
+        let Some(before) = self.last_id.get_value() else {
+            return;
+        };
+        self.loading.set(true);
+        self.failed.set(None);
+        let student_id = self.student_id.get_value();
+        leptos::task::spawn_local(async move {
+            match load_older_history(student_id, before).await {
+                Ok(page) => {
+                    if let Some(last) = page.entries.last() {
+                        self.last_id.set_value(Some(last.transaction.id.clone()));
+                    }
+                    self.more.set(page.older);
+                    self.rows.update(|rows| rows.extend(page.entries));
+                }
+                Err(error) => self.failed.set(Some(error)),
+            }
+            self.loading.set(false);
+        });
+    }
+}
+
 #[component]
-fn Row(entry: HistoryEntry, undo: ServerAction<Undo>) -> impl IntoView {
+fn Row(entry: HistoryEntry, offset: i32, undo: ServerAction<Undo>) -> impl IntoView {
     let i18n = use_i18n();
     let tx = entry.transaction;
     let undoable = entry.undone_by.is_none() && tx.transaction_type != TransactionType::Reversal;
     let id = tx.id.clone();
-    let when = tx
-        .created_at
-        .replace('T', " ")
-        .trim_end_matches('Z')
-        .chars()
-        .take(16)
-        .collect::<String>();
     let change = if tx.points_change > 0 {
         format!("+{}", tx.points_change)
     } else {
@@ -112,7 +189,7 @@ fn Row(entry: HistoryEntry, undo: ServerAction<Undo>) -> impl IntoView {
     view! {
         <tr class:reversed=entry.undone_by.is_some() data-transaction=tx.id.clone()>
             <td>
-                <time datetime=tx.created_at.clone()>{when}</time>
+                <SchoolTime at=tx.created_at.clone() offset to_the_minute=true/>
             </td>
             <td>{entry.teacher_name}</td>
             <td class="num">

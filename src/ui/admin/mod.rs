@@ -58,25 +58,3 @@ fn Outcome(message: RwSignal<Option<Result<String, String>>>) -> impl IntoView {
         })
     }
 }
-
-/// "2026-11-26T08:05:03.123Z" as "2026-11-26 08:05:03".
-fn when(timestamp: &str) -> String {
-    timestamp
-        .replace('T', " ")
-        .trim_end_matches('Z')
-        .chars()
-        .take(19)
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn timestamps_read_as_date_and_time() {
-        assert_eq!(
-            super::when("2026-11-26T08:05:03.123Z"),
-            "2026-11-26 08:05:03"
-        );
-        assert_eq!(super::when("2026-11-26T08:05Z"), "2026-11-26 08:05");
-    }
-}

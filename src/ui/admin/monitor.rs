@@ -2,12 +2,13 @@
 //! which alerts are open, and how the server is doing. It follows `/api/monitor/events`, so
 //! it updates as runs, repairs, alerts and awards happen.
 
-use super::{AdminTabs, Outcome, when};
+use super::{AdminTabs, Outcome};
 use crate::i18n::{Locale, t, t_string, td_string, use_i18n};
 use crate::{
     api::admin::{RunMonitor, load_monitor},
     model::{Alert, AlertFigures, AlertKind, HealthStatus, MonitorOverview, Severity},
     ui::chart::{Line, LineChart},
+    ui::time::{SchoolTime, utc_offset_label},
 };
 use leptos::prelude::*;
 use leptos_i18n::I18nContext;
@@ -107,6 +108,7 @@ fn Overview(overview: MonitorOverview) -> impl IntoView {
     let chain_ok = report.chain.ok;
     let settings = overview.settings;
     let writer = overview.writer;
+    let offset = overview.utc_offset_minutes;
     view! {
         <div class="health" data-testid="health" data-status=report.status.as_str()>
             <StatusBadge status=report.status/>
@@ -201,7 +203,7 @@ fn Overview(overview: MonitorOverview) -> impl IntoView {
         } else {
             view! {
                 <ul class="alerts" data-testid="open-alerts">
-                    {overview.open_alerts.into_iter().map(|a| view! { <AlertItem alert=a/> }).collect_view()}
+                    {overview.open_alerts.into_iter().map(|a| view! { <AlertItem alert=a offset/> }).collect_view()}
                 </ul>
             }
                 .into_any()
@@ -233,7 +235,7 @@ fn Overview(overview: MonitorOverview) -> impl IntoView {
                                 let student = r.student_name.unwrap_or_else(|| r.student_id.clone());
                                 view! {
                                     <tr data-student=r.student_id>
-                                        <td>{when(&r.created_at)}</td>
+                                        <td><SchoolTime at=r.created_at.clone() offset/></td>
                                         <td>{student}</td>
                                         <td class="num">
                                             {format!(
@@ -277,7 +279,7 @@ fn Overview(overview: MonitorOverview) -> impl IntoView {
                             .map(|run| {
                                 view! {
                                     <tr>
-                                        <td>{when(&run.started_at)}</td>
+                                        <td><SchoolTime at=run.started_at.clone() offset/></td>
                                         <td>{trigger_label(i18n, &run.trigger)}</td>
                                         <td>
                                             <StatusBadge status=run.status/>
@@ -316,10 +318,10 @@ fn Overview(overview: MonitorOverview) -> impl IntoView {
                             .map(|a| {
                                 view! {
                                     <tr data-kind=a.kind.as_str()>
-                                        <td>{when(&a.raised_at)}</td>
+                                        <td><SchoolTime at=a.raised_at.clone() offset/></td>
                                         <td>{severity_label(i18n, a.severity)}</td>
                                         <td>{alert_text(i18n.get_locale(), &a)}</td>
-                                        <td>{a.resolved_at.as_deref().map(when).unwrap_or_default()}</td>
+                                        <td>{a.resolved_at.clone().map(|at| view! { <SchoolTime at offset/> })}</td>
                                     </tr>
                                 }
                             })
@@ -350,11 +352,15 @@ fn Overview(overview: MonitorOverview) -> impl IntoView {
                     .replace("{webhook}", switch(settings.webhook))
             }}
         </p>
+        <p class="muted" data-testid="times-zone">
+            {t_string!(i18n, times_in_zone)
+                .replace("{zone}", &utc_offset_label(offset).unwrap_or_default())}
+        </p>
     }
 }
 
 #[component]
-fn AlertItem(alert: Alert) -> impl IntoView {
+fn AlertItem(alert: Alert, offset: i32) -> impl IntoView {
     let i18n = use_i18n();
     let class = match alert.severity {
         Severity::Critical => "alert critical",
@@ -366,7 +372,7 @@ fn AlertItem(alert: Alert) -> impl IntoView {
             <strong>{alert_kind_label(i18n, alert.kind)}</strong>
             " · "
             {alert_text(i18n.get_locale(), &alert)}
-            <span class="muted">{format!(" ({})", when(&alert.raised_at))}</span>
+            <span class="muted">" (" <SchoolTime at=alert.raised_at.clone() offset/> ")"</span>
         </li>
     }
 }

@@ -6,20 +6,11 @@ use crate::{
     api::admin::{SaveRules, SaveSchoolPresets, SchoolRules, load_school_rules},
     error::{AppError, Problem},
     model::TransactionType,
-    rules::{Rules, UTC_OFFSETS},
+    rules::Rules,
     ui::preset_list::{PresetLines, PresetListEditor},
+    ui::time::utc_offset_label,
 };
 use leptos::prelude::*;
-
-/// How an offset in minutes reads as a time zone ("UTC+08:00", "UTC-05:30"); `None` for one
-/// outside [`UTC_OFFSETS`]. Shown beside the offset field.
-fn utc_offset_label(minutes: i32) -> Option<String> {
-    UTC_OFFSETS.contains(&minutes).then(|| {
-        let sign = if minutes < 0 { '-' } else { '+' };
-        let (hours, rest) = (minutes.abs() / 60, minutes.abs() % 60);
-        format!("UTC{sign}{hours:02}:{rest:02}")
-    })
-}
 
 /// Types an admin may allow (legacy rows come only from import).
 const CHOOSABLE: [TransactionType; 4] = [
@@ -287,7 +278,7 @@ fn RulesForms(school: SchoolRules) -> impl IntoView {
 
 #[cfg(test)]
 mod tests {
-    use super::{AppError, optional_number, utc_offset_label};
+    use super::{AppError, optional_number};
 
     #[test]
     fn empty_number_fields_mean_no_limit() {
@@ -297,14 +288,5 @@ mod tests {
             optional_number("daily_award_cap", "2.5"),
             Err(AppError::Validation { field, .. }) if field == "daily_award_cap"
         ));
-    }
-    #[test]
-    fn a_utc_offset_reads_as_a_time_zone() {
-        assert_eq!(utc_offset_label(480).as_deref(), Some("UTC+08:00"));
-        assert_eq!(utc_offset_label(0).as_deref(), Some("UTC+00:00"));
-        assert_eq!(utc_offset_label(-330).as_deref(), Some("UTC-05:30"));
-        assert_eq!(utc_offset_label(14 * 60).as_deref(), Some("UTC+14:00"));
-        assert_eq!(utc_offset_label(14 * 60 + 1), None);
-        assert_eq!(utc_offset_label(-14 * 60 - 1), None);
     }
 }
