@@ -1045,6 +1045,13 @@ async fn every_server_function_answers_each_role_as_its_rules_say() {
             }),
             class_teacher,
         ),
+        same_for_all(
+            form(LoadOlderHistory {
+                student_id: students[0].clone(),
+                before: transaction_id.clone(),
+            }),
+            class_teacher,
+        ),
         // Ids that cannot be ids: who is asking is settled first, then the argument.
         same_for_all(
             form(ClassBoard {
@@ -1055,6 +1062,13 @@ async fn every_server_function_answers_each_role_as_its_rules_say() {
         same_for_all(
             form(LoadStudent {
                 student_id: "x".into(),
+            }),
+            [Status(401), Status(400), Status(400), Status(400)],
+        ),
+        same_for_all(
+            form(LoadOlderHistory {
+                student_id: students[0].clone(),
+                before: "x".into(),
             }),
             [Status(401), Status(400), Status(400), Status(400)],
         ),
