@@ -107,11 +107,10 @@ test('rules: a bad value is refused naming the field; a good one is saved', asyn
   await signInAdmin(page);
   await open(page, '/admin/rules');
   const form = page.getByTestId('rules-form');
-  // The time zone's offset in minutes is shown as a zone, as it is typed.
-  await expect(form.getByTestId('utc-offset-shown')).toHaveText('UTC+08:00');
-  await form.getByTestId('utc_offset_minutes').fill('-330');
-  await expect(form.getByTestId('utc-offset-shown')).toHaveText('UTC-05:30');
-  await form.getByTestId('utc_offset_minutes').fill('480');
+  // The time zone is chosen by name, the school's current one selected.
+  const zone = form.getByTestId('utc_offset_minutes');
+  await expect(zone).toHaveValue('480');
+  await expect(zone.locator('option:checked')).toHaveText('UTC+08:00');
   await form.getByTestId('max_abs_change').fill('0');
   await form.getByTestId('save-rules').click();
   await expect(form.getByTestId('outcome-error')).toContainText('max_abs_change');
@@ -122,13 +121,16 @@ test('rules: a bad value is refused naming the field; a good one is saved', asyn
     '(daily_award_cap): must be between 1 and 1000000, or null for none',
   );
   await form.getByTestId('daily_award_cap').fill('');
+  await zone.selectOption({ label: 'UTC+05:30' });
   await form.getByTestId('save-rules').click();
   await expect(form.getByTestId('outcome')).toBeVisible();
   await page.reload();
   await hydrated(page);
   await expect(page.getByTestId('rules-form').getByTestId('max_abs_change')).toHaveValue('50');
-  // Back to the default, for the other tests.
+  await expect(page.getByTestId('rules-form').getByTestId('utc_offset_minutes')).toHaveValue('330');
+  // Back to the defaults, for the other tests.
   await page.getByTestId('rules-form').getByTestId('max_abs_change').fill('1000');
+  await page.getByTestId('rules-form').getByTestId('utc_offset_minutes').selectOption('480');
   await page.getByTestId('rules-form').getByTestId('save-rules').click();
   await expect(page.getByTestId('rules-form').getByTestId('outcome')).toBeVisible();
 });

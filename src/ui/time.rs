@@ -37,6 +37,14 @@ pub fn school_minute(timestamp: &str, utc_offset_minutes: i32) -> String {
     }
 }
 
+/// The offsets from UTC, in minutes, that the world's time zones use (standard and summer
+/// times in the IANA time zone database), offered by the rules page.
+pub const ZONE_OFFSETS: [i32; 38] = [
+    -720, -660, -600, -570, -540, -480, -420, -360, -300, -240, -210, -180, -120, -60, 0, 60, 120,
+    180, 210, 240, 270, 300, 330, 345, 360, 390, 420, 480, 525, 540, 570, 600, 630, 660, 720, 765,
+    780, 840,
+];
+
 /// How an offset in minutes reads as a time zone ("UTC+08:00", "UTC-05:30"); `None` for one
 /// outside [`UTC_OFFSETS`].
 pub fn utc_offset_label(minutes: i32) -> Option<String> {
@@ -165,6 +173,13 @@ mod tests {
             assert_eq!(school_time(text, 480), text);
             assert_eq!(school_minute(text, 480), text);
         }
+    }
+
+    #[test]
+    fn the_zones_offered_are_valid_and_in_order() {
+        assert!(ZONE_OFFSETS.windows(2).all(|w| w[0] < w[1]));
+        assert!(ZONE_OFFSETS.iter().all(|o| UTC_OFFSETS.contains(o)));
+        assert!(ZONE_OFFSETS.contains(&480), "the default zone is offered");
     }
 
     #[test]

@@ -8,9 +8,19 @@ use crate::{
     model::TransactionType,
     rules::Rules,
     ui::preset_list::{PresetLines, PresetListEditor},
-    ui::time::utc_offset_label,
+    ui::time::{ZONE_OFFSETS, utc_offset_label},
 };
 use leptos::prelude::*;
+
+/// The zones the time zone choice offers: the world's, and the school's own offset if it is
+/// another (set through the API), so the form shows what is stored.
+fn zone_choices(current: i32) -> Vec<i32> {
+    let mut zones = ZONE_OFFSETS.to_vec();
+    if let Err(at) = zones.binary_search(&current) {
+        zones.insert(at, current);
+    }
+    zones
+}
 
 /// Types an admin may allow (legacy rows come only from import).
 const CHOOSABLE: [TransactionType; 4] = [
@@ -222,15 +232,30 @@ fn RulesForms(school: SchoolRules) -> impl IntoView {
                 {number(t!(i18n, max_abs_change).into_any(), max, "max_abs_change")}
                 {number(t!(i18n, daily_award_cap).into_any(), cap, "daily_award_cap")}
                 {number(t!(i18n, min_balance).into_any(), min, "min_balance")}
-                {number(t!(i18n, utc_offset).into_any(), offset, "utc_offset_minutes")}
-                // The offset as a time zone, so an admin need not work it out (480: UTC+08:00).
-                <p class="muted" data-testid="utc-offset-shown">
-                    {move || {
-                        offset
-                            .with(|text| text.trim().parse().ok())
-                            .and_then(utc_offset_label)
-                    }}
-                </p>
+                <label>
+                    {t!(i18n, utc_offset)}
+                    <select
+                        name="utc_offset_minutes"
+                        data-testid="utc_offset_minutes"
+                        on:change=move |ev| offset.set(event_target_value(&ev))
+                    >
+                        {zone_choices(school.rules.utc_offset_minutes)
+                            .into_iter()
+                            .map(|minutes| {
+                                let value = minutes.to_string();
+                                let chosen = value.clone();
+                                view! {
+                                    <option
+                                        value=value
+                                        selected=move || offset.with(|o| *o == chosen)
+                                    >
+                                        {utc_offset_label(minutes).unwrap_or_else(|| minutes.to_string())}
+                                    </option>
+                                }
+                            })
+                            .collect_view()}
+                    </select>
+                </label>
                 <label class="toggle">
                     <input
                         type="checkbox"
@@ -278,7 +303,15 @@ fn RulesForms(school: SchoolRules) -> impl IntoView {
 
 #[cfg(test)]
 mod tests {
-    use super::{AppError, optional_number};
+    use super::{AppError, ZONE_OFFSETS, optional_number, zone_choices};
+
+    #[test]
+    fn the_schools_own_offset_is_always_a_choice() {
+        assert_eq!(zone_choices(480), ZONE_OFFSETS);
+        let odd = zone_choices(481);
+        assert_eq!(odd.len(), ZONE_OFFSETS.len() + 1);
+        assert!(odd.windows(2).all(|w| w[0] < w[1]) && odd.contains(&481));
+    }
 
     #[test]
     fn empty_number_fields_mean_no_limit() {
