@@ -111,19 +111,30 @@ fn History(history: StudentHistory, undo: ServerAction<Undo>) -> impl IntoView {
                         }
                     })
             }}
-            <Show when=move || older.more.get()>
-                <button
-                    type="button"
-                    class="show-older"
-                    data-testid="show-older"
-                    disabled=move || older.loading.get()
-                    on:click=move |_| older.load()
-                >
-                    {move || {
-                        if older.loading.get() { t_string!(i18n, loading) } else { t_string!(i18n, show_older) }
-                    }}
-                </button>
-            </Show>
+            {move || {
+                older
+                    .more
+                    .get()
+                    .then(|| {
+                        view! {
+                            <button
+                                type="button"
+                                class="show-older"
+                                data-testid="show-older"
+                                disabled=move || older.loading.get()
+                                on:click=move |_| older.load()
+                            >
+                                {move || {
+                                    if older.loading.get() {
+                                        t_string!(i18n, loading)
+                                    } else {
+                                        t_string!(i18n, show_older)
+                                    }
+                                }}
+                            </button>
+                        }
+                    })
+            }}
         </section>
     }
 }
