@@ -843,6 +843,35 @@ async fn the_openapi_document_describes_every_route_and_every_documented_route_e
     let paths = doc.body["paths"].as_object().unwrap();
     let operations: usize = paths.values().map(|m| m.as_object().unwrap().len()).sum();
     assert_eq!(operations, 32, "every endpoint of the router is documented");
+    // Parameters say where they go: a path's `{name}`s in the path, the rest (headers aside,
+    // such as Idempotency-Key) in the query.
+    let mut query_parameters = 0;
+    for (path, methods) in paths {
+        for (method, operation) in methods.as_object().unwrap() {
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                if parameter["in"] == "header" {
+                    continue;
+                }
+                let name = parameter["name"].as_str().unwrap();
+                let place = if path.contains(&format!("{{{name}}}")) {
+                    "path"
+                } else {
+                    query_parameters += 1;
+                    "query"
+                };
+                assert_eq!(parameter["in"], place, "{method} {path}: {name}");
+            }
+        }
+    }
+    assert!(query_parameters >= 4, "{query_parameters} query parameters");
+    let points = &paths["/api/points"]["get"]["parameters"];
+    let before = points
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "before")
+        .expect("GET /api/points documents before");
+    assert_eq!(before["required"], false, "{before}");
     for (path, methods) in paths {
         let concrete = path
             .replace("{transaction_id}", "aaaaaaaaaaaaaaa")

@@ -19,6 +19,7 @@ use tokio::sync::broadcast::error::RecvError;
 use utoipa::IntoParams;
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
     class_id: String,
 }

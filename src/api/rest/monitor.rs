@@ -59,6 +59,7 @@ pub fn monitor_report(ledger: &Ledger, report: ConsistencyReport) -> MonitorRepo
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReportQuery {
     /// Report only this student.
     student_id: Option<String>,
@@ -101,6 +102,7 @@ pub async fn report(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FixQuery {
     /// `true` repairs; without it this only checks, like GET.
     #[serde(default)]

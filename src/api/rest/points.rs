@@ -157,6 +157,7 @@ pub async fn create(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PointsQuery {
     student_id: Option<String>,
     #[serde(default)]

@@ -241,6 +241,7 @@ pub async fn create_student(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StudentsQuery {
     class_id: Option<String>,
 }
