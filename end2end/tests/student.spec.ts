@@ -66,6 +66,13 @@ test('a long history pages back with "Show older", and times read as the school 
   const newest = rows.first().locator('time');
   await expect(newest).toHaveText(schoolClock((await newest.getAttribute('datetime'))!, false));
 
+  // A page that cannot be fetched is said; the button stays for another try.
+  await page.route(/load_older_history/, (route) => route.abort());
+  await page.getByTestId('show-older').click();
+  await expect(page.getByTestId('older-error')).toBeVisible();
+  await expect(rows).toHaveCount(100);
+  await page.unroute(/load_older_history/);
+
   // Older rows arrive below the first page until there are none left.
   while (await page.getByTestId('show-older').isVisible()) {
     const before = await rows.count();
@@ -73,6 +80,7 @@ test('a long history pages back with "Show older", and times read as the school 
     await expect(rows).not.toHaveCount(before);
   }
   await expect(rows).toHaveCount(total);
+  await expect(page.getByTestId('older-error')).toHaveCount(0);
   const shown = await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-transaction')));
   expect(new Set(shown).size).toBe(total);
   await expect(rows.last()).not.toContainText('paging');
