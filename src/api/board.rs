@@ -285,6 +285,7 @@ pub async fn undo(
 }
 
 /// How many rows of a student's history one page shows.
+#[cfg(feature = "ssr")]
 const HISTORY_PAGE_ROWS: usize = 100;
 
 /// A page of the student's history: the newest rows, or those recorded before `before`.
