@@ -822,6 +822,76 @@ async fn students_and_classes_can_be_renamed_and_archived_keeping_their_ledger()
 }
 
 #[tokio::test]
+async fn a_class_downloads_as_csv_that_reads_back_as_a_roster() {
+    let s = start().await;
+    let admin = s.admin().await;
+    let (_, teacher) = s.teacher(&admin, "wang").await;
+    let (_, stranger) = s.teacher(&admin, "li").await;
+    let (class_id, students) = s.class_with_students(&teacher, "三年级一班", 2).await;
+    let awarded = s
+        .post(
+            "/api/points",
+            Some(&teacher),
+            json!({"student_id": students[0], "points_change": 5}),
+        )
+        .await;
+    assert_eq!(awarded.status, StatusCode::CREATED, "{}", awarded.body);
+
+    let url = format!("/api/students?class_id={class_id}&format=csv");
+    let csv = s.get(&url, Some(&teacher)).await;
+    assert_eq!(csv.status, StatusCode::OK, "{}", csv.text);
+    assert_eq!(csv.headers["content-type"], "text/csv; charset=utf-8");
+    let disposition = csv.headers["content-disposition"].to_str().unwrap();
+    assert!(disposition.starts_with("attachment;"), "{disposition}");
+    // The class's name, percent-encoded: 三 is E4 B8 89 in UTF-8.
+    assert!(
+        disposition.contains("filename*=UTF-8''%E4%B8%89"),
+        "{disposition}"
+    );
+    let lines: Vec<&str> = csv.text.trim_start_matches('\u{feff}').lines().collect();
+    assert_eq!(lines[0], "class,student_no,name,points,archived,id");
+    assert_eq!(lines.len(), 3, "{}", csv.text);
+    assert!(
+        lines.contains(
+            &format!("三年级一班,,三年级一班 student 0,5,false,{}", students[0]).as_str()
+        ),
+        "{}",
+        csv.text
+    );
+    let (rows, errors) = classpoints::ledger::import::parse_roster(&csv.text).unwrap();
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(rows.len(), 2);
+
+    // Without the format, the same list as JSON; an unknown format is named.
+    let json = s
+        .get(
+            &format!("/api/students?class_id={class_id}"),
+            Some(&teacher),
+        )
+        .await;
+    assert_eq!(json.body["students"].as_array().unwrap().len(), 2);
+    let bad = s
+        .get(
+            &format!("/api/students?class_id={class_id}&format=xls"),
+            Some(&teacher),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.text);
+    assert_eq!(bad.field(), "format");
+    // Another class's teacher gets what the JSON list would give them, and none of its students.
+    let theirs = s.get(&url, Some(&stranger)).await;
+    let theirs_json = s
+        .get(
+            &format!("/api/students?class_id={class_id}"),
+            Some(&stranger),
+        )
+        .await;
+    assert_eq!(theirs.status, theirs_json.status);
+    assert!(!theirs.text.contains(&students[0]), "{}", theirs.text);
+    assert_eq!(s.get(&url, None).await.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
 async fn the_openapi_document_describes_every_route_and_every_documented_route_exists() {
     let s = start().await;
     let doc = s.get("/api/openapi.json", None).await;

@@ -821,6 +821,7 @@ async fn every_endpoint_answers_each_role_as_its_rules_say() {
                     status: response.status(),
                     headers: response.headers().clone(),
                     body: Value::Null,
+                    text: String::new(),
                 }
             } else {
                 s.send(method.clone(), path, *token, body.clone(), &[])

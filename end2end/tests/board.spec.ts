@@ -1,5 +1,6 @@
 import { test, expect, Page, Locator } from '@playwright/test';
 import { signIn, openClass, hydrated } from './helpers';
+import { readFileSync } from 'node:fs';
 
 async function points(card: Locator): Promise<number> {
   return Number(await card.locator('.points').textContent());
@@ -200,4 +201,23 @@ test('a class without students says how to add them, and fills in live when one 
   for (const tool of tools) {
     await expect(page.getByTestId(tool)).toBeEnabled();
   }
+});
+
+test("my classes offer each class's points as a CSV file a spreadsheet reads", async ({ page }) => {
+  await signIn(page);
+  const download = page.waitForEvent('download');
+  await page.getByRole('listitem').filter({ hasText: '三年级一班' }).getByTestId('download-points').click();
+  const file = await download;
+  expect(file.suggestedFilename()).toBe('三年级一班.csv');
+  const text = readFileSync((await file.path())!, 'utf8');
+  expect(text.startsWith('\ufeff')).toBe(true); // so spreadsheet programs read UTF-8
+  const lines = text.slice(1).trim().split('\n');
+  expect(lines[0]).toBe('class,student_no,name,points,archived,id');
+  await openClass(page);
+  const cards = page.locator('.card');
+  expect(lines.length - 1).toBe(await cards.count());
+  const first = cards.first();
+  const id = (await first.getAttribute('data-student'))!;
+  const shown = await points(first);
+  expect(lines.find((line) => line.endsWith(`,${id}`))).toContain(`,${shown},false,${id}`);
 });

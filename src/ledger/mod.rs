@@ -10,6 +10,7 @@ pub mod access;
 mod chain;
 mod check;
 pub mod clock;
+pub mod export;
 mod idempotency;
 pub use idempotency::key_reused;
 pub mod ids;

@@ -35,6 +35,16 @@ pub fn ClassesPage() -> impl IntoView {
                                                                 {t_string!(i18n, n_students).replace("{n}", &c.students.to_string())}
                                                             </span>
                                                         </a>
+                                                        // The REST API's list as a file; the session cookie signs it in.
+                                                        // `download` keeps the router from taking the click.
+                                                        <a
+                                                            download=""
+                                                            class="class-download"
+                                                            data-testid="download-points"
+                                                            href=format!("/api/students?class_id={}&format=csv", c.id)
+                                                        >
+                                                            {t!(i18n, download_points)}
+                                                        </a>
                                                     </li>
                                                 }
                                             })

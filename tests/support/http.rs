@@ -96,11 +96,13 @@ async fn launch(
     }
 }
 
-/// A response's status, headers and JSON body (Null when the body is not JSON).
+/// A response's status, headers and JSON body (Null when the body is not JSON), and the body
+/// as text.
 pub struct Reply {
     pub status: StatusCode,
     pub headers: reqwest::header::HeaderMap,
     pub body: Value,
+    pub text: String,
 }
 
 impl Reply {
@@ -159,6 +161,7 @@ impl TestServer {
             status,
             headers,
             body,
+            text,
         }
     }
 
@@ -189,11 +192,13 @@ impl TestServer {
         let response = request.send().await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();
-        let body = serde_json::from_str(&response.text().await.unwrap()).unwrap_or(Value::Null);
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
         Reply {
             status,
             headers,
             body,
+            text,
         }
     }
 

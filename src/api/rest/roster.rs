@@ -14,8 +14,8 @@ use crate::{
 use axum::{
     Json,
     extract::{Path, State},
-    http::HeaderMap,
-    response::Response,
+    http::{HeaderMap, header},
+    response::{IntoResponse, Response},
 };
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -244,24 +244,79 @@ pub async fn create_student(
 #[into_params(parameter_in = Query)]
 pub struct StudentsQuery {
     class_id: Option<String>,
+    /// `csv` for a spreadsheet file (class, student_no, name, points, archived, id; the
+    /// roster import reads it back); JSON without it.
+    format: Option<ListFormat>,
 }
 
-/// Students (with points) the caller may see, optionally of one class.
+#[derive(Deserialize, ToSchema, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ListFormat {
+    Json,
+    Csv,
+}
+
+/// Students (with points) the caller may see, optionally of one class; as JSON, or with
+/// `format=csv` as a file to download.
 #[utoipa::path(get, path = "/api/students", tag = "roster", params(StudentsQuery),
-    responses((status = 200, body = Students), (status = 400, body = ErrorReply)), security(("bearer" = [])))]
+    responses((status = 200, content((Students = "application/json"), (String = "text/csv"))),
+        (status = 400, body = ErrorReply)), security(("bearer" = [])))]
 pub async fn list_students(
     State(state): State<AppState>,
     auth: Auth,
     ApiQuery(query): ApiQuery<StudentsQuery>,
-) -> Result<Json<Students>, AppError> {
+) -> Result<Response, AppError> {
     if let Some(class_id) = &query.class_id {
         validate_id("class_id", class_id)?;
     }
+    let actor = auth.0.actor();
     let students = state
         .ledger
-        .students(&auth.0.actor(), query.class_id.as_deref())
+        .students(&actor, query.class_id.as_deref())
         .await?;
-    Ok(Json(Students { students }))
+    if query.format != Some(ListFormat::Csv) {
+        return Ok(Json(Students { students }).into_response());
+    }
+    let classes = state.ledger.classes(&actor).await?;
+    let file_name = match &query.class_id {
+        Some(id) => classes
+            .iter()
+            .find(|c| &c.id == id)
+            .map_or_else(|| id.clone(), |c| c.name.clone()),
+        None => "students".to_owned(),
+    };
+    let csv = crate::ledger::export::students_csv(&classes, &students)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, attachment(&file_name, "csv")),
+        ],
+        csv,
+    )
+        .into_response())
+}
+
+/// `Content-Disposition` for a download named `name.ext`: a plain ASCII name for old clients
+/// and the real one (a class name is often Chinese) percent-encoded as RFC 6266 allows.
+fn attachment(name: &str, ext: &str) -> String {
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded: String = format!("{name}.{ext}")
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    format!("attachment; filename=\"{ascii}.{ext}\"; filename*=UTF-8''{encoded}")
 }
 
 #[derive(Deserialize, ToSchema)]
