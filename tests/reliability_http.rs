@@ -1043,6 +1043,7 @@ async fn every_server_function_answers_each_role_as_its_rules_say() {
         same_for_all(
             form(LoadStudent {
                 student_id: student.clone(),
+                rows: Some(500),
             }),
             class_teacher,
         ),
@@ -1063,6 +1064,7 @@ async fn every_server_function_answers_each_role_as_its_rules_say() {
         same_for_all(
             form(LoadStudent {
                 student_id: "x".into(),
+                rows: None,
             }),
             [Status(401), Status(400), Status(400), Status(400)],
         ),

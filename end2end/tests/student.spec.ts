@@ -84,4 +84,16 @@ test('a long history pages back with "Show older", and times read as the school 
   const shown = await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-transaction')));
   expect(new Set(shown).size).toBe(total);
   await expect(rows.last()).not.toContainText('paging');
+
+  // Undoing a row "Show older" brought in keeps every row in view: the reversal is added on
+  // top and the undone row, far down, is struck through.
+  const deep = rows.nth(110);
+  await expect(deep).toContainText('paging');
+  const deepId = (await deep.getAttribute('data-transaction'))!;
+  await deep.getByTestId('undo-row').click();
+  await expect(rows).toHaveCount(total + 1);
+  await expect(page.locator(`tr[data-transaction="${deepId}"]`)).toHaveClass(/reversed/);
+  await expect(rows.first()).toContainText('undo');
+  await expect(rows.last()).not.toContainText('paging');
+  await expect(page.getByTestId('show-older')).toHaveCount(0);
 });

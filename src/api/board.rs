@@ -288,26 +288,37 @@ pub async fn undo(
 #[cfg(feature = "ssr")]
 const HISTORY_PAGE_ROWS: usize = 100;
 
-/// A page of the student's history: the newest rows, or those recorded before `before`.
+/// The most rows a reload of the student's page brings back at once (see [`load_student`]).
+#[cfg(feature = "ssr")]
+const HISTORY_RELOAD_MAX_ROWS: usize = 2_000;
+
+/// `rows` of the student's history: the newest, or those recorded before `before`.
 #[cfg(feature = "ssr")]
 async fn history_page(
     state: &crate::server::AppState,
     student_id: &str,
     before: Option<&str>,
+    rows: usize,
 ) -> Result<HistoryPage, AppError> {
     // One row more than shown says whether there are older ones.
     let mut entries = state
         .ledger
-        .history_entries(student_id, before, HISTORY_PAGE_ROWS as i64 + 1)
+        .history_entries(student_id, before, rows as i64 + 1)
         .await?;
-    let older = entries.len() > HISTORY_PAGE_ROWS;
-    entries.truncate(HISTORY_PAGE_ROWS);
+    let older = entries.len() > rows;
+    entries.truncate(rows);
     Ok(HistoryPage { entries, older })
 }
 
 /// A student's page: their details and the newest page of their ledger.
+///
+/// `rows` asks for more than one page, up to [`HISTORY_RELOAD_MAX_ROWS`]: the page reloads
+/// after an undo and keeps the rows "Show older" had brought in.
 #[server(prefix = "/rpc", output = crate::api::Reply)]
-pub async fn load_student(student_id: String) -> Result<StudentHistory, AppError> {
+pub async fn load_student(
+    student_id: String,
+    rows: Option<u32>,
+) -> Result<StudentHistory, AppError> {
     let (state, user) = session::required().await?;
     crate::model::validate_id("student_id", &student_id)?;
     let actor = user.actor();
@@ -331,7 +342,14 @@ pub async fn load_student(student_id: String) -> Result<StudentHistory, AppError
     Ok(StudentHistory {
         student,
         class_name,
-        page: history_page(&state, &student_id, None).await?,
+        page: history_page(
+            &state,
+            &student_id,
+            None,
+            rows.map_or(HISTORY_PAGE_ROWS, |rows| rows as usize)
+                .clamp(HISTORY_PAGE_ROWS, HISTORY_RELOAD_MAX_ROWS),
+        )
+        .await?,
         utc_offset_minutes: state.ledger.rules().await?.utc_offset_minutes,
     })
 }
@@ -349,5 +367,5 @@ pub async fn load_older_history(
         .ledger
         .visible_student_class(&user.actor(), &student_id)
         .await?;
-    history_page(&state, &student_id, Some(&before)).await
+    history_page(&state, &student_id, Some(&before), HISTORY_PAGE_ROWS).await
 }

@@ -17,10 +17,17 @@ pub fn StudentPage() -> impl IntoView {
     let params = use_params_map();
     let student_id = move || params.read().get("id").unwrap_or_default();
     let undo = ServerAction::<Undo>::new();
-    // Reload after an undo so both rows (the original, struck through, and its reversal) show.
+    let shown = ShownRows::default();
+    // Reload after an undo so both rows (the original, struck through, and its reversal) show,
+    // as deep as "Show older" had gone: the undone row may be one of those.
     let history = crate::ui::load(
-        move || (student_id(), undo.version().get()),
-        |(id, _)| load_student(id),
+        move || {
+            let id = student_id();
+            let version = undo.version().get();
+            let rows = shown.to_reload(&id);
+            (id, version, rows)
+        },
+        |(id, _, rows)| load_student(id, rows),
     );
     let i18n = use_i18n();
     // A refused undo (undone meanwhile on another device, say) is said, not swallowed; the
@@ -36,7 +43,7 @@ pub fn StudentPage() -> impl IntoView {
     view! {
         {refusal}
         {super::loaded(history, move |history| {
-            view! { <History history undo/> }.into_any()
+            view! { <History history undo shown/> }.into_any()
         })}
     }
 }
@@ -52,12 +59,12 @@ fn kind_label(i18n: I18nContext<Locale>, kind: TransactionType) -> &'static str 
 }
 
 #[component]
-fn History(history: StudentHistory, undo: ServerAction<Undo>) -> impl IntoView {
+fn History(history: StudentHistory, undo: ServerAction<Undo>, shown: ShownRows) -> impl IntoView {
     let i18n = use_i18n();
     let offset = history.utc_offset_minutes;
     let series = balance_series(history.student.points, &history.page.entries);
     let back = format!("/class/{}", history.student.class_id);
-    let older = OlderRows::new(history.student.id.clone(), &history.page);
+    let older = OlderRows::new(history.student.id.clone(), &history.page, shown);
     view! {
         <section class="student" aria-labelledby="student-title">
             <p>
@@ -139,10 +146,31 @@ fn History(history: StudentHistory, undo: ServerAction<Undo>) -> impl IntoView {
     }
 }
 
+/// How many history rows the page shows, and for which student; outlives a reload.
+#[derive(Clone, Copy, Default)]
+struct ShownRows(StoredValue<Option<(String, usize)>>);
+
+impl ShownRows {
+    /// Rows to ask for when reloading `student_id`'s page: one more than shown, as the undo's
+    /// reversal becomes the newest row; `None` (the first page) for a page not shown yet.
+    fn to_reload(self, student_id: &str) -> Option<u32> {
+        self.0.with_value(|shown| match shown {
+            Some((id, rows)) if id == student_id => u32::try_from(rows + 1).ok(),
+            _ => None,
+        })
+    }
+
+    fn record(self, student_id: &str, rows: usize) {
+        self.0.set_value(Some((student_id.to_owned(), rows)));
+    }
+}
+
 /// The rows "Show older" brought in, after the first page, and where the next page starts.
 #[derive(Clone, Copy)]
 struct OlderRows {
     student_id: StoredValue<String>,
+    first_page_rows: usize,
+    shown: ShownRows,
     /// The oldest row shown so far: the next page starts after it.
     last_id: StoredValue<Option<String>>,
     rows: RwSignal<Vec<HistoryEntry>>,
@@ -152,9 +180,12 @@ struct OlderRows {
 }
 
 impl OlderRows {
-    fn new(student_id: String, first: &crate::model::HistoryPage) -> Self {
+    fn new(student_id: String, first: &crate::model::HistoryPage, shown: ShownRows) -> Self {
+        shown.record(&student_id, first.entries.len());
         Self {
             student_id: StoredValue::new(student_id),
+            first_page_rows: first.entries.len(),
+            shown,
             last_id: StoredValue::new(first.entries.last().map(|e| e.transaction.id.clone())),
             rows: RwSignal::new(Vec::new()),
             more: RwSignal::new(first.older),
@@ -178,6 +209,9 @@ impl OlderRows {
                     }
                     self.more.set(page.older);
                     self.rows.update(|rows| rows.extend(page.entries));
+                    let total = self.first_page_rows + self.rows.with_untracked(Vec::len);
+                    self.student_id
+                        .with_value(|student_id| self.shown.record(student_id, total));
                 }
                 Err(error) => self.failed.set(Some(error)),
             }
