@@ -42,10 +42,28 @@ pub fn students_csv(classes: &[ClassInfo], students: &[StudentInfo]) -> Result<S
 }
 
 fn text_cell(value: &str) -> String {
-    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    if needs_formula_guard(value) {
         format!("'{value}")
     } else {
         value.to_owned()
+    }
+}
+
+/// Whether a cell starts like a formula, under any apostrophes already in front of it: a
+/// value that itself starts with the guard is guarded again, so [`without_formula_guard`]
+/// gives back exactly what was written.
+fn needs_formula_guard(value: &str) -> bool {
+    value
+        .trim_start_matches('\'')
+        .starts_with(['=', '+', '-', '@', '\t', '\r'])
+}
+
+/// A cell as it was before [`students_csv`] guarded it; how the roster import reads an
+/// exported file back.
+pub(super) fn without_formula_guard(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(guarded) if needs_formula_guard(guarded) => guarded,
+        _ => cell,
     }
 }
 
@@ -64,16 +82,20 @@ mod tests {
         }
     }
 
-    #[test]
-    fn students_export_with_their_class_names_and_read_back_as_a_roster() {
-        let classes = [ClassInfo {
+    fn class() -> ClassInfo {
+        ClassInfo {
             id: "ccccccccccccccc".into(),
             name: "三年级一班".into(),
             archived: false,
             students: 2,
             teacher_ids: vec![],
-        }];
-        let csv = students_csv(&classes, &[student("王小明", 12), student("Li, Hua", -3)]).unwrap();
+        }
+    }
+
+    #[test]
+    fn students_export_with_their_class_names_and_read_back_as_a_roster() {
+        let csv =
+            students_csv(&[class()], &[student("王小明", 12), student("Li, Hua", -3)]).unwrap();
         assert!(csv.starts_with('\u{feff}'));
         assert_eq!(
             csv.trim_start_matches('\u{feff}'),
@@ -93,5 +115,17 @@ mod tests {
         let csv = students_csv(&[], &[student("=HYPERLINK(\"x\")", 0), student("-1", 0)]).unwrap();
         assert!(csv.contains("\"'=HYPERLINK(\"\"x\"\")\""), "{csv}");
         assert!(csv.contains(",'-1,"), "{csv}");
+    }
+
+    #[test]
+    fn guarded_cells_read_back_as_written() {
+        for name in [
+            "=1+1", "-1", "'=1", "''@x", "'quoted'", "O'Brien", "+", "plain",
+        ] {
+            let csv = students_csv(&[class()], &[student(name, 0)]).unwrap();
+            let (rows, errors) = super::super::import::parse_roster(&csv).unwrap();
+            assert!(errors.is_empty(), "{name}: {errors:?}");
+            assert_eq!(rows[0].name, name, "{csv}");
+        }
     }
 }

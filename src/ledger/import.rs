@@ -53,7 +53,7 @@ pub fn parse_roster(text: &str) -> Result<(Vec<RosterRow>, Vec<RowError>), AppEr
         };
         let field = |i: Option<usize>| {
             i.and_then(|i| record.get(i))
-                .map(str::to_owned)
+                .map(|v| super::export::without_formula_guard(v).to_owned())
                 .filter(|v| !v.is_empty())
         };
         let row = RosterRow {
