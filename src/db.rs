@@ -237,7 +237,9 @@ impl Db {
         &self.path
     }
 
-    pub async fn status(&self) -> Result<SystemStatus, AppError> {
+    /// What the database holds; times are to be read at `utc_offset_minutes` (the school's
+    /// rules, which live in the ledger).
+    pub async fn status(&self, utc_offset_minutes: i32) -> Result<SystemStatus, AppError> {
         let mut conn = self.pool.acquire().await?;
         let (sqlite_version, checked_at): (String, String) =
             sqlx::query_as("SELECT sqlite_version(), strftime('%Y-%m-%dT%H:%M:%fZ', 'now')")
@@ -271,6 +273,7 @@ impl Db {
             applied_migrations,
             tables,
             checked_at,
+            utc_offset_minutes,
         })
     }
 }
@@ -286,7 +289,7 @@ mod tests {
         let db = Db::open(&url).await.unwrap();
         assert!(db.path().exists(), "database file created");
 
-        let status = db.status().await.unwrap();
+        let status = db.status(0).await.unwrap();
         assert_eq!(status.journal_mode, "wal");
         assert!(status.applied_migrations >= 1);
         let settings = status
@@ -338,8 +341,8 @@ mod tests {
     async fn reopening_is_idempotent() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/test.db", dir.path().display());
-        let first = Db::open(&url).await.unwrap().status().await.unwrap();
-        let second = Db::open(&url).await.unwrap().status().await.unwrap();
+        let first = Db::open(&url).await.unwrap().status(0).await.unwrap();
+        let second = Db::open(&url).await.unwrap().status(0).await.unwrap();
         assert_eq!(first.applied_migrations, second.applied_migrations);
         assert_eq!(first.tables, second.tables);
     }

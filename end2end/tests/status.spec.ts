@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { signInAdmin, hydrated, sqlite } from './helpers';
+import { signInAdmin, hydrated, sqlite, schoolClock } from './helpers';
 
 test('status page hydrates and its server function round-trips to SQLite', async ({ page }) => {
   await signInAdmin(page);
@@ -19,7 +19,11 @@ test('status page hydrates and its server function round-trips to SQLite', async
   // ...and the WASM bundle takes over the page.
   await hydrated(page);
 
-  const before = await page.getByTestId('checked-at').textContent();
+  // When it was checked, on the school's clock (UTC+08:00), the instant kept in `datetime`.
+  const checked = page.getByTestId('checked-at').locator('time');
+  const before = (await checked.getAttribute('datetime'))!;
+  await expect(checked).toHaveText(schoolClock(before));
+  await expect(page.getByTestId('checked-at')).toContainText('(UTC+08:00)');
   const rpc = page.waitForResponse(
     (response) => response.url().includes('/rpc/') && response.request().method() === 'POST',
   );
@@ -27,7 +31,8 @@ test('status page hydrates and its server function round-trips to SQLite', async
   const response = await rpc;
   expect(response.status()).toBe(200);
 
-  await expect(page.getByTestId('checked-at')).not.toHaveText(before ?? '');
+  await expect(checked).not.toHaveAttribute('datetime', before);
+  await expect(checked).toHaveText(schoolClock((await checked.getAttribute('datetime'))!));
   await expect(page.locator('.status-facts')).toContainText('(wal)');
   // The page shows what the database holds, as sqlite3 reads it.
   await expect(page.locator('tr[data-table="settings"] td.num')).toHaveText(

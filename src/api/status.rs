@@ -5,5 +5,6 @@ use leptos::prelude::*;
 #[server(prefix = "/rpc", output = crate::api::Reply)]
 pub async fn get_system_status() -> Result<SystemStatus, AppError> {
     let (state, _) = super::session::admin().await?;
-    state.ledger.db().status().await
+    let utc_offset_minutes = state.ledger.rules().await?.utc_offset_minutes;
+    state.ledger.db().status(utc_offset_minutes).await
 }

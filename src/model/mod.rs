@@ -15,6 +15,8 @@ pub struct SystemStatus {
     pub applied_migrations: i64,
     pub tables: Vec<TableRows>,
     pub checked_at: String,
+    /// The school's clock (its rules), which the page reads `checked_at` on.
+    pub utc_offset_minutes: i32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,5 +1,9 @@
 use crate::i18n::{t, use_i18n};
-use crate::{api::status::get_system_status, model::SystemStatus};
+use crate::{
+    api::status::get_system_status,
+    model::SystemStatus,
+    ui::time::{SchoolTime, utc_offset_label},
+};
 use leptos::prelude::*;
 
 /// Shows what the server reads from SQLite; {t!(i18n, refresh)} asks again through a server function.
@@ -44,7 +48,10 @@ fn StatusTable(status: SystemStatus) -> impl IntoView {
             <dt>{t!(i18n, migrations_applied)}</dt>
             <dd data-testid="migrations">{status.applied_migrations}</dd>
             <dt>{t!(i18n, checked_at)}</dt>
-            <dd data-testid="checked-at">{status.checked_at}</dd>
+            <dd data-testid="checked-at">
+                <SchoolTime at=status.checked_at offset=status.utc_offset_minutes/>
+                {utc_offset_label(status.utc_offset_minutes).map(|zone| format!(" ({zone})"))}
+            </dd>
         </dl>
         <table class="table-rows">
             <caption>{t!(i18n, rows_per_table)}</caption>
