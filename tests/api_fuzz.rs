@@ -251,6 +251,8 @@ const ARGUMENT_NAMES: &[&str] = &[
     "csv",
     "rules",
     "fix",
+    "before",
+    "rows",
 ];
 
 /// A value for a server-function argument: sometimes a real id (a student's, the class's, a
