@@ -156,46 +156,32 @@ fn Overview(overview: MonitorOverview) -> impl IntoView {
         </div>
 
         <h2>{t!(i18n, inconsistent_students)}</h2>
-        {if overview.inconsistent.is_empty() {
-            view! { <p data-testid="all-consistent">{t!(i18n, all_consistent)}</p> }.into_any()
-        } else {
+        {records_table(
+            "inconsistent",
+            overview.inconsistent,
+            view! { <p data-testid="all-consistent">{t!(i18n, all_consistent)}</p> },
             view! {
-                <table class="wide-table" data-testid="inconsistent">
-                    <thead>
-                        <tr>
-                            <th scope="col">{t!(i18n, student)}</th>
-                            <th scope="col">{t!(i18n, class)}</th>
-                            <th scope="col">{t!(i18n, expected)}</th>
-                            <th scope="col">{t!(i18n, actual)}</th>
-                            <th scope="col">{t!(i18n, difference)}</th>
-                        </tr>
-                    </thead>
-                    <tbody>
-                        {overview
-                            .inconsistent
-                            .into_iter()
-                            .map(|row| {
-                                let i = row.inconsistency;
-                                view! {
-                                    <tr data-student=i.student_id.clone()>
-                                        <td>
-                                            <a href=format!("/student/{}", i.student_id)>{row.name}</a>
-                                        </td>
-                                        <td>{row.class_name}</td>
-                                        <td class="num">{i.expected}</td>
-                                        <td class="num">
-                                            {i.actual.map_or_else(|| "—".to_owned(), |a| a.to_string())}
-                                        </td>
-                                        <td class="num">{format!("{:+}", i.difference)}</td>
-                                    </tr>
-                                }
-                            })
-                            .collect_view()}
-                    </tbody>
-                </table>
-            }
-                .into_any()
-        }}
+                <th scope="col">{t!(i18n, student)}</th>
+                <th scope="col">{t!(i18n, class)}</th>
+                <th scope="col">{t!(i18n, expected)}</th>
+                <th scope="col">{t!(i18n, actual)}</th>
+                <th scope="col">{t!(i18n, difference)}</th>
+            },
+            |row| {
+                let i = row.inconsistency;
+                view! {
+                    <tr data-student=i.student_id.clone()>
+                        <td>
+                            <a href=format!("/student/{}", i.student_id)>{row.name}</a>
+                        </td>
+                        <td>{row.class_name}</td>
+                        <td class="num">{i.expected}</td>
+                        <td class="num">{i.actual.map_or_else(|| "—".to_owned(), |a| a.to_string())}</td>
+                        <td class="num">{format!("{:+}", i.difference)}</td>
+                    </tr>
+                }
+            },
+        )}
 
         <h2>{t!(i18n, open_alerts)}</h2>
         {if overview.open_alerts.is_empty() {
@@ -213,124 +199,81 @@ fn Overview(overview: MonitorOverview) -> impl IntoView {
         <Traffic traffic=overview.traffic/>
 
         <h2>{t!(i18n, repair_log)}</h2>
-        {if overview.repairs.is_empty() {
-            view! { <p>{t!(i18n, no_repairs)}</p> }.into_any()
-        } else {
+        {records_table(
+            "repairs",
+            overview.repairs,
+            view! { <p data-testid="no-repairs">{t!(i18n, no_repairs)}</p> },
             view! {
-                <table class="wide-table" data-testid="repairs">
-                    <thead>
-                        <tr>
-                            <th scope="col">{t!(i18n, when)}</th>
-                            <th scope="col">{t!(i18n, student)}</th>
-                            <th scope="col">{t!(i18n, old_new)}</th>
-                            <th scope="col">{t!(i18n, who)}</th>
-                            <th scope="col">{t!(i18n, why)}</th>
-                        </tr>
-                    </thead>
-                    <tbody>
-                        {overview
-                            .repairs
-                            .into_iter()
-                            .map(|r| {
-                                let student = r.student_name.unwrap_or_else(|| r.student_id.clone());
-                                view! {
-                                    <tr data-student=r.student_id>
-                                        <td><SchoolTime at=r.created_at.clone() offset/></td>
-                                        <td>{student}</td>
-                                        <td class="num">
-                                            {format!(
-                                                "{} → {}",
-                                                r.old_points.map_or_else(|| "—".to_owned(), |p| p.to_string()),
-                                                r.new_points,
-                                            )}
-                                        </td>
-                                        <td>{r.actor}</td>
-                                        <td>{r.reason}</td>
-                                    </tr>
-                                }
-                            })
-                            .collect_view()}
-                    </tbody>
-                </table>
-            }
-                .into_any()
-        }}
+                <th scope="col">{t!(i18n, when)}</th>
+                <th scope="col">{t!(i18n, student)}</th>
+                <th scope="col">{t!(i18n, old_new)}</th>
+                <th scope="col">{t!(i18n, who)}</th>
+                <th scope="col">{t!(i18n, why)}</th>
+            },
+            move |r| {
+                let student = r.student_name.unwrap_or_else(|| r.student_id.clone());
+                let old = r.old_points.map_or_else(|| "—".to_owned(), |p| p.to_string());
+                view! {
+                    <tr data-student=r.student_id>
+                        <td><SchoolTime at=r.created_at offset/></td>
+                        <td>{student}</td>
+                        <td class="num">{format!("{old} → {}", r.new_points)}</td>
+                        <td>{r.actor}</td>
+                        <td>{r.reason}</td>
+                    </tr>
+                }
+            },
+        )}
 
         <h2>{t!(i18n, recent_runs)}</h2>
-        {if overview.runs.is_empty() {
-            view! { <p data-testid="no-runs">{t!(i18n, no_runs)}</p> }.into_any()
-        } else {
+        {records_table(
+            "runs",
+            overview.runs,
+            view! { <p data-testid="no-runs">{t!(i18n, no_runs)}</p> },
             view! {
-                <table class="wide-table" data-testid="runs">
-                    <thead>
-                        <tr>
-                            <th scope="col">{t!(i18n, when)}</th>
-                            <th scope="col">{t!(i18n, trigger)}</th>
-                            <th scope="col">{t!(i18n, status)}</th>
-                            <th scope="col">{t!(i18n, inconsistent_students)}</th>
-                            <th scope="col">{t!(i18n, fixed)}</th>
-                            <th scope="col">{t!(i18n, duration)}</th>
-                        </tr>
-                    </thead>
-                    <tbody>
-                        {overview
-                            .runs
-                            .into_iter()
-                            .map(|run| {
-                                view! {
-                                    <tr>
-                                        <td><SchoolTime at=run.started_at.clone() offset/></td>
-                                        <td>{trigger_label(i18n, &run.trigger)}</td>
-                                        <td>
-                                            <StatusBadge status=run.status/>
-                                        </td>
-                                        <td class="num">{run.inconsistent_students}</td>
-                                        <td class="num">{run.fixed}</td>
-                                        <td class="num">{format!("{:.1} ms", run.duration_ms)}</td>
-                                    </tr>
-                                }
-                            })
-                            .collect_view()}
-                    </tbody>
-                </table>
-            }
-                .into_any()
-        }}
+                <th scope="col">{t!(i18n, when)}</th>
+                <th scope="col">{t!(i18n, trigger)}</th>
+                <th scope="col">{t!(i18n, status)}</th>
+                <th scope="col">{t!(i18n, inconsistent_students)}</th>
+                <th scope="col">{t!(i18n, fixed)}</th>
+                <th scope="col">{t!(i18n, duration)}</th>
+            },
+            move |run| {
+                view! {
+                    <tr>
+                        <td><SchoolTime at=run.started_at offset/></td>
+                        <td>{trigger_label(i18n, &run.trigger)}</td>
+                        <td><StatusBadge status=run.status/></td>
+                        <td class="num">{run.inconsistent_students}</td>
+                        <td class="num">{run.fixed}</td>
+                        <td class="num">{format!("{:.1} ms", run.duration_ms)}</td>
+                    </tr>
+                }
+            },
+        )}
 
         <h2>{t!(i18n, recent_alerts)}</h2>
-        {if overview.recent_alerts.is_empty() {
-            view! { <p data-testid="no-recent-alerts">{t!(i18n, no_recent_alerts)}</p> }.into_any()
-        } else {
+        {records_table(
+            "recent-alerts",
+            overview.recent_alerts,
+            view! { <p data-testid="no-recent-alerts">{t!(i18n, no_recent_alerts)}</p> },
             view! {
-                <table class="wide-table" data-testid="recent-alerts">
-                    <thead>
-                        <tr>
-                            <th scope="col">{t!(i18n, raised)}</th>
-                            <th scope="col">{t!(i18n, severity)}</th>
-                            <th scope="col">{t!(i18n, message)}</th>
-                            <th scope="col">{t!(i18n, resolved)}</th>
-                        </tr>
-                    </thead>
-                    <tbody>
-                        {overview
-                            .recent_alerts
-                            .into_iter()
-                            .map(|a| {
-                                view! {
-                                    <tr data-kind=a.kind.as_str()>
-                                        <td><SchoolTime at=a.raised_at.clone() offset/></td>
-                                        <td>{severity_label(i18n, a.severity)}</td>
-                                        <td>{alert_text(i18n.get_locale(), &a)}</td>
-                                        <td>{a.resolved_at.clone().map(|at| view! { <SchoolTime at offset/> })}</td>
-                                    </tr>
-                                }
-                            })
-                            .collect_view()}
-                    </tbody>
-                </table>
-            }
-                .into_any()
-        }}
+                <th scope="col">{t!(i18n, raised)}</th>
+                <th scope="col">{t!(i18n, severity)}</th>
+                <th scope="col">{t!(i18n, message)}</th>
+                <th scope="col">{t!(i18n, resolved)}</th>
+            },
+            move |a| {
+                view! {
+                    <tr data-kind=a.kind.as_str()>
+                        <td><SchoolTime at=a.raised_at.clone() offset/></td>
+                        <td>{severity_label(i18n, a.severity)}</td>
+                        <td>{alert_text(i18n.get_locale(), &a)}</td>
+                        <td>{a.resolved_at.clone().map(|at| view! { <SchoolTime at offset/> })}</td>
+                    </tr>
+                }
+            },
+        )}
 
         <h2>{t!(i18n, settings)}</h2>
         <p class="muted" data-testid="monitor-settings">
@@ -357,6 +300,29 @@ fn Overview(overview: MonitorOverview) -> impl IntoView {
                 .replace("{zone}", &utc_offset_label(offset).unwrap_or_default())}
         </p>
     }
+}
+
+/// A section's records as a table (`head`: its column headings, `row`: one record's row), or
+/// `none` when there are no records.
+fn records_table<T, R: IntoView>(
+    testid: &'static str,
+    records: Vec<T>,
+    none: impl IntoView + 'static,
+    head: impl IntoView + 'static,
+    row: impl FnMut(T) -> R,
+) -> AnyView {
+    if records.is_empty() {
+        return none.into_any();
+    }
+    view! {
+        <table class="wide-table" data-testid=testid>
+            <thead>
+                <tr>{head}</tr>
+            </thead>
+            <tbody>{records.into_iter().map(row).collect_view()}</tbody>
+        </table>
+    }
+    .into_any()
 }
 
 #[component]
