@@ -70,6 +70,27 @@ pub enum OpenError {
         path: PathBuf,
         source: sqlx::migrate::MigrateError,
     },
+    #[error("cannot use the lock file {lock}: {source}")]
+    Lock {
+        lock: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is in use by a running classpoints server (it holds {lock}): {what}")]
+    ServerRunning {
+        path: PathBuf,
+        lock: PathBuf,
+        what: &'static str,
+    },
+}
+
+/// A running server's hold on its database, released when dropped (or when the process ends,
+/// however it ends). Caches in the server (sign-ins, the hash chain's last verified row) assume
+/// that changes reach the file through it or through SQLite transactions beside it: a second
+/// server would not see the first one's sign-outs, and a restore swaps the whole file under
+/// it. Both take this lock and refuse when they cannot.
+#[derive(Debug)]
+pub struct ServerLock {
+    _file: std::fs::File,
 }
 
 /// The application's SQLite database: a pool of read-only connections for queries. Writes go
@@ -235,6 +256,33 @@ impl Db {
 
     pub fn path(&self) -> &std::path::Path {
         &self.path
+    }
+
+    /// Takes the [`ServerLock`] on this database: an advisory lock on `<database>.lock` (the
+    /// database file itself keeps only SQLite's own locks). `what` tells the operator what to do
+    /// when a server holds it.
+    pub fn lock_as_server(&self, what: &'static str) -> Result<ServerLock, OpenError> {
+        let mut lock = self.path.clone().into_os_string();
+        lock.push(".lock");
+        let lock = PathBuf::from(lock);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock)
+            .map_err(|source| OpenError::Lock {
+                lock: lock.clone(),
+                source,
+            })?;
+        match file.try_lock() {
+            Ok(()) => Ok(ServerLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(OpenError::ServerRunning {
+                path: self.path.clone(),
+                lock,
+                what,
+            }),
+            Err(std::fs::TryLockError::Error(source)) => Err(OpenError::Lock { lock, source }),
+        }
     }
 
     /// What the database holds; times are to be read at `utc_offset_minutes` (the school's

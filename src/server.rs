@@ -218,11 +218,16 @@ pub struct Server {
     router: Router,
     shutting_down: tokio::sync::watch::Sender<bool>,
     shutdown_grace: std::time::Duration,
+    /// Held while the server runs (see [`crate::db::ServerLock`]).
+    _database_lock: crate::db::ServerLock,
 }
 
 impl Server {
     pub async fn bind(args: &ServeArgs) -> anyhow::Result<Self> {
         let db = Db::open(&args.database.database_url).await?;
+        let database_lock = db.lock_as_server(
+            "one server per database; stop the other one, or give this one another DATABASE_URL",
+        )?;
         let ledger = Ledger::start(db).await?;
         bootstrap(&ledger, &args.bootstrap, args.addr).await?;
         let metrics = std::sync::Arc::new(crate::monitor::metrics::Metrics::new(&ledger));
@@ -248,6 +253,7 @@ impl Server {
             router: router(state),
             shutting_down,
             shutdown_grace: std::time::Duration::from_secs(args.shutdown_grace_seconds),
+            _database_lock: database_lock,
         })
     }
 
@@ -271,6 +277,7 @@ impl Server {
             router,
             shutting_down,
             shutdown_grace,
+            _database_lock: _held_until_stopped,
         } = self;
         let mut began = shutting_down.subscribe();
         let signal = async move {

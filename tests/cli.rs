@@ -13,7 +13,10 @@ async fn classpoints(args: &[&str], env: &[(&str, &str)]) -> Output {
     command
         .args(args)
         .env_remove("CLASSPOINTS_TOKEN")
-        .env_remove("DATABASE_URL");
+        .env_remove("DATABASE_URL")
+        // A test that gives up waiting (a server that should have refused to start) leaves
+        // no process behind.
+        .kill_on_drop(true);
     for (k, v) in env {
         command.env(k, v);
     }
@@ -164,6 +167,11 @@ async fn local_commands_manage_accounts_tokens_backups_and_exports() {
     );
     let twice = classpoints(&["backup", backup_file.to_str().unwrap()], &db).await;
     assert!(!twice.status.success(), "never overwrites a backup");
+    let beside = |suffix: &str| dir.path().join(format!("backup.db{suffix}")).exists();
+    assert!(
+        !beside("-wal") && !beside("-shm"),
+        "a backup is one file, nothing beside it"
+    );
 
     let out = dir.path().join("export");
     let export = classpoints(&["export", "--out", out.to_str().unwrap()], &db).await;
@@ -207,6 +215,81 @@ async fn local_commands_manage_accounts_tokens_backups_and_exports() {
         9,
         "a bad backup changes nothing"
     );
+}
+
+/// A running server holds its database: a restore, which would swap the file under it, and a
+/// second server, whose caches would miss the first one's changes, are refused and told what
+/// to do; a backup is not. Once the server is gone (SIGKILL here) the restore goes through.
+#[tokio::test]
+async fn restore_and_a_second_server_wait_until_the_running_server_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/school.db", dir.path().display());
+    let db = [("DATABASE_URL", url.as_str())];
+    let li_exists = || {
+        rusqlite::Connection::open(dir.path().join("school.db"))
+            .unwrap()
+            .query_row(
+                "SELECT count(*) FROM users WHERE username = 'li'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap()
+            == 1
+    };
+    let server = ServerProcess::start(&url);
+    let backup_file = dir.path().join("backup.db");
+    let backup = classpoints(&["backup", backup_file.to_str().unwrap()], &db).await;
+    assert!(backup.status.success(), "{}", text(&backup));
+    let add = classpoints(
+        &[
+            "user",
+            "add",
+            "--username",
+            "li",
+            "--password",
+            "li-password",
+        ],
+        &db,
+    )
+    .await;
+    assert!(add.status.success(), "{}", text(&add));
+    assert!(li_exists());
+
+    let refused = classpoints(&["restore", "--force", backup_file.to_str().unwrap()], &db).await;
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused).contains("in use by a running classpoints server")
+            && text(&refused).contains("stop it before restoring"),
+        "{}",
+        text(&refused)
+    );
+    assert!(li_exists(), "nothing was restored");
+
+    let second = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        classpoints(
+            &["serve"],
+            &[
+                ("DATABASE_URL", url.as_str()),
+                ("LEPTOS_SITE_ADDR", "127.0.0.1:0"),
+                ("CLASSPOINTS_DEMO", "false"),
+                ("CLASSPOINTS_MONITOR_INTERVAL_SECONDS", "0"),
+            ],
+        ),
+    )
+    .await
+    .expect("a second server on the same database refuses to start");
+    assert!(!second.status.success());
+    assert!(
+        text(&second).contains("one server per database"),
+        "{}",
+        text(&second)
+    );
+
+    server.kill9();
+    let restore = classpoints(&["restore", "--force", backup_file.to_str().unwrap()], &db).await;
+    assert!(restore.status.success(), "{}", text(&restore));
+    assert!(!li_exists(), "back to the backup");
 }
 
 #[tokio::test]

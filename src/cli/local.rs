@@ -118,6 +118,10 @@ pub async fn backup(url: &str, file: &Path) -> anyhow::Result<()> {
     tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
         // SQLite's online backup: a consistent snapshot while writers carry on.
         source.backup(rusqlite::DatabaseName::Main, &target, None)?;
+        // The copy says WAL like its source, and every later opening of it (the check below,
+        // a restore) would leave `-wal` and `-shm` files beside it. A backup is one file
+        // that can be moved on its own; `restore` puts the database back in WAL mode.
+        rusqlite::Connection::open(&target)?.pragma_update(None, "journal_mode", "DELETE")?;
         Ok(())
     })
     .await??;
@@ -133,6 +137,8 @@ pub async fn backup(url: &str, file: &Path) -> anyhow::Result<()> {
 pub async fn restore(url: &str, file: &Path, force: bool) -> anyhow::Result<()> {
     let (students, transactions) = inspect(file)?;
     let db = Db::open(url).await?;
+    let _no_server =
+        db.lock_as_server("stop it before restoring: the backup would replace the data under it")?;
     let current: i64 = sqlx::query_scalar("SELECT count(*) FROM point_transactions")
         .fetch_one(db.pool())
         .await?;
