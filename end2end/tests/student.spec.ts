@@ -61,6 +61,10 @@ test('a long history pages back with "Show older", and times read as the school 
   await hydrated(page);
   const rows = page.locator('table.history tbody tr');
   await expect(rows).toHaveCount(100);
+  // The chart has a point per row shown.
+  const chartPoints = async () =>
+    ((await page.locator('.chart svg polyline').getAttribute('points')) ?? '').trim().split(/\s+/).length;
+  await expect.poll(chartPoints).toBe(100);
 
   // Times read as the school's clock (UTC+08:00), to the minute: 08:05Z shows as 16:05.
   const newest = rows.first().locator('time');
@@ -81,6 +85,8 @@ test('a long history pages back with "Show older", and times read as the school 
   }
   await expect(rows).toHaveCount(total);
   await expect(page.getByTestId('older-error')).toHaveCount(0);
+  // Older rows extend the chart back in time too.
+  await expect.poll(chartPoints).toBe(total);
   const shown = await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-transaction')));
   expect(new Set(shown).size).toBe(total);
   await expect(rows.last()).not.toContainText('paging');
@@ -96,4 +102,5 @@ test('a long history pages back with "Show older", and times read as the school 
   await expect(rows.first()).toContainText('undo');
   await expect(rows.last()).not.toContainText('paging');
   await expect(page.getByTestId('show-older')).toHaveCount(0);
+  await expect.poll(chartPoints).toBe(total + 1);
 });

@@ -458,10 +458,13 @@ pub struct StudentHistory {
 
 /// Balance after each row, oldest first, from the current balance and the newest-first
 /// history (which may be only the latest part of the ledger).
-pub fn balance_series(current: i64, newest_first: &[HistoryEntry]) -> Vec<(String, i64)> {
+pub fn balance_series<'a>(
+    current: i64,
+    newest_first: impl IntoIterator<Item = &'a HistoryEntry>,
+) -> Vec<(String, i64)> {
     let mut balance = current;
     let mut series: Vec<(String, i64)> = newest_first
-        .iter()
+        .into_iter()
         .map(|entry| {
             let point = (entry.transaction.created_at.clone(), balance);
             balance -= entry.transaction.points_change;

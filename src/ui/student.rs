@@ -62,7 +62,8 @@ fn kind_label(i18n: I18nContext<Locale>, kind: TransactionType) -> &'static str 
 fn History(history: StudentHistory, undo: ServerAction<Undo>, shown: ShownRows) -> impl IntoView {
     let i18n = use_i18n();
     let offset = history.utc_offset_minutes;
-    let series = balance_series(history.student.points, &history.page.entries);
+    let points = history.student.points;
+    let first_page = StoredValue::new(history.page.entries.clone());
     let back = format!("/class/{}", history.student.class_id);
     let older = OlderRows::new(history.student.id.clone(), &history.page, shown);
     view! {
@@ -75,7 +76,12 @@ fn History(history: StudentHistory, undo: ServerAction<Undo>, shown: ShownRows) 
                 <span class="muted">{t!(i18n, points)} " "</span>
                 <strong data-testid="balance">{history.student.points}</strong>
             </p>
-            <Chart series/>
+            // Rows "Show older" brings in extend the chart back in time, as they do the table.
+            {move || {
+                let series = first_page
+                    .with_value(|first| older.rows.with(|older| balance_series(points, first.iter().chain(older))));
+                view! { <Chart series/> }
+            }}
             <table class="history">
                 <caption>{t!(i18n, history)}</caption>
                 <thead>
