@@ -253,6 +253,7 @@ const ARGUMENT_NAMES: &[&str] = &[
     "fix",
     "before",
     "rows",
+    "redeem",
 ];
 
 /// A value for a server-function argument: sometimes a real id (a student's, the class's, a

@@ -4,6 +4,8 @@
 
 mod support;
 
+use classpoints::error::AppError;
+use leptos::server_fn::ServerFn;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use support::http::*;
@@ -1412,4 +1414,120 @@ async fn a_keyed_teacher_account_is_created_once_and_a_retry_must_carry_the_same
     );
     // The account works with the password it was created with.
     s.login("zhao", "zhao-password").await;
+}
+
+/// Calls one of the browser's server functions with a session cookie: the reply decoded, or
+/// the error it answered with.
+async fn call_server_fn<T, Out>(s: &TestServer, token: &str, args: T) -> Result<Out, AppError>
+where
+    T: leptos::server_fn::ServerFn + serde::Serialize,
+    Out: serde::de::DeserializeOwned,
+{
+    use leptos::server_fn::{Decodes, codec::PostcardEncoding, error::FromServerFnError};
+    let response = reqwest::Client::new()
+        .post(format!("{}{}", s.base, T::PATH))
+        .header("cookie", format!("classpoints_session={token}"))
+        .form(&args)
+        .send()
+        .await
+        .unwrap();
+    let success = response.status().is_success();
+    let body = response.bytes().await.unwrap();
+    if success {
+        Ok(PostcardEncoding::decode(body).unwrap())
+    } else {
+        Err(AppError::de(body))
+    }
+}
+
+/// The board's redemption: points spent on a reward are a `redeem` row, the balance never goes
+/// below the rules' minimum, and the board offers it only while the rules let the user record it.
+#[tokio::test]
+async fn a_redemption_from_the_board_spends_points_and_never_overdraws() {
+    use classpoints::{
+        api::{admin::SaveRules, board::*},
+        model::{Awarded, Board, TransactionType},
+        rules::Rules,
+    };
+    let s = start().await;
+    let admin = s.admin().await;
+    let (_, wang) = s.teacher(&admin, "wang").await;
+    let (class_id, students) = s.class_with_students(&wang, "1A", 1).await;
+    let student = &students[0];
+    let redeem = |points_change: i64, reward: &str, n: u32| Award {
+        student_id: student.clone(),
+        points_change,
+        reason: reward.into(),
+        request_id: format!("redeem-test-{n}"),
+        redeem: true,
+    };
+    let award = Award {
+        redeem: false,
+        ..redeem(5, "积极发言", 0)
+    };
+    let awarded: Awarded = call_server_fn(&s, &wang, award).await.unwrap();
+    assert_eq!(awarded.balances[0].points, 5);
+    let board: Board = call_server_fn(
+        &s,
+        &wang,
+        ClassBoard {
+            class_id: class_id.clone(),
+        },
+    )
+    .await
+    .unwrap();
+    assert!(board.can_redeem, "the default rules let teachers redeem");
+
+    let spent: Awarded = call_server_fn(&s, &wang, redeem(-3, "贴纸", 1))
+        .await
+        .unwrap();
+    let row = &spent.transactions[0];
+    assert_eq!(
+        (row.transaction_type, row.points_change, row.reason.as_str()),
+        (TransactionType::Redeem, -3, "贴纸")
+    );
+    assert_eq!(spent.balances[0].points, 2);
+
+    // Refused, writing nothing: more than the balance (the default minimum is 0), a positive
+    // amount, no reward named.
+    let before = s.school_state().await;
+    let refusals: [(Award, &str); 3] = [
+        (redeem(-3, "贴纸", 2), "min_balance"),
+        (redeem(3, "贴纸", 3), "points_change"),
+        (redeem(-1, " ", 4), "reason_required"),
+    ];
+    for (call, expected) in refusals {
+        match call_server_fn::<_, Awarded>(&s, &wang, call).await {
+            Err(AppError::RuleViolation { rule, .. }) => assert_eq!(rule, expected),
+            Err(AppError::Validation { field, .. }) => assert_eq!(field, expected),
+            other => panic!("expected a refusal naming {expected}, got {other:?}"),
+        }
+    }
+    assert_eq!(s.school_state().await, before);
+
+    // Forbidden to teachers on the rules page: the board stops offering it and the server
+    // refuses it.
+    let rules = Rules {
+        teacher_types: vec![TransactionType::AddPoints, TransactionType::DeductPoints],
+        ..Rules::default()
+    };
+    let client = reqwest::Client::new();
+    let saved = client
+        .post(format!("{}{}", s.base, SaveRules::PATH))
+        .header("cookie", format!("classpoints_session={admin}"))
+        .json(&SaveRules { rules })
+        .send()
+        .await
+        .unwrap();
+    assert!(saved.status().is_success(), "{}", saved.status());
+    let board: Board = call_server_fn(&s, &wang, ClassBoard { class_id })
+        .await
+        .unwrap();
+    assert!(!board.can_redeem);
+    let before = s.school_state().await;
+    match call_server_fn::<_, Awarded>(&s, &wang, redeem(-1, "贴纸", 5)).await {
+        Err(AppError::RuleViolation { rule, .. }) => assert_eq!(rule, "allowed_types"),
+        other => panic!("expected allowed_types, got {other:?}"),
+    }
+    assert_eq!(s.school_state().await, before);
 }

@@ -94,6 +94,7 @@ impl Client {
                     points_change: 1,
                     reason: "storm".into(),
                     request_id: key.to_owned(),
+                    redeem: false,
                 };
                 let response = self
                     .http
@@ -971,6 +972,7 @@ async fn every_server_function_answers_each_role_as_its_rules_say() {
                     points_change: 1,
                     reason: "matrix".into(),
                     request_id: request_id(n),
+                    redeem: false,
                 })
             }),
             class_teacher,

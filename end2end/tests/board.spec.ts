@@ -171,6 +171,64 @@ test('a custom amount: awards without a reason, deducts only with one', async ({
   await expect(cardOf(page, id).locator('.points')).toHaveText(String(before + 1));
 });
 
+test('a student spends points on a reward: a redemption, never more than they have, undoable', async ({ page }) => {
+  await signIn(page);
+  await openClass(page);
+  const id = (await page.locator('.card').nth(3).getAttribute('data-student'))!;
+  const card = cardOf(page, id);
+  const before = await points(card);
+  const sheet = page.getByRole('dialog');
+  const redeem = async (amount: string, reward: string) => {
+    await card.click();
+    await sheet.getByTestId('redeem-points').fill(amount);
+    await sheet.getByTestId('redeem-reward').fill(reward);
+    await sheet.getByRole('button', { name: 'Redeem' }).click();
+  };
+
+  await card.click();
+  await sheet.getByTestId('custom-points').fill('5');
+  await sheet.getByRole('button', { name: 'Give' }).click();
+  await expect(card.locator('.points')).toHaveText(String(before + 5));
+
+  await redeem('3', 'Sticker');
+  await expect(sheet).toHaveCount(0);
+  await expect(card.locator('.points')).toHaveText(String(before + 2));
+  await expect(page.getByTestId('toast')).toContainText('-3 Sticker (redemption)');
+  await page.getByTestId('undo').click();
+  await expect(card.locator('.points')).toHaveText(String(before + 5));
+
+  // More than the balance: refused by the rules (no balance below 0), nothing spent.
+  await redeem(String(before + 6), 'Class pet for a day');
+  await expect(page.getByRole('alert')).toContainText(
+    'the balance would fall to -1, below the lowest allowed (0)',
+  );
+  await expect(card.locator('.points')).toHaveText(String(before + 5));
+
+  // Not a positive whole number: the board says so and sends nothing.
+  await redeem('-2', 'Sticker');
+  await expect(page.getByRole('alert')).toContainText('Enter the points to spend');
+  await expect(sheet).toBeVisible();
+  await page.keyboard.press('Escape');
+
+  await redeem('4', 'Pencil');
+  await expect(card.locator('.points')).toHaveText(String(before + 1));
+  await page.reload();
+  await expect(cardOf(page, id).locator('.points')).toHaveText(String(before + 1));
+
+  // The student's history names it; the undone one is struck through.
+  await cardOf(page, id).click();
+  await sheet.getByTestId('history-link').click();
+  const pencil = page.locator('tr', { hasText: 'Pencil' });
+  await expect(pencil).toContainText('-4 redemption');
+  await expect(page.locator('tr.reversed', { hasText: 'Sticker' })).toContainText('-3 redemption');
+
+  // A reward is one student's: the whole-class sheet offers none.
+  await page.goBack();
+  await page.getByTestId('award-class').click();
+  await expect(sheet).toBeVisible();
+  await expect(sheet.getByTestId('redeem-form')).toHaveCount(0);
+});
+
 test('a class without students says how to add them, and fills in live when one is added', async ({ page }) => {
   await signIn(page, 'li');
   const login = await page.request.post('/api/auth/login', {

@@ -106,29 +106,43 @@ pub async fn class_board(class_id: String) -> Result<Board, AppError> {
         .collect();
     let groups = state.ledger.groups(&class_id).await?;
     let (presets, custom_presets) = state.ledger.presets(Some(&class_id)).await?;
+    let can_redeem = state
+        .ledger
+        .rules()
+        .await?
+        .allowed_types(user.role)
+        .contains(&crate::model::TransactionType::Redeem);
     Ok(Board {
         class,
         students,
         groups,
         presets,
         custom_presets,
+        can_redeem,
     })
 }
 
-/// Awards (or deducts) for one student. `request_id` is generated once per press and reused
-/// on retry, so a double tap or a flaky network never awards twice.
+/// Awards (or deducts) for one student, or with `redeem` spends `-points_change` of the
+/// student's points on the reward `reason` names. `request_id` is generated once per press and
+/// reused on retry, so a double tap or a flaky network never awards twice.
 #[server(prefix = "/rpc", output = crate::api::Reply)]
 pub async fn award(
     student_id: String,
     points_change: i64,
     reason: String,
     request_id: String,
+    redeem: bool,
 ) -> Result<Awarded, AppError> {
     use crate::{ledger::*, model::TransactionType};
+    let transaction_type = if redeem {
+        TransactionType::Redeem
+    } else {
+        TransactionType::implied_by(points_change)
+    };
     let command = Command::Change(PointChange {
         student_id,
         points_change,
-        transaction_type: TransactionType::implied_by(points_change),
+        transaction_type,
         reason,
     });
     write_as_user(command, request_id).await

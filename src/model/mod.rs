@@ -410,6 +410,9 @@ pub struct Board {
     pub presets: Vec<Preset>,
     /// Whether the class has presets of its own (else the school's are shown).
     pub custom_presets: bool,
+    /// Whether the signed-in user may record redemptions (the rules page can forbid it), so the
+    /// board offers only what the server will take.
+    pub can_redeem: bool,
 }
 
 /// What a write from the board produced.

@@ -14,7 +14,7 @@ use crate::error::AppError;
 use crate::i18n::{Locale, t, t_string, td_string, use_i18n};
 use crate::{
     api::board::{Award, AwardClass, AwardMany, Undo, class_board},
-    model::{Awarded, Board, GroupInfo, Preset, RandomPicker, StudentInfo},
+    model::{Awarded, Board, GroupInfo, Preset, RandomPicker, StudentInfo, TransactionType},
 };
 use leptos::prelude::*;
 use leptos_i18n::I18nContext;
@@ -119,6 +119,8 @@ struct BoardState {
     presets: RwSignal<Vec<Preset>>,
     /// Whether the presets are the class's own (else the school's).
     custom_presets: RwSignal<bool>,
+    /// Whether the sheet offers a redemption (the rules may forbid it).
+    can_redeem: RwSignal<bool>,
     /// The award sheet, when open.
     open: RwSignal<Option<Target>>,
     editing_presets: RwSignal<bool>,
@@ -139,6 +141,7 @@ impl BoardState {
             groups: RwSignal::new(board.groups.clone()),
             presets: RwSignal::new(board.presets.clone()),
             custom_presets: RwSignal::new(board.custom_presets),
+            can_redeem: RwSignal::new(board.can_redeem),
             open: RwSignal::new(None),
             editing_presets: RwSignal::new(false),
             failure: RwSignal::new(None),
@@ -164,6 +167,7 @@ impl BoardState {
         self.groups.set(board.groups);
         self.presets.set(board.presets);
         self.custom_presets.set(board.custom_presets);
+        self.can_redeem.set(board.can_redeem);
     }
 
     /// New balances from any write go straight onto the cards.
@@ -194,20 +198,26 @@ impl BoardState {
         self.group_name.set(String::new());
     }
 
-    /// "王子涵 +1 积极发言", or "40 students +1 …" for a batch.
+    /// "王子涵 +1 积极发言", "40 students +1 …" for a batch, "王子涵 −5 贴纸 (兑换)" for a
+    /// redemption.
     fn describe(&self, awarded: &Awarded) -> String {
         let Some(first) = awarded.transactions.first() else {
             return String::new();
         };
+        // Untracked: this runs in the writes' effects, which must not run again when the
+        // language changes.
+        let locale = self.i18n.get_locale_untracked();
         let who = if awarded.transactions.len() > 1 {
-            // Untracked: this runs in the writes' effects, which must not run again when the
-            // language changes.
-            td_string!(self.i18n.get_locale_untracked(), n_students)
-                .replace("{n}", &awarded.transactions.len().to_string())
+            td_string!(locale, n_students).replace("{n}", &awarded.transactions.len().to_string())
         } else {
             self.name_of(&first.student_id)
         };
-        format!("{who} {} {}", signed(first.points_change), first.reason)
+        let what = format!("{who} {} {}", signed(first.points_change), first.reason);
+        if first.transaction_type == TransactionType::Redeem {
+            format!("{what} ({})", td_string!(locale, kind_redeem))
+        } else {
+            what
+        }
     }
 }
 
@@ -287,8 +297,9 @@ impl Writes {
     }
 
     /// One press: close the sheet first (a second click of a double click finds no button),
-    /// then send the write with a new request id.
-    fn press(&self, state: BoardState, preset: Preset) {
+    /// then send the write with a new request id. `redeem` (one student only) records the
+    /// preset's negative points as a redemption rather than a deduction.
+    fn press(&self, state: BoardState, preset: Preset, redeem: bool) {
         let Some(target) = state.open.get_untracked() else {
             return;
         };
@@ -301,6 +312,7 @@ impl Writes {
                 points_change,
                 reason,
                 request_id,
+                redeem,
             }),
             Target::Class => Press::Class(AwardClass {
                 class_id: state.class_id.get_value(),
