@@ -432,3 +432,94 @@ fn the_server_gives_up_transparent_huge_pages_unless_told_otherwise() {
     });
     assert_eq!(thp(&told), "1");
 }
+
+/// `backup` while teachers keep awarding: the copy finishes (SQLite's online backup starts over
+/// whenever another connection writes between its steps; `Db::backup_into` copies in one) and
+/// is a consistent snapshot: every balance equals its ledger.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_backup_taken_during_a_write_storm_finishes_and_is_consistent() {
+    let s = start().await;
+    let admin = s.admin().await;
+    let (class_id, _) = s.class_with_students(&admin, "1A", 40).await;
+    // Enough ledger (~25 MB: long reasons) that a copy takes many steps of 100 pages.
+    let long_reason = "积".repeat(190);
+    for n in 0..600 {
+        let reply = s
+            .post(
+                "/api/points/batch",
+                Some(&admin),
+                json!({"target": {"kind": "class", "class_id": class_id},
+                       "points_change": 1, "reason": format!("{n} {long_reason}")}),
+            )
+            .await;
+        assert_eq!(reply.status, reqwest::StatusCode::CREATED, "{}", reply.body);
+    }
+    let storm = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let writers: Vec<_> = (0..8)
+        .map(|_| {
+            let (base, token, class_id, storm) = (
+                s.base.clone(),
+                admin.clone(),
+                class_id.clone(),
+                storm.clone(),
+            );
+            tokio::spawn(async move {
+                let client = reqwest::Client::new();
+                let mut written = 0u64;
+                while storm.load(std::sync::atomic::Ordering::Relaxed) {
+                    let reply = client
+                        .post(format!("{base}/api/points/batch"))
+                        .bearer_auth(&token)
+                        .json(&json!({"target": {"kind": "class", "class_id": class_id},
+                                      "points_change": 1, "reason": "storm"}))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(reply.status(), reqwest::StatusCode::CREATED);
+                    written += 1;
+                }
+                written
+            })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let backup_file = s.dir.path().join("busy-backup.db");
+    let started = std::time::Instant::now();
+    let backup = tokio::time::timeout(
+        std::time::Duration::from_secs(120),
+        classpoints(
+            &["backup", backup_file.to_str().unwrap()],
+            &[("DATABASE_URL", s.url.as_str())],
+        ),
+    )
+    .await
+    .expect("the backup finishes while awards go on");
+    let took = started.elapsed();
+    storm.store(false, std::sync::atomic::Ordering::Relaxed);
+    let mut during = 0;
+    for writer in writers {
+        during += writer.await.unwrap();
+    }
+    assert!(backup.status.success(), "{}", text(&backup));
+    assert!(during > 0, "awards went on during the backup");
+    eprintln!("backup of a busy database: {took:?}, {during} class awards meanwhile");
+
+    let copy = rusqlite::Connection::open(&backup_file).unwrap();
+    let one = |sql: &str| copy.query_row(sql, [], |r| r.get::<_, String>(0)).unwrap();
+    assert_eq!(one("PRAGMA integrity_check"), "ok");
+    let drifted: i64 = copy
+        .query_row(
+            "SELECT count(*) FROM student_points p WHERE p.points <> (SELECT coalesce(sum(t.points_change), 0) FROM point_transactions t WHERE t.student_id = p.student_id)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(drifted, 0, "every balance in the copy equals its ledger");
+    let rows: i64 = copy
+        .query_row("SELECT count(*) FROM point_transactions", [], |r| r.get(0))
+        .unwrap();
+    assert!(
+        rows >= 600 * 40,
+        "{rows} rows: the copy holds at least the fill"
+    );
+}

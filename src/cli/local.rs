@@ -113,18 +113,12 @@ pub async fn backup(url: &str, file: &Path) -> anyhow::Result<()> {
         bail!("{} already exists; choose a new file", file.display());
     }
     let db = Db::open(url).await?;
-    let source = db.connect_writer()?;
-    let target = file.to_owned();
-    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-        // SQLite's online backup: a consistent snapshot while writers carry on.
-        source.backup(rusqlite::DatabaseName::Main, &target, None)?;
-        // The copy says WAL like its source, and every later opening of it (the check below,
-        // a restore) would leave `-wal` and `-shm` files beside it. A backup is one file
-        // that can be moved on its own; `restore` puts the database back in WAL mode.
-        rusqlite::Connection::open(&target)?.pragma_update(None, "journal_mode", "DELETE")?;
-        Ok(())
-    })
-    .await??;
+    let (source, target) = (db.clone(), file.to_owned());
+    if let Err(error) = tokio::task::spawn_blocking(move || source.backup_into(&target)).await? {
+        // Half a copy is no backup: leave nothing that could be restored by mistake.
+        let _ = std::fs::remove_file(file);
+        return Err(error).context("backup failed; no file was left");
+    }
     let (students, transactions) = inspect(file)?;
     println!(
         "backed up {} to {} ({students} students, {transactions} transactions)",
