@@ -14,7 +14,12 @@ use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
 use tower_http::{
-    compression::CompressionLayer, services::ServeDir, set_header::SetResponseHeader,
+    compression::{
+        CompressionLayer,
+        predicate::{DefaultPredicate, NotForContentType, Predicate},
+    },
+    services::ServeDir,
+    set_header::SetResponseHeader,
     trace::TraceLayer,
 };
 
@@ -206,7 +211,13 @@ pub fn router(state: AppState) -> Router {
             metrics,
             crate::monitor::metrics::track,
         ))
-        .layer(CompressionLayer::new())
+        // Not a database backup: it is large, and the layer's brotli works at its slowest
+        // setting; the browser would store the file unpacked anyway.
+        .layer(
+            CompressionLayer::new().compress_when(DefaultPredicate::new().and(
+                NotForContentType::const_new(crate::api::rest::backup::SQLITE_MEDIA_TYPE),
+            )),
+        )
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -523,3 +523,88 @@ async fn a_backup_taken_during_a_write_storm_finishes_and_is_consistent() {
         "{rows} rows: the copy holds at least the fill"
     );
 }
+
+/// An admin without a shell on the server downloads a backup from `/api/backup`: admins only,
+/// the school's date in its name, not compressed on the way, nothing left beside the database,
+/// and `classpoints restore` takes the file back.
+#[tokio::test]
+async fn an_admin_downloads_a_backup_over_http_that_restores() {
+    let s = start().await;
+    let admin = s.admin().await;
+    let (_, teacher) = s.teacher(&admin, "wang").await;
+    let (_, students) = s.class_with_students(&teacher, "1A", 3).await;
+    for student in &students {
+        let reply = s
+            .post(
+                "/api/points",
+                Some(&teacher),
+                json!({"student_id": student, "points_change": 2, "reason": "积极发言"}),
+            )
+            .await;
+        assert_eq!(reply.status, reqwest::StatusCode::CREATED, "{}", reply.body);
+    }
+    assert_eq!(s.get("/api/backup", None).await.status, 401);
+    assert_eq!(s.get("/api/backup", Some(&teacher)).await.status, 403);
+
+    let response = reqwest::Client::new()
+        .get(format!("{}/api/v1/backup", s.base))
+        .bearer_auth(&admin)
+        .header("accept-encoding", "br, gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    assert_eq!(
+        header("content-type").as_deref(),
+        Some("application/vnd.sqlite3")
+    );
+    assert_eq!(header("content-encoding"), None, "sent as it is");
+    let today = classpoints::ledger::clock::school_date(chrono::Utc::now(), 8 * 60);
+    assert!(
+        header("content-disposition")
+            .unwrap()
+            .contains(&format!("filename=\"classpoints-{today}.db\"")),
+        "{:?}",
+        header("content-disposition")
+    );
+    let file = response.bytes().await.unwrap();
+    assert!(file.starts_with(b"SQLite format 3\0"));
+    let mut beside: Vec<String> = std::fs::read_dir(s.dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains("backup"))
+        .collect();
+    beside.sort();
+    assert_eq!(
+        beside,
+        Vec::<String>::new(),
+        "no copy left beside the database"
+    );
+
+    let elsewhere = tempfile::tempdir().unwrap();
+    let downloaded = elsewhere.path().join("downloaded.db");
+    std::fs::write(&downloaded, &file).unwrap();
+    let url = format!("sqlite://{}/restored.db", elsewhere.path().display());
+    let restore = classpoints(
+        &["restore", downloaded.to_str().unwrap()],
+        &[("DATABASE_URL", url.as_str())],
+    )
+    .await;
+    assert!(restore.status.success(), "{}", text(&restore));
+    assert!(
+        text(&restore).contains("3 students, 3 transactions"),
+        "{}",
+        text(&restore)
+    );
+    let restored = rusqlite::Connection::open(elsewhere.path().join("restored.db")).unwrap();
+    let total: i64 = restored
+        .query_row("SELECT sum(points) FROM student_points", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(total, 6);
+}

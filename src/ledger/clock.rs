@@ -17,6 +17,13 @@ pub fn normalize(value: &str) -> Option<String> {
         .map(|t| format(t.with_timezone(&Utc)))
 }
 
+/// The school's date at `at` (`2026-11-29`), for a school `utc_offset_minutes` from UTC.
+pub fn school_date(at: DateTime<Utc>, utc_offset_minutes: i32) -> String {
+    let zone =
+        FixedOffset::east_opt(utc_offset_minutes * 60).unwrap_or(FixedOffset::east_opt(0).unwrap());
+    at.with_timezone(&zone).format("%Y-%m-%d").to_string()
+}
+
 /// Start of the school day containing `at`, for a school `utc_offset_minutes` from UTC.
 pub fn day_start(at: DateTime<Utc>, utc_offset_minutes: i32) -> String {
     let offset =

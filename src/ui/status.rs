@@ -20,6 +20,15 @@ pub fn StatusPage() -> impl IntoView {
             <button type="button" data-testid="refresh" on:click=move |_| refreshes.update(|n| *n += 1)>
                 {t!(i18n, refresh)}
             </button>
+            // The REST API's backup as a file; the session cookie signs it in. `download`
+            // keeps the router from taking the click.
+            <p class="backup">
+                <a download="" href="/api/backup" data-testid="download-backup">
+                    {t!(i18n, download_backup)}
+                </a>
+                " "
+                <span class="muted">{t!(i18n, download_backup_note)}</span>
+            </p>
             <Transition fallback=move || view! { <p>{t!(i18n, loading)}</p> }>
                 {move || {
                     status

@@ -5,6 +5,7 @@
 //! `{"error": {"code", "message", "field"?, "rule"?}}` with a 4xx status that says what to fix.
 
 pub mod auth;
+pub mod backup;
 mod extract;
 mod groups;
 mod live;
@@ -165,7 +166,7 @@ impl utoipa::Modify for BearerAuth {
     paths(
         auth::login, auth::logout, auth::me, auth::create_token, auth::revoke_token,
         points::create, points::get_points, points::batch, points::reverse, points::reverse_batch,
-        monitor::report, monitor::fix, live::events, live::monitor_events,
+        monitor::report, monitor::fix, live::events, live::monitor_events, backup::download,
         roster::create_teacher, roster::list_teachers, roster::update_teacher, roster::lift_sign_in_lock,
         roster::create_class, roster::list_classes,
         roster::update_class, roster::create_student, roster::list_students, roster::update_student,
@@ -175,7 +176,7 @@ impl utoipa::Modify for BearerAuth {
     modifiers(&BearerAuth),
     tags(
         (name = "points", description = "Awards, deductions, redemptions, batches and undo"),
-        (name = "monitor", description = "Consistency check and auto-fix (admins)"),
+        (name = "monitor", description = "Consistency check, auto-fix and backups (admins)"),
         (name = "roster", description = "Teachers, classes and students"),
         (name = "classroom", description = "Groups and award presets of a class, and the school's presets"),
         (name = "auth", description = "Sign-in and API tokens"),
@@ -206,6 +207,7 @@ fn endpoints() -> Router<AppState> {
             post(points::reverse_batch),
         )
         .route("/points/monitor", get(monitor::report).post(monitor::fix))
+        .route("/backup", get(backup::download))
         .route(
             "/teachers",
             get(roster::list_teachers).post(roster::create_teacher),

@@ -239,3 +239,26 @@ pub struct ClassPresets {
 pub struct SchoolPresets {
     pub presets: Vec<Preset>,
 }
+
+/// `Content-Disposition` for a download named `name.ext`: a plain ASCII name for old clients
+/// and the real one (a class name is often Chinese) percent-encoded as RFC 6266 allows.
+pub fn attachment(name: &str, ext: &str) -> String {
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded: String = format!("{name}.{ext}")
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    format!("attachment; filename=\"{ascii}.{ext}\"; filename*=UTF-8''{encoded}")
+}

@@ -289,34 +289,14 @@ pub async fn list_students(
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (header::CONTENT_DISPOSITION, attachment(&file_name, "csv")),
+            (
+                header::CONTENT_DISPOSITION,
+                replies::attachment(&file_name, "csv"),
+            ),
         ],
         csv,
     )
         .into_response())
-}
-
-/// `Content-Disposition` for a download named `name.ext`: a plain ASCII name for old clients
-/// and the real one (a class name is often Chinese) percent-encoded as RFC 6266 allows.
-fn attachment(name: &str, ext: &str) -> String {
-    let ascii: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let encoded: String = format!("{name}.{ext}")
-        .bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect();
-    format!("attachment; filename=\"{ascii}.{ext}\"; filename*=UTF-8''{encoded}")
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -1,0 +1,78 @@
+//! `GET /api/backup`: the whole database as one SQLite file, for admins who have no shell on
+//! the server.
+
+use super::{
+    extract::Auth,
+    replies::{ErrorReply, attachment},
+};
+use crate::{error::AppError, ledger::clock, server::AppState};
+use axum::{
+    body::Body,
+    extract::State,
+    http::header,
+    response::{IntoResponse, Response},
+};
+
+/// The file's media type; the compression layer leaves it alone (see `crate::server`).
+pub const SQLITE_MEDIA_TYPE: &str = "application/vnd.sqlite3";
+
+/// A consistent copy of the whole database (admin), taken while the school works on: the same
+/// file `classpoints backup` writes, named for the school's date; `classpoints restore` puts it
+/// back. It holds accounts' password hashes, so keep it as safe as the server.
+#[utoipa::path(get, path = "/api/backup", tag = "monitor",
+    responses((status = 200, content_type = "application/vnd.sqlite3", body = Vec<u8>,
+            description = "the database file"),
+        (status = 401, body = ErrorReply), (status = 403, body = ErrorReply),
+        (status = 503, body = ErrorReply, description = "no room beside the database for the copy")),
+    security(("bearer" = [])))]
+pub async fn download(State(state): State<AppState>, auth: Auth) -> Result<Response, AppError> {
+    auth.require_admin()?;
+    let name = format!(
+        "classpoints-{}",
+        clock::school_date(
+            chrono::Utc::now(),
+            state.ledger.rules().await?.utc_offset_minutes
+        )
+    );
+    let db = state.ledger.db().clone();
+    let copy = tokio::task::spawn_blocking(move || {
+        // Beside the database, where there is room for a database; the name is gone as soon as
+        // the copy is open, so nothing is left behind however the download ends.
+        let dir = db
+            .path()
+            .parent()
+            .filter(|dir| !dir.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        let no_room = |error: std::io::Error| AppError::Unavailable {
+            message: format!(
+                "no room for the backup's copy in {}: {error}",
+                dir.display()
+            ),
+        };
+        let temp = tempfile::Builder::new()
+            .prefix(".classpoints-backup-")
+            .tempfile_in(dir)
+            .map_err(no_room)?;
+        db.backup_into(temp.path())?;
+        temp.reopen().map_err(no_room)
+    })
+    .await
+    .map_err(|error| AppError::internal(format!("the backup task failed: {error}")))??;
+    let length = copy
+        .metadata()
+        .map_err(|error| AppError::internal(format!("the backup's copy: {error}")))?
+        .len();
+    tracing::info!(user = %auth.0.username, bytes = length, "backup downloaded");
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(
+        tokio::fs::File::from_std(copy),
+    ));
+    Ok((
+        [
+            (header::CONTENT_TYPE, SQLITE_MEDIA_TYPE.to_owned()),
+            (header::CONTENT_DISPOSITION, attachment(&name, "db")),
+            (header::CONTENT_LENGTH, length.to_string()),
+        ],
+        body,
+    )
+        .into_response())
+}
