@@ -211,8 +211,8 @@ pub fn router(state: AppState) -> Router {
             metrics,
             crate::monitor::metrics::track,
         ))
-        // Not a database backup: it is large, and the layer's brotli works at its slowest
-        // setting; the browser would store the file unpacked anyway.
+        // Every response but a database backup: compressing one would keep a core busy for as
+        // long as the download lasts, and the browser stores the file unpacked anyway.
         .layer(
             CompressionLayer::new().compress_when(DefaultPredicate::new().and(
                 NotForContentType::const_new(crate::api::rest::backup::SQLITE_MEDIA_TYPE),

@@ -17,18 +17,22 @@ pub fn normalize(value: &str) -> Option<String> {
         .map(|t| format(t.with_timezone(&Utc)))
 }
 
+/// The school's zone, `utc_offset_minutes` from UTC (UTC itself for an offset out of range,
+/// which the rules never store).
+fn school_zone(utc_offset_minutes: i32) -> FixedOffset {
+    FixedOffset::east_opt(utc_offset_minutes * 60).unwrap_or(FixedOffset::east_opt(0).unwrap())
+}
+
 /// The school's date at `at` (`2026-11-29`), for a school `utc_offset_minutes` from UTC.
 pub fn school_date(at: DateTime<Utc>, utc_offset_minutes: i32) -> String {
-    let zone =
-        FixedOffset::east_opt(utc_offset_minutes * 60).unwrap_or(FixedOffset::east_opt(0).unwrap());
-    at.with_timezone(&zone).format("%Y-%m-%d").to_string()
+    at.with_timezone(&school_zone(utc_offset_minutes))
+        .format("%Y-%m-%d")
+        .to_string()
 }
 
 /// Start of the school day containing `at`, for a school `utc_offset_minutes` from UTC.
 pub fn day_start(at: DateTime<Utc>, utc_offset_minutes: i32) -> String {
-    let offset =
-        FixedOffset::east_opt(utc_offset_minutes * 60).unwrap_or(FixedOffset::east_opt(0).unwrap());
-    let local = at.with_timezone(&offset);
+    let local = at.with_timezone(&school_zone(utc_offset_minutes));
     let midnight = local
         .date_naive()
         .and_hms_opt(0, 0, 0)
@@ -61,5 +65,8 @@ mod tests {
         assert_eq!(day_start(at, 480), "2026-11-25T16:00:00.000Z");
         assert_eq!(day_start(at, 0), "2026-11-25T00:00:00.000Z");
         assert_eq!(day_start(at, -300), "2026-11-25T05:00:00.000Z");
+        // The backup's file name: the 26th already in UTC+8, still the 25th in UTC-5.
+        assert_eq!(school_date(at, 480), "2026-11-26");
+        assert_eq!(school_date(at, -300), "2026-11-25");
     }
 }
