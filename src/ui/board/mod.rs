@@ -198,7 +198,7 @@ impl BoardState {
         self.group_name.set(String::new());
     }
 
-    /// "王子涵 +1 积极发言", "40 students +1 …" for a batch, "王子涵 −5 贴纸 (兑换)" for a
+    /// "王子涵 +1 积极发言", "40 students +1 …" for a batch, "王子涵 -5 贴纸 (兑换)" for a
     /// redemption.
     fn describe(&self, awarded: &Awarded) -> String {
         let Some(first) = awarded.transactions.first() else {
