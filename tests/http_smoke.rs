@@ -157,6 +157,8 @@ async fn server_function_errors_carry_their_own_status_never_500() {
     // Signed out: 401, with the error in the body.
     let signed_out = post(MyClasses::PATH, "").await.unwrap();
     assert_eq!(signed_out.status(), 401);
+    // (Without `redeem`, as a board still running the bundle from before redemptions sends it:
+    // decoded, so the answer is about the caller.)
     let award = post(
         Award::PATH,
         "student_id=aaaaaaaaaaaaaaa&points_change=1&reason=x&request_id=r1",

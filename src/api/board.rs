@@ -131,7 +131,9 @@ pub async fn award(
     points_change: i64,
     reason: String,
     request_id: String,
-    redeem: bool,
+    // Absent means an award: what a board still running the bundle from before redemptions
+    // sends until it reloads.
+    #[server(default)] redeem: bool,
 ) -> Result<Awarded, AppError> {
     use crate::{ledger::*, model::TransactionType};
     let transaction_type = if redeem {
