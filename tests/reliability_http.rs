@@ -396,6 +396,25 @@ fn a_full_disk_refuses_awards_with_a_clear_503_and_loses_nothing() {
         assert!(message.contains("disk full"), "{message}");
     }
 
+    // A backup needs room for a whole copy: with none, the download is the same kind of 503
+    // and leaves no partial copy beside the database.
+    limit_file_size(server.pid, Some(64 * 1024));
+    let (status, body) = runtime
+        .block_on(admin.send(Method::GET, "/api/backup", None, None))
+        .unwrap();
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("no room for the backup's copy"),
+        "{message}"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .filter(|name| name.to_string_lossy().contains("backup"))
+        .collect();
+    assert_eq!(leftovers, Vec::<std::ffi::OsString>::new());
+
     // Space freed: the same server carries on.
     limit_file_size(server.pid, None);
     storm("room");

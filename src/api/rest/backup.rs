@@ -43,18 +43,26 @@ pub async fn download(State(state): State<AppState>, auth: Auth) -> Result<Respo
             .parent()
             .filter(|dir| !dir.as_os_str().is_empty())
             .unwrap_or(std::path::Path::new("."));
-        let no_room = |error: std::io::Error| AppError::Unavailable {
+        let no_room = |error: &dyn std::fmt::Display| AppError::Unavailable {
             message: format!(
-                "no room for the backup's copy in {}: {error}",
+                "no room for the backup's copy in {} ({error}); nothing was changed, \
+                 try again once there is room",
                 dir.display()
             ),
         };
         let temp = tempfile::Builder::new()
             .prefix(".classpoints-backup-")
             .tempfile_in(dir)
-            .map_err(no_room)?;
-        db.backup_into(temp.path())?;
-        temp.reopen().map_err(no_room)
+            .map_err(|error| no_room(&error))?;
+        // On failure `temp` goes, and the partial copy with it.
+        db.backup_into(temp.path()).map_err(|error| {
+            use rusqlite::ErrorCode::{DiskFull, SystemIoFailure};
+            match error.sqlite_error_code() {
+                Some(DiskFull | SystemIoFailure) => no_room(&error),
+                _ => AppError::from(error),
+            }
+        })?;
+        temp.reopen().map_err(|error| no_room(&error))
     })
     .await
     .map_err(|error| AppError::internal(format!("the backup task failed: {error}")))??;
