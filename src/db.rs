@@ -83,6 +83,9 @@ pub enum OpenError {
     },
 }
 
+/// How the names of the server's temporary backup copies begin (hidden, beside the database).
+pub const BACKUP_COPY_PREFIX: &str = ".classpoints-backup-";
+
 /// A running server's hold on its database, released when dropped (or when the process ends,
 /// however it ends). Caches in the server (sign-ins, the hash chain's last verified row) assume
 /// that changes reach the file through it or through SQLite transactions beside it: a second
@@ -283,6 +286,34 @@ impl Db {
             }),
             Err(std::fs::TryLockError::Error(source)) => Err(OpenError::Lock { lock, source }),
         }
+    }
+
+    /// The directory the database lives in, where the server keeps its backup copies.
+    pub fn directory(&self) -> &std::path::Path {
+        self.path
+            .parent()
+            .filter(|dir| !dir.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."))
+    }
+
+    /// Removes the backup copies ([`BACKUP_COPY_PREFIX`]) a server stopped in the middle of a
+    /// download left in [`Db::directory`]: a copy's name goes once the copy is open, but until
+    /// then a kill leaves the file. Only the server holding the [`ServerLock`] makes such
+    /// copies, so while it is held none of them is in use. Returns how many were removed.
+    pub fn remove_backup_leftovers(&self, _held: &ServerLock) -> std::io::Result<usize> {
+        let mut removed = 0;
+        for entry in std::fs::read_dir(self.directory())? {
+            let entry = entry?;
+            let is_copy = entry
+                .file_name()
+                .to_str()
+                .is_some_and(|name| name.starts_with(BACKUP_COPY_PREFIX));
+            if is_copy && entry.file_type()?.is_file() {
+                std::fs::remove_file(entry.path())?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     /// Copies the database into the new file `target` while writers carry on: one consistent

@@ -239,6 +239,14 @@ impl Server {
         let database_lock = db.lock_as_server(
             "one server per database; stop the other one, or give this one another DATABASE_URL",
         )?;
+        match db.remove_backup_leftovers(&database_lock) {
+            Ok(0) => {}
+            Ok(removed) => tracing::warn!(
+                removed,
+                "removed backup copies left by a server stopped during a download"
+            ),
+            Err(error) => tracing::warn!(%error, "could not look for leftover backup copies"),
+        }
         let ledger = Ledger::start(db).await?;
         bootstrap(&ledger, &args.bootstrap, args.addr).await?;
         let metrics = std::sync::Arc::new(crate::monitor::metrics::Metrics::new(&ledger));

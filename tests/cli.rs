@@ -608,3 +608,38 @@ async fn an_admin_downloads_a_backup_over_http_that_restores() {
         .unwrap();
     assert_eq!(total, 6);
 }
+
+#[tokio::test]
+async fn a_backup_copy_left_by_a_server_stopped_mid_download_goes_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    // What a server killed while copying leaves (its copy still has its name until the copy is
+    // open), beside files that only look alike and must stay.
+    let leftovers = [".classpoints-backup-a1B2c3", ".classpoints-backup-Zz9"];
+    let kept = [
+        "classpoints-2026-11-29.db",
+        ".classpoints-backup",
+        "notes.txt",
+    ];
+    for name in leftovers.iter().chain(&kept) {
+        std::fs::write(dir.path().join(name), b"SQLite format 3\0partial").unwrap();
+    }
+    std::fs::create_dir(dir.path().join(".classpoints-backup-dir")).unwrap();
+
+    let s = start_in(dir, monitor_off()).await;
+    let mut beside: Vec<String> = std::fs::read_dir(s.dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.starts_with("classpoints.db"))
+        .collect();
+    beside.sort();
+    assert_eq!(
+        beside,
+        [
+            ".classpoints-backup",
+            ".classpoints-backup-dir",
+            "classpoints-2026-11-29.db",
+            "notes.txt"
+        ]
+    );
+    assert_eq!(s.get("/healthz", None).await.status, 200);
+}

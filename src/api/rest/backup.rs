@@ -37,12 +37,9 @@ pub async fn download(State(state): State<AppState>, auth: Auth) -> Result<Respo
     let db = state.ledger.db().clone();
     let copy = tokio::task::spawn_blocking(move || {
         // Beside the database, where there is room for a database; the name is gone as soon as
-        // the copy is open, so nothing is left behind however the download ends.
-        let dir = db
-            .path()
-            .parent()
-            .filter(|dir| !dir.as_os_str().is_empty())
-            .unwrap_or(std::path::Path::new("."));
+        // the copy is open, so nothing is left behind however the download ends (and a copy a
+        // killed server left is removed at the next start: `Db::remove_backup_leftovers`).
+        let dir = db.directory();
         let no_room = |error: &dyn std::fmt::Display| AppError::Unavailable {
             message: format!(
                 "no room for the backup's copy in {} ({error}); nothing was changed, \
@@ -51,7 +48,7 @@ pub async fn download(State(state): State<AppState>, auth: Auth) -> Result<Respo
             ),
         };
         let temp = tempfile::Builder::new()
-            .prefix(".classpoints-backup-")
+            .prefix(crate::db::BACKUP_COPY_PREFIX)
             .tempfile_in(dir)
             .map_err(|error| no_room(&error))?;
         // On failure `temp` goes, and the partial copy with it.
