@@ -337,36 +337,31 @@ pub async fn load_student(
 ) -> Result<StudentHistory, AppError> {
     let (state, user) = session::required().await?;
     crate::model::validate_id("student_id", &student_id)?;
-    let actor = user.actor();
-    let class_id = state
-        .ledger
-        .visible_student_class(&actor, &student_id)
-        .await?;
-    let student = state
-        .ledger
-        .students(&actor, Some(&class_id))
-        .await?
-        .into_iter()
-        .find(|s| s.id == student_id)
-        .ok_or_else(|| AppError::not_found(crate::error::Record::Student, &student_id))?;
-    let class_name = state
-        .ledger
-        .visible_class(&actor, &class_id)
-        .await?
-        .map(|c| c.name)
-        .unwrap_or_default();
-    Ok(StudentHistory {
-        student,
-        class_name,
-        page: history_page(
+    let (actor, ledger) = (user.actor(), &state.ledger);
+    let class_id = ledger.visible_student_class(&actor, &student_id).await?;
+    // Once the student is known to be visible, the page's other reads run at once (see
+    // `class_board`).
+    let rows = rows.map_or(HISTORY_PAGE_ROWS, |rows| rows as usize);
+    let (students, class, page, rules) = tokio::join!(
+        ledger.students(&actor, Some(&class_id)),
+        ledger.visible_class(&actor, &class_id),
+        history_page(
             &state,
             &student_id,
             None,
-            rows.map_or(HISTORY_PAGE_ROWS, |rows| rows as usize)
-                .clamp(HISTORY_PAGE_ROWS, HISTORY_RELOAD_MAX_ROWS),
-        )
-        .await?,
-        utc_offset_minutes: state.ledger.rules().await?.utc_offset_minutes,
+            rows.clamp(HISTORY_PAGE_ROWS, HISTORY_RELOAD_MAX_ROWS),
+        ),
+        ledger.rules(),
+    );
+    let student = students?
+        .into_iter()
+        .find(|s| s.id == student_id)
+        .ok_or_else(|| AppError::not_found(crate::error::Record::Student, &student_id))?;
+    Ok(StudentHistory {
+        student,
+        class_name: class?.map(|c| c.name).unwrap_or_default(),
+        page: page?,
+        utc_offset_minutes: rules?.utc_offset_minutes,
     })
 }
 
