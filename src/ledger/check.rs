@@ -76,10 +76,10 @@ pub(crate) async fn drift<'e>(
 /// Everyone's drifted balances, the students split by id into `parts` ranges of about equal
 /// size whose queries run at once on separate read connections. The query's time is CPU per
 /// ledger row (~130 ns here, so ~130 ms at a million rows), so with cores to spare the parts
-/// finish in well under the time of one query (BENCHMARKS.md). Each part reads its own snapshot; that is
-/// still exact per student, because a student's ledger rows and balance change together in
-/// one transaction, and every student falls in exactly one part. Sorted by student id like
-/// [`drift`]'s answer.
+/// finish in well under the time of one query (BENCHMARKS.md). Each part reads its own
+/// snapshot; that is still exact per student, because a student's ledger rows and balance
+/// change together in one transaction, and every student falls in exactly one part. Sorted by
+/// student id like [`drift`]'s answer.
 pub(crate) async fn drift_everyone(
     pool: &SqlitePool,
     parts: usize,
@@ -91,7 +91,8 @@ pub(crate) async fn drift_everyone(
         .fetch_one(pool)
         .await?;
     // The first part starts below every id (the empty string), so a student added after the
-    // pivots were read still falls in a part; the last part has no upper bound for the same reason.
+    // pivots were read still falls in a part; the last part has no upper bound for the same
+    // reason.
     let mut bounds = vec![String::new()];
     for part in 1..parts as i64 {
         let pivot: Option<String> =
