@@ -3,7 +3,7 @@
 
 use crate::{
     error::AppError,
-    model::{SystemStatus, TableRows},
+    model::{BackupDownload, SystemStatus, TableRows},
 };
 use sqlx::{
     ConnectOptions, Connection, Row, SqlitePool,
@@ -82,6 +82,9 @@ pub enum OpenError {
         what: &'static str,
     },
 }
+
+/// How many of the latest backup downloads the status page lists.
+const BACKUP_DOWNLOADS_SHOWN: i64 = 10;
 
 /// How the names of the server's temporary backup copies begin (hidden, beside the database).
 pub const BACKUP_COPY_PREFIX: &str = ".classpoints-backup-";
@@ -367,6 +370,22 @@ impl Db {
         )
         .fetch_all(&mut *conn)
         .await?;
+        let backup_downloads = sqlx::query_as(
+            "SELECT b.id, COALESCE(u.name, b.user_id), b.bytes, b.taken_at \
+             FROM backup_downloads b LEFT JOIN users u ON u.id = b.user_id \
+             ORDER BY b.id DESC LIMIT ?",
+        )
+        .bind(BACKUP_DOWNLOADS_SHOWN)
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .map(|(id, taken_by, bytes, taken_at)| BackupDownload {
+            id,
+            taken_by,
+            bytes,
+            taken_at,
+        })
+        .collect();
         let mut tables = Vec::with_capacity(names.len());
         for table in names {
             // Names come from sqlite_schema, not from a client; quoting keeps odd names valid.
@@ -383,6 +402,7 @@ impl Db {
             tables,
             checked_at,
             utc_offset_minutes,
+            backup_downloads,
         })
     }
 }

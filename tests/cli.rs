@@ -586,6 +586,21 @@ async fn an_admin_downloads_a_backup_over_http_that_restores() {
         Vec::<String>::new(),
         "no copy left beside the database"
     );
+    // The download is on record, with who took it; the refused attempts are not.
+    let live = rusqlite::Connection::open(s.dir.path().join("classpoints.db")).unwrap();
+    let recorded: Vec<(String, i64)> = live
+        .prepare(
+            "SELECT u.username, b.bytes FROM backup_downloads b \
+             JOIN users u ON u.id = b.user_id ORDER BY b.id",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(recorded, [(ADMIN.0.to_owned(), file.len() as i64)]);
+    let erased = live.execute("DELETE FROM backup_downloads", []).unwrap_err();
+    assert!(erased.to_string().contains("append-only"), "{erased}");
 
     let elsewhere = tempfile::tempdir().unwrap();
     let downloaded = elsewhere.path().join("downloaded.db");

@@ -1,5 +1,6 @@
 import { test, expect } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { signInAdmin, hydrated, sqlite, schoolClock } from './helpers';
 
 test('status page hydrates and its server function round-trips to SQLite', async ({ page }) => {
@@ -57,6 +58,16 @@ test('an admin downloads a backup from the status page: the whole database, one 
     execFileSync('sqlite3', [copy, sql], { encoding: 'utf8' }).trim();
   expect(read('PRAGMA integrity_check')).toBe('ok');
   expect(read('SELECT count(*) FROM students')).toBe(sqlite('SELECT count(*) FROM students'));
+
+  // The download is on record, newest first on the status page: who took it, and the size
+  // of the file they got.
+  expect(sqlite('SELECT bytes FROM backup_downloads ORDER BY id DESC LIMIT 1')).toBe(
+    String(statSync(copy).size),
+  );
+  await page.getByTestId('refresh').click();
+  const newest = page.getByTestId('backup-downloads').locator('tbody tr').first();
+  await expect(newest).toContainText(sqlite("SELECT name FROM users WHERE username = 'admin'"));
+  await expect(newest.locator('time')).toHaveCount(1);
 });
 
 test('the status page is for admins only', async ({ page }) => {

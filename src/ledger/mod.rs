@@ -160,6 +160,10 @@ pub enum Command {
     RevokeToken {
         token_hash: String,
     },
+    /// Record that the acting admin downloaded a copy of the whole database of `bytes` bytes.
+    RecordBackupDownload {
+        bytes: u64,
+    },
     /// Forget up to `limit` request ids (idempotency keys) recorded before `before`, oldest
     /// first; a repeat of such a request is then a new request (system only).
     ForgetRequestIds {
@@ -252,6 +256,10 @@ pub enum Outcome {
     /// Request ids forgotten.
     Forgotten {
         count: usize,
+    },
+    /// A backup download recorded, with its row's id.
+    BackupDownloadRecorded {
+        id: i64,
     },
 }
 

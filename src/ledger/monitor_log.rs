@@ -1,5 +1,6 @@
-//! The monitor's records: one row per consistency run, and alerts raised and resolved by the
-//! runs. Written by the writer like everything else; read from the pool.
+//! The monitor's records: one row per consistency run, alerts raised and resolved by the runs,
+//! the repairs' audit, and the record of backup downloads. Written by the writer like
+//! everything else; read from the pool.
 
 use super::{Actor, clock, roster::require_admin};
 use crate::{
@@ -239,4 +240,28 @@ pub(crate) async fn repairs(pool: &SqlitePool, limit: i64) -> Result<Vec<RepairE
             },
         )
         .collect())
+}
+
+/// Records a download of the whole database by the acting admin.
+pub(crate) fn record_backup_download(
+    conn: &Connection,
+    actor: &Actor,
+    bytes: u64,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<i64, AppError> {
+    require_admin(actor, "download a backup")?;
+    let Actor::User { id: user_id, .. } = actor else {
+        return Err(AppError::forbidden(
+            "a backup download is recorded for the admin who took it",
+        ));
+    };
+    conn.prepare_cached(
+        "INSERT INTO backup_downloads (user_id, bytes, taken_at) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![
+        user_id,
+        i64::try_from(bytes).unwrap_or(i64::MAX),
+        clock::format(now)
+    ])?;
+    Ok(conn.last_insert_rowid())
 }

@@ -228,6 +228,11 @@ fn dispatch(
             let id = access::revoke_token(conn, actor, token_hash)?;
             Ok((Outcome::Roster { id }, None))
         }
+        Command::RecordBackupDownload { bytes } => {
+            // No event: downloads are not part of any live view.
+            let id = super::monitor_log::record_backup_download(conn, actor, *bytes, ctx.now)?;
+            Ok((Outcome::BackupDownloadRecorded { id }, None))
+        }
         Command::ForgetRequestIds { before, limit } => {
             if !matches!(actor, Actor::System) {
                 return Err(AppError::forbidden(

@@ -17,6 +17,19 @@ pub struct SystemStatus {
     pub checked_at: String,
     /// The school's clock (its rules), which the page reads `checked_at` on.
     pub utc_offset_minutes: i32,
+    /// The latest copies of the whole database admins downloaded, newest first.
+    pub backup_downloads: Vec<BackupDownload>,
+}
+
+/// A copy of the whole database an admin downloaded (`GET /api/backup`): who and when, since
+/// the file holds every account's password hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupDownload {
+    pub id: i64,
+    /// The admin's name.
+    pub taken_by: String,
+    pub bytes: i64,
+    pub taken_at: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,7 +1,7 @@
 use crate::i18n::{t, use_i18n};
 use crate::{
     api::status::get_system_status,
-    model::SystemStatus,
+    model::{BackupDownload, SystemStatus},
     ui::time::{SchoolTime, utc_offset_label},
 };
 use leptos::prelude::*;
@@ -46,7 +46,9 @@ pub fn StatusPage() -> impl IntoView {
 #[component]
 fn StatusTable(status: SystemStatus) -> impl IntoView {
     let i18n = use_i18n();
+    let offset = status.utc_offset_minutes;
     view! {
+        <BackupDownloads downloads=status.backup_downloads offset/>
         <dl class="status-facts">
             <dt>{t!(i18n, version)}</dt>
             <dd>{status.version}</dd>
@@ -86,5 +88,74 @@ fn StatusTable(status: SystemStatus) -> impl IntoView {
                     .collect_view()}
             </tbody>
         </table>
+    }
+}
+
+/// Who downloaded a copy of the whole database, and when (the latest ten).
+#[component]
+fn BackupDownloads(downloads: Vec<BackupDownload>, offset: i32) -> impl IntoView {
+    let i18n = use_i18n();
+    if downloads.is_empty() {
+        return view! {
+            <p class="muted" data-testid="backup-downloads">{t!(i18n, backup_downloads_none)}</p>
+        }
+        .into_any();
+    }
+    view! {
+        <table class="backup-downloads" data-testid="backup-downloads">
+            <caption>{t!(i18n, backup_downloads)}</caption>
+            <thead>
+                <tr>
+                    <th scope="col">{t!(i18n, when)}</th>
+                    <th scope="col">{t!(i18n, who)}</th>
+                    <th scope="col">{t!(i18n, size)}</th>
+                </tr>
+            </thead>
+            <tbody>
+                {downloads
+                    .into_iter()
+                    .map(|download| {
+                        view! {
+                            <tr>
+                                <td><SchoolTime at=download.taken_at offset to_the_minute=true/></td>
+                                <td>{download.taken_by}</td>
+                                <td class="num">{file_size(download.bytes)}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
+}
+
+/// A file's size for people: whole kilobytes up to a megabyte, then megabytes to one decimal
+/// (integer arithmetic: no float formatting code in the bundle for this).
+fn file_size(bytes: i64) -> String {
+    const KB: i64 = 1024;
+    const MB: i64 = 1024 * 1024;
+    if bytes < MB {
+        format!("{} KB", (bytes + KB - 1) / KB)
+    } else {
+        let tenths = (bytes * 10 + MB / 2) / MB;
+        format!("{}.{} MB", tenths / 10, tenths % 10)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::file_size;
+
+    #[test]
+    fn file_sizes_read_in_kilobytes_then_megabytes() {
+        assert_eq!(file_size(0), "0 KB");
+        assert_eq!(file_size(1), "1 KB");
+        assert_eq!(file_size(1024), "1 KB");
+        assert_eq!(file_size(1025), "2 KB");
+        assert_eq!(file_size(1024 * 1024 - 1), "1024 KB");
+        assert_eq!(file_size(1024 * 1024), "1.0 MB");
+        assert_eq!(file_size(1_572_864), "1.5 MB");
+        assert_eq!(file_size(283 * 1024 * 1024 + 1000), "283.0 MB");
     }
 }

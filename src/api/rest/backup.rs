@@ -18,7 +18,8 @@ pub const SQLITE_MEDIA_TYPE: &str = "application/vnd.sqlite3";
 
 /// A consistent copy of the whole database (admin), taken while the school works on: the same
 /// file `classpoints backup` writes, named for the school's date; `classpoints restore` puts it
-/// back. It holds accounts' password hashes, so keep it as safe as the server.
+/// back. It holds accounts' password hashes, so keep it as safe as the server. Each download is
+/// recorded (who, when, how many bytes) and listed on the status page.
 #[utoipa::path(get, path = "/api/backup", tag = "monitor",
     responses((status = 200, content_type = "application/vnd.sqlite3", body = Vec<u8>,
             description = "the database file"),
@@ -67,6 +68,15 @@ pub async fn download(State(state): State<AppState>, auth: Auth) -> Result<Respo
         .metadata()
         .map_err(|error| AppError::internal(format!("the backup's copy: {error}")))?
         .len();
+    // No copy leaves without its record: a failure here answers with the error, and the copy
+    // goes with its file.
+    state
+        .ledger
+        .run(
+            auth.0.actor(),
+            crate::ledger::Command::RecordBackupDownload { bytes: length },
+        )
+        .await?;
     tracing::info!(user = %auth.0.username, bytes = length, "backup downloaded");
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(
         tokio::fs::File::from_std(copy),
