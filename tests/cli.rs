@@ -599,7 +599,9 @@ async fn an_admin_downloads_a_backup_over_http_that_restores() {
         .collect::<Result<_, _>>()
         .unwrap();
     assert_eq!(recorded, [(ADMIN.0.to_owned(), file.len() as i64)]);
-    let erased = live.execute("DELETE FROM backup_downloads", []).unwrap_err();
+    let erased = live
+        .execute("DELETE FROM backup_downloads", [])
+        .unwrap_err();
     assert!(erased.to_string().contains("append-only"), "{erased}");
 
     let elsewhere = tempfile::tempdir().unwrap();
