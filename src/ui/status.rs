@@ -91,7 +91,8 @@ fn StatusTable(status: SystemStatus) -> impl IntoView {
     }
 }
 
-/// Who downloaded a copy of the whole database, and when (the latest ten).
+/// Who downloaded a copy of the whole database, and when: the latest downloads, as many as
+/// `Db::status` sends.
 #[component]
 fn BackupDownloads(downloads: Vec<BackupDownload>, offset: i32) -> impl IntoView {
     let i18n = use_i18n();
