@@ -349,6 +349,11 @@ impl Db {
         copy.pragma_update(None, "journal_mode", "DELETE")
     }
 
+    /// The latest `limit` downloads of the whole database, newest first.
+    pub async fn backup_downloads(&self, limit: i64) -> Result<Vec<BackupDownload>, AppError> {
+        read_backup_downloads(&self.pool, limit).await
+    }
+
     /// What the database holds; times are to be read at `utc_offset_minutes` (the school's
     /// rules, which live in the ledger).
     pub async fn status(&self, utc_offset_minutes: i32) -> Result<SystemStatus, AppError> {
@@ -370,22 +375,7 @@ impl Db {
         )
         .fetch_all(&mut *conn)
         .await?;
-        let backup_downloads = sqlx::query_as(
-            "SELECT b.id, COALESCE(u.name, b.user_id), b.bytes, b.taken_at \
-             FROM backup_downloads b LEFT JOIN users u ON u.id = b.user_id \
-             ORDER BY b.id DESC LIMIT ?",
-        )
-        .bind(BACKUP_DOWNLOADS_SHOWN)
-        .fetch_all(&mut *conn)
-        .await?
-        .into_iter()
-        .map(|(id, taken_by, bytes, taken_at)| BackupDownload {
-            id,
-            taken_by,
-            bytes,
-            taken_at,
-        })
-        .collect();
+        let backup_downloads = read_backup_downloads(&mut *conn, BACKUP_DOWNLOADS_SHOWN).await?;
         let mut tables = Vec::with_capacity(names.len());
         for table in names {
             // Names come from sqlite_schema, not from a client; quoting keeps odd names valid.
@@ -405,6 +395,31 @@ impl Db {
             backup_downloads,
         })
     }
+}
+
+/// The latest `limit` downloads of the whole database, newest first.
+async fn read_backup_downloads<'e>(
+    executor: impl sqlx::SqliteExecutor<'e>,
+    limit: i64,
+) -> Result<Vec<BackupDownload>, AppError> {
+    let rows: Vec<(i64, String, String, i64, String)> = sqlx::query_as(
+        "SELECT b.id, b.user_id, COALESCE(u.name, b.user_id), b.bytes, b.taken_at \
+         FROM backup_downloads b LEFT JOIN users u ON u.id = b.user_id \
+         ORDER BY b.id DESC LIMIT ?",
+    )
+    .bind(limit)
+    .fetch_all(executor)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, user_id, taken_by, bytes, taken_at)| BackupDownload {
+            id,
+            user_id,
+            taken_by,
+            bytes,
+            taken_at,
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -166,6 +166,10 @@ fn random_requests_at_every_other_endpoint_never_get_a_5xx_and_refusals_write_no
         "[a-z0-9]{1,20}".prop_map(|id| ("PATCH", format!("/api/teachers/{id}"))),
         ".{0,20}".prop_map(|q| ("GET", format!("/api/points?student_id={}", urlencoded(&q)))),
         ".{0,20}".prop_map(|q| ("GET", format!("/api/students?class_id={}", urlencoded(&q)))),
+        ".{0,20}".prop_map(|q| (
+            "GET",
+            format!("/api/backup/downloads?limit={}", urlencoded(&q))
+        )),
     ];
     let body = prop_oneof![
         3 => any_json().prop_map(|v| v.to_string()),

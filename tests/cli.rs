@@ -529,7 +529,12 @@ async fn a_backup_taken_during_a_write_storm_finishes_and_is_consistent() {
 /// and `classpoints restore` takes the file back.
 #[tokio::test]
 async fn an_admin_downloads_a_backup_over_http_that_restores() {
-    let s = start().await;
+    let hook = WebhookReceiver::start().await;
+    let s = start_with(classpoints::config::WatchArgs {
+        alert_webhook_url: Some(hook.url.clone()),
+        ..monitor_off()
+    })
+    .await;
     let admin = s.admin().await;
     let (_, teacher) = s.teacher(&admin, "wang").await;
     let (_, students) = s.class_with_students(&teacher, "1A", 3).await;
@@ -603,6 +608,40 @@ async fn an_admin_downloads_a_backup_over_http_that_restores() {
         .execute("DELETE FROM backup_downloads", [])
         .unwrap_err();
     assert!(erased.to_string().contains("append-only"), "{erased}");
+    // Scripts read the same record, admins only; the webhook heard of the download and the
+    // metrics counted it.
+    let me = s.get("/api/auth/me", Some(&admin)).await.body;
+    let listed = s.get("/api/backup/downloads", Some(&admin)).await;
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    let downloads = listed.body["downloads"].as_array().unwrap().clone();
+    assert_eq!(downloads.len(), 1, "{}", listed.text);
+    assert_eq!(downloads[0]["user_id"], me["id"]);
+    assert_eq!(downloads[0]["taken_by"], me["name"]);
+    assert_eq!(downloads[0]["bytes"], file.len() as u64);
+    assert_eq!(
+        s.get("/api/backup/downloads", Some(&teacher)).await.status,
+        403
+    );
+    for limit in ["0", "1001", "ten"] {
+        let refused = s
+            .get(
+                &format!("/api/backup/downloads?limit={limit}"),
+                Some(&admin),
+            )
+            .await;
+        assert_eq!(refused.status, 400, "limit={limit}: {}", refused.text);
+        assert_eq!(refused.body["error"]["field"], "limit", "{}", refused.text);
+    }
+    let events = hook.wait_for(1).await;
+    assert_eq!(
+        events,
+        [json!({"event": "backup_downloaded", "backup": downloads[0]})]
+    );
+    let metrics = s.get("/metrics", None).await.text;
+    assert!(
+        metrics.contains("classpoints_backup_downloads_total 1\n"),
+        "{metrics}"
+    );
 
     let elsewhere = tempfile::tempdir().unwrap();
     let downloaded = elsewhere.path().join("downloaded.db");

@@ -6,8 +6,8 @@ mod support;
 
 use classpoints::config::WatchArgs;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
-use std::time::{Duration, Instant};
+use serde_json::json;
+use std::time::Duration;
 use support::http::*;
 
 /// A class of `n` students, each awarded 3 points; returns (admin token, student ids).
@@ -35,18 +35,6 @@ async fn open_alerts(s: &TestServer) -> Vec<(String, String)> {
         .fetch_all(&mut conn)
         .await
         .unwrap()
-}
-
-/// Polls `check` until it holds or `limit` passes.
-async fn eventually<F: AsyncFn() -> bool>(limit: Duration, check: F) -> bool {
-    let started = Instant::now();
-    while started.elapsed() < limit {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    check().await
 }
 
 #[tokio::test]
@@ -106,27 +94,11 @@ async fn every_check_is_recorded_and_drift_raises_an_alert_that_a_clean_check_re
 
 #[tokio::test]
 async fn the_background_monitor_repairs_drift_by_itself_and_posts_alerts_to_the_webhook() {
-    // A receiver for the webhook.
-    let received = std::sync::Arc::new(tokio::sync::Mutex::new(Vec::<Value>::new()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let hook_url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let sink = received.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
-            let sink = sink.clone();
-            async move {
-                sink.lock().await.push(body);
-                "ok"
-            }
-        }),
-    );
-    tokio::spawn(async move { axum::serve(listener, app).await });
-
+    let hook = WebhookReceiver::start().await;
     let s = start_with(WatchArgs {
         monitor_interval_seconds: 1,
         auto_fix: true,
-        alert_webhook_url: Some(hook_url),
+        alert_webhook_url: Some(hook.url.clone()),
         ..Default::default()
     })
     .await;
@@ -156,12 +128,8 @@ async fn the_background_monitor_repairs_drift_by_itself_and_posts_alerts_to_the_
         3
     );
     // Raised, then resolved by the next clean run; both posted.
-    let posted = eventually(Duration::from_secs(10), async || {
-        received.lock().await.len() >= 2
-    })
-    .await;
-    assert!(posted, "webhook got {:?}", received.lock().await);
-    let events = received.lock().await.clone();
+    let events = hook.wait_for(2).await;
+    assert!(events.len() >= 2, "webhook got {events:?}");
     assert_eq!(events[0]["event"], "alert_raised");
     assert_eq!(events[0]["alert"]["kind"], "inconsistency");
     assert!(

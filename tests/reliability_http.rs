@@ -685,6 +685,12 @@ async fn every_endpoint_answers_each_role_as_its_rules_say() {
         ),
         (
             Method::GET,
+            "/api/backup/downloads".into(),
+            None,
+            [Status(401), Status(403), Status(403), Allowed],
+        ),
+        (
+            Method::GET,
             "/api/teachers".into(),
             None,
             [Status(401), Status(403), Status(403), Allowed],

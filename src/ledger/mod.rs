@@ -257,9 +257,10 @@ pub enum Outcome {
     Forgotten {
         count: usize,
     },
-    /// A backup download recorded, with its row's id.
+    /// A backup download recorded: its row's id and the time it holds.
     BackupDownloadRecorded {
         id: i64,
+        taken_at: String,
     },
 }
 

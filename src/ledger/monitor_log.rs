@@ -242,26 +242,27 @@ pub(crate) async fn repairs(pool: &SqlitePool, limit: i64) -> Result<Vec<RepairE
         .collect())
 }
 
-/// Records a download of the whole database by the acting admin.
+/// Records a download of the whole database by the acting admin: the row's id and time.
 pub(crate) fn record_backup_download(
     conn: &Connection,
     actor: &Actor,
     bytes: u64,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<i64, AppError> {
+) -> Result<(i64, String), AppError> {
     require_admin(actor, "download a backup")?;
     let Actor::User { id: user_id, .. } = actor else {
         return Err(AppError::forbidden(
             "a backup download is recorded for the admin who took it",
         ));
     };
+    let taken_at = clock::format(now);
     conn.prepare_cached(
         "INSERT INTO backup_downloads (user_id, bytes, taken_at) VALUES (?1, ?2, ?3)",
     )?
     .execute(params![
         user_id,
         i64::try_from(bytes).unwrap_or(i64::MAX),
-        clock::format(now)
+        taken_at
     ])?;
-    Ok(conn.last_insert_rowid())
+    Ok((conn.last_insert_rowid(), taken_at))
 }

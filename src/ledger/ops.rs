@@ -230,8 +230,9 @@ fn dispatch(
         }
         Command::RecordBackupDownload { bytes } => {
             // No event: downloads are not part of any live view.
-            let id = super::monitor_log::record_backup_download(conn, actor, *bytes, ctx.now)?;
-            Ok((Outcome::BackupDownloadRecorded { id }, None))
+            let (id, taken_at) =
+                super::monitor_log::record_backup_download(conn, actor, *bytes, ctx.now)?;
+            Ok((Outcome::BackupDownloadRecorded { id, taken_at }, None))
         }
         Command::ForgetRequestIds { before, limit } => {
             if !matches!(actor, Actor::System) {

@@ -24,11 +24,15 @@ pub struct SystemStatus {
 /// A copy of the whole database an admin downloaded (`GET /api/backup`): who and when, since
 /// the file holds every account's password hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct BackupDownload {
     pub id: i64,
-    /// The admin's name.
+    /// The admin's account id.
+    pub user_id: String,
+    /// The admin's name (their id if the account is gone).
     pub taken_by: String,
     pub bytes: i64,
+    /// UTC, RFC 3339.
     pub taken_at: String,
 }
 

@@ -59,6 +59,7 @@ pub struct Metrics {
     health: Gauge,
     open_alerts: Gauge,
     monitor_runs: Counter,
+    backup_downloads: Counter,
 }
 
 impl Metrics {
@@ -119,6 +120,12 @@ impl Metrics {
             "Consistency checks run (background, manual and API)",
             monitor_runs.clone(),
         );
+        let backup_downloads = Counter::default();
+        registry.register(
+            "backup_downloads",
+            "Copies of the whole database downloaded (GET /api/backup) since the server started",
+            backup_downloads.clone(),
+        );
         registry.register_collector(Box::new(LedgerCollector {
             ledger: ledger.clone(),
         }));
@@ -134,7 +141,12 @@ impl Metrics {
             health,
             open_alerts,
             monitor_runs,
+            backup_downloads,
         }
+    }
+
+    pub fn record_backup_download(&self) {
+        self.backup_downloads.inc();
     }
 
     /// Counts one answered request.

@@ -82,6 +82,22 @@ impl Monitor {
         &self.inner.settings
     }
 
+    /// A copy of the whole database left the server (after its download was recorded): logged,
+    /// counted, and posted to the webhook as `{"event": "backup_downloaded", "backup": {...}}`,
+    /// since the file holds every account's password hash.
+    pub fn backup_downloaded(&self, download: &crate::model::BackupDownload) {
+        tracing::info!(
+            user_id = %download.user_id,
+            name = %download.taken_by,
+            bytes = download.bytes,
+            "backup downloaded"
+        );
+        self.inner.metrics.record_backup_download();
+        if let Some(hook) = &self.inner.webhook {
+            hook.send("backup_downloaded", "backup", download);
+        }
+    }
+
     /// One run: check (re-hashing the whole chain when `full_chain`), repair when `fix` and
     /// something drifted, check again, record the run, and raise or resolve alerts by what was
     /// found.
@@ -156,7 +172,7 @@ impl Monitor {
                 alert.message
             );
             if let Some(hook) = &self.inner.webhook {
-                hook.send("alert_raised", alert.clone());
+                hook.send("alert_raised", "alert", alert);
             }
         }
         for alert in &changes.resolved {
@@ -166,7 +182,7 @@ impl Monitor {
                 alert.message
             );
             if let Some(hook) = &self.inner.webhook {
-                hook.send("alert_resolved", alert.clone());
+                hook.send("alert_resolved", "alert", alert);
             }
         }
         let open = ledger.alerts(true, 1000).await?.len();

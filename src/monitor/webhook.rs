@@ -1,6 +1,6 @@
-//! Alerts sent to an outside system: a JSON POST to a configured URL, retried with backoff.
+//! Events sent to an outside system (alerts raised and resolved, backup downloads): a JSON POST
+//! to a configured URL, retried with backoff.
 
-use crate::model::Alert;
 use std::time::Duration;
 
 /// Tries after the first attempt, with exponential backoff from [`FIRST_BACKOFF`].
@@ -22,22 +22,22 @@ impl Webhook {
         Self { client, url }
     }
 
-    /// Posts `{"event": "alert_raised"|"alert_resolved", "alert": {...}}` in the background;
-    /// failures are logged, never passed to the run that raised the alert.
-    pub fn send(&self, event: &'static str, alert: Alert) {
+    /// Posts `{"event": event, subject: {...}}` in the background (`"alert_raised"` with an
+    /// `"alert"`, say); failures are logged, never passed to whatever the event is about.
+    pub fn send(&self, event: &'static str, subject: &'static str, value: impl serde::Serialize) {
         let hook = self.clone();
+        let body = serde_json::json!({ "event": event, subject: value });
         tokio::spawn(async move {
-            let body = serde_json::json!({ "event": event, "alert": alert });
             let mut backoff = FIRST_BACKOFF;
             for attempt in 0..=RETRIES {
                 let result = hook.client.post(&hook.url).json(&body).send().await;
                 match result {
                     Ok(response) if response.status().is_success() => return,
                     Ok(response) => {
-                        tracing::warn!(url = %hook.url, status = %response.status(), attempt, "alert webhook refused")
+                        tracing::warn!(url = %hook.url, status = %response.status(), attempt, "webhook refused")
                     }
                     Err(error) => {
-                        tracing::warn!(url = %hook.url, %error, attempt, "alert webhook failed")
+                        tracing::warn!(url = %hook.url, %error, attempt, "webhook failed")
                     }
                 }
                 if attempt < RETRIES {
@@ -45,7 +45,7 @@ impl Webhook {
                     backoff *= 2;
                 }
             }
-            tracing::error!(url = %hook.url, "alert webhook gave up after {RETRIES} retries");
+            tracing::error!(url = %hook.url, "webhook gave up after {RETRIES} retries");
         });
     }
 }

@@ -96,6 +96,55 @@ async fn launch(
     }
 }
 
+/// Polls `check` until it holds or `limit` passes.
+pub async fn eventually<F: AsyncFn() -> bool>(limit: std::time::Duration, check: F) -> bool {
+    let started = std::time::Instant::now();
+    while started.elapsed() < limit {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    check().await
+}
+
+/// A receiver for the server's webhook on a free port: every JSON body posted to `url`, in
+/// the order they came.
+pub struct WebhookReceiver {
+    pub url: String,
+    received: std::sync::Arc<tokio::sync::Mutex<Vec<Value>>>,
+}
+
+impl WebhookReceiver {
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let received = std::sync::Arc::new(tokio::sync::Mutex::new(Vec::new()));
+        let sink = received.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+                let sink = sink.clone();
+                async move {
+                    sink.lock().await.push(body);
+                    "ok"
+                }
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self { url, received }
+    }
+
+    /// What was posted once at least `count` bodies came, or all that came in 10 s.
+    pub async fn wait_for(&self, count: usize) -> Vec<Value> {
+        eventually(std::time::Duration::from_secs(10), async || {
+            self.received.lock().await.len() >= count
+        })
+        .await;
+        self.received.lock().await.clone()
+    }
+}
+
 /// A response's status, headers and JSON body (Null when the body is not JSON), and the body
 /// as text.
 pub struct Reply {

@@ -2,11 +2,12 @@
 //! the server.
 
 use super::{
-    extract::Auth,
-    replies::{ErrorReply, attachment},
+    extract::{self, ApiQuery, Auth},
+    replies::{BackupDownloads, ErrorReply, attachment},
 };
-use crate::{error::AppError, ledger::clock, server::AppState};
+use crate::{error::AppError, ledger::clock, model::BackupDownload, server::AppState};
 use axum::{
+    Json,
     body::Body,
     extract::State,
     http::header,
@@ -16,10 +17,40 @@ use axum::{
 /// The file's media type; the compression layer leaves it alone (see `crate::server`).
 pub const SQLITE_MEDIA_TYPE: &str = "application/vnd.sqlite3";
 
+/// Downloads listed per reply when `limit` is absent, and at most.
+const DOWNLOADS_LISTED: i64 = 50;
+const DOWNLOADS_LISTED_MAX: i64 = 1000;
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DownloadsQuery {
+    /// Downloads per reply, 1 – 1000 (50 when absent), newest first.
+    limit: Option<i64>,
+}
+
+/// Who downloaded a copy of the whole database, when, and how large it was (admin; newest
+/// first). The same record the status page lists; a webhook, when configured, hears of each
+/// download as it happens (`backup_downloaded`).
+#[utoipa::path(get, path = "/api/backup/downloads", tag = "monitor", params(DownloadsQuery),
+    responses((status = 200, body = BackupDownloads), (status = 400, body = ErrorReply),
+        (status = 401, body = ErrorReply), (status = 403, body = ErrorReply)),
+    security(("bearer" = [])))]
+pub async fn downloads(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiQuery(query): ApiQuery<DownloadsQuery>,
+) -> Result<Json<BackupDownloads>, AppError> {
+    auth.require_admin()?;
+    let limit = extract::limit(query.limit, DOWNLOADS_LISTED, DOWNLOADS_LISTED_MAX)?;
+    let downloads = state.ledger.db().backup_downloads(limit).await?;
+    Ok(Json(BackupDownloads { downloads }))
+}
+
 /// A consistent copy of the whole database (admin), taken while the school works on: the same
 /// file `classpoints backup` writes, named for the school's date; `classpoints restore` puts it
 /// back. It holds accounts' password hashes, so keep it as safe as the server. Each download is
-/// recorded (who, when, how many bytes) and listed on the status page.
+/// recorded (who, when, how many bytes) before the file is sent, listed on the status page and
+/// by `GET /api/backup/downloads`, and posted to the webhook when one is configured.
 #[utoipa::path(get, path = "/api/backup", tag = "monitor",
     responses((status = 200, content_type = "application/vnd.sqlite3", body = Vec<u8>,
             description = "the database file"),
@@ -70,14 +101,25 @@ pub async fn download(State(state): State<AppState>, auth: Auth) -> Result<Respo
         .len();
     // No copy leaves without its record: a failure here answers with the error, and the copy
     // goes with its file.
-    state
+    let outcome = state
         .ledger
         .run(
             auth.0.actor(),
             crate::ledger::Command::RecordBackupDownload { bytes: length },
         )
         .await?;
-    tracing::info!(user = %auth.0.username, bytes = length, "backup downloaded");
+    let crate::ledger::Outcome::BackupDownloadRecorded { id, taken_at } = outcome else {
+        return Err(AppError::internal(
+            "recording a backup download returned another outcome",
+        ));
+    };
+    state.monitor.backup_downloaded(&BackupDownload {
+        id,
+        user_id: auth.0.id.clone(),
+        taken_by: auth.0.name.clone(),
+        bytes: i64::try_from(length).unwrap_or(i64::MAX),
+        taken_at,
+    });
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(
         tokio::fs::File::from_std(copy),
     ));

@@ -167,6 +167,19 @@ impl FromRequestParts<AppState> for Auth {
     }
 }
 
+/// A listing's `limit` query parameter: `default` when absent, else 1 – `max`.
+pub fn limit(given: Option<i64>, default: i64, max: i64) -> Result<i64, AppError> {
+    let limit = given.unwrap_or(default);
+    if (1..=max).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(AppError::invalid(
+            "limit",
+            crate::error::Problem::OutOfRange { min: 1, max },
+        ))
+    }
+}
+
 /// The `Idempotency-Key` header, if sent.
 pub fn idempotency_key(headers: &axum::http::HeaderMap) -> Result<Option<String>, AppError> {
     headers

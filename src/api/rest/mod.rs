@@ -167,6 +167,7 @@ impl utoipa::Modify for BearerAuth {
         auth::login, auth::logout, auth::me, auth::create_token, auth::revoke_token,
         points::create, points::get_points, points::batch, points::reverse, points::reverse_batch,
         monitor::report, monitor::fix, live::events, live::monitor_events, backup::download,
+        backup::downloads,
         roster::create_teacher, roster::list_teachers, roster::update_teacher, roster::lift_sign_in_lock,
         roster::create_class, roster::list_classes,
         roster::update_class, roster::create_student, roster::list_students, roster::update_student,
@@ -208,6 +209,7 @@ fn endpoints() -> Router<AppState> {
         )
         .route("/points/monitor", get(monitor::report).post(monitor::fix))
         .route("/backup", get(backup::download))
+        .route("/backup/downloads", get(backup::downloads))
         .route(
             "/teachers",
             get(roster::list_teachers).post(roster::create_teacher),

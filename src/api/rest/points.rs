@@ -1,14 +1,14 @@
 //! `/api/points`: the old system's endpoints, plus batches and undo.
 
 use super::{
-    extract::{ApiJson, ApiQuery, Auth, idempotency_key},
+    extract::{self, ApiJson, ApiQuery, Auth, idempotency_key},
     replies::{
         self, Balances, CreatedTransaction, ErrorReply, PointsReply, PointsWritten, StudentPoints,
     },
 };
 use crate::{
     api::rest::extract::OptionalJson,
-    error::{AppError, Problem},
+    error::AppError,
     ledger::{
         Actor, BatchChange, BatchTarget, Command, Executed, Outcome, PointChange, Request,
         Reversal, ReversalTarget,
@@ -189,13 +189,7 @@ pub async fn get_points(
     if let Some(before) = &query.before {
         validate_id("before", before)?;
     }
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(AppError::invalid(
-            "limit",
-            Problem::OutOfRange { min: 1, max: 1000 },
-        ));
-    }
+    let limit = extract::limit(query.limit, 100, 1000)?;
     state
         .ledger
         .visible_student_class(&actor, &student_id)

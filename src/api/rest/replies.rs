@@ -4,7 +4,7 @@
 use crate::{
     ledger::access::SignedIn,
     model::{
-        ChainStatus, ClassInfo, GroupInfo, Inconsistency, PointTransaction, Preset,
+        BackupDownload, ChainStatus, ClassInfo, GroupInfo, Inconsistency, PointTransaction, Preset,
         RepairedBalance, SignInLock, StudentBalance, StudentInfo, UserInfo,
     },
 };
@@ -261,4 +261,11 @@ pub fn attachment(name: &str, ext: &str) -> String {
         })
         .collect();
     format!("attachment; filename=\"{ascii}.{ext}\"; filename*=UTF-8''{encoded}")
+}
+
+/// `GET /api/backup/downloads`: the latest copies of the whole database admins downloaded.
+#[derive(Serialize, ToSchema)]
+pub struct BackupDownloads {
+    /// Newest first.
+    pub downloads: Vec<BackupDownload>,
 }
