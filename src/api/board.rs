@@ -342,8 +342,8 @@ pub async fn load_student(
     // Once the student is known to be visible, the page's other reads run at once (see
     // `class_board`).
     let rows = rows.map_or(HISTORY_PAGE_ROWS, |rows| rows as usize);
-    let (students, class, page, rules) = tokio::join!(
-        ledger.students(&actor, Some(&class_id)),
+    let (student, class, page, rules) = tokio::join!(
+        ledger.student(&student_id),
         ledger.visible_class(&actor, &class_id),
         history_page(
             &state,
@@ -353,10 +353,10 @@ pub async fn load_student(
         ),
         ledger.rules(),
     );
-    let student = students?
-        .into_iter()
-        .find(|s| s.id == student_id)
-        .ok_or_else(|| AppError::not_found(crate::error::Record::Student, &student_id))?;
+    // Missing only if the row went between the two reads (the application archives students
+    // and never deletes them): a 404 all the same.
+    let student =
+        student?.ok_or_else(|| AppError::not_found(crate::error::Record::Student, &student_id))?;
     Ok(StudentHistory {
         student,
         class_name: class?.map(|c| c.name).unwrap_or_default(),

@@ -602,6 +602,15 @@ impl Ledger {
         queries::students(self.db.pool(), actor, class_id).await
     }
 
+    /// One student with their balance, for a reader already known to see them (see
+    /// [`Self::visible_student_class`]).
+    pub async fn student(
+        &self,
+        student_id: &str,
+    ) -> Result<Option<crate::model::StudentInfo>, AppError> {
+        queries::student(self.db.pool(), student_id).await
+    }
+
     /// The award presets a class uses, and whether they are its own.
     pub async fn presets(
         &self,

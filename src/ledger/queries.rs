@@ -221,39 +221,67 @@ pub(crate) async fn classes(
         .collect())
 }
 
+/// id, class_id, name, student_no, points, archived
+type StudentRow = (String, String, String, Option<String>, Option<i64>, bool);
+
+/// The columns of a [`StudentRow`], from `students s LEFT JOIN student_points sp` (a macro, so
+/// each query stays one string written at compile time).
+macro_rules! student_columns {
+    () => {
+        "s.id, s.class_id, s.name, s.student_no, sp.points, s.archived_at IS NOT NULL"
+    };
+}
+
+fn student_info(
+    (id, class_id, name, student_no, points, archived): StudentRow,
+) -> crate::model::StudentInfo {
+    crate::model::StudentInfo {
+        id,
+        class_id,
+        name,
+        student_no,
+        points: points.unwrap_or(0),
+        archived,
+    }
+}
+
 /// Students (with balances) the reader may see, optionally of one class.
 pub(crate) async fn students(
     pool: &SqlitePool,
     actor: &super::Actor,
     class_id: Option<&str>,
 ) -> Result<Vec<crate::model::StudentInfo>, AppError> {
-    /// id, class_id, name, student_no, points, archived
-    type StudentRow = (String, String, String, Option<String>, Option<i64>, bool);
-    let rows: Vec<StudentRow> = sqlx::query_as(
-        "SELECT s.id, s.class_id, s.name, s.student_no, sp.points, s.archived_at IS NOT NULL \
-         FROM students s LEFT JOIN student_points sp ON sp.student_id = s.id \
+    let rows: Vec<StudentRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        student_columns!(),
+        " FROM students s LEFT JOIN student_points sp ON sp.student_id = s.id \
          WHERE (?1 IS NULL OR s.class_id = ?1) \
            AND (?2 IS NULL OR EXISTS (SELECT 1 FROM class_teachers ct \
                 WHERE ct.class_id = s.class_id AND ct.teacher_id = ?2)) \
-         ORDER BY s.class_id, s.name, s.id",
-    )
+         ORDER BY s.class_id, s.name, s.id"
+    ))
     .bind(class_id)
     .bind(teacher_filter(actor))
     .fetch_all(pool)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(id, class_id, name, student_no, points, archived)| crate::model::StudentInfo {
-                id,
-                class_id,
-                name,
-                student_no,
-                points: points.unwrap_or(0),
-                archived,
-            },
-        )
-        .collect())
+    Ok(rows.into_iter().map(student_info).collect())
+}
+
+/// One student with their balance, whoever may see them (callers check that first, see
+/// [`visible_student_class`]).
+pub(crate) async fn student(
+    pool: &SqlitePool,
+    student_id: &str,
+) -> Result<Option<crate::model::StudentInfo>, AppError> {
+    let row: Option<StudentRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        student_columns!(),
+        " FROM students s LEFT JOIN student_points sp ON sp.student_id = s.id WHERE s.id = ?1"
+    ))
+    .bind(student_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(student_info))
 }
 
 /// id, username, name, role, active
