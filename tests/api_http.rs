@@ -414,6 +414,63 @@ async fn idempotency_key_replays_the_original_and_refuses_a_different_body() {
     assert_eq!(s.count("SELECT points FROM student_points").await, 5);
 }
 
+/// A key the ledger could not keep is refused up front, naming the header, whatever the
+/// endpoint, and nothing is written.
+#[tokio::test]
+async fn a_malformed_idempotency_key_is_a_400_naming_the_header() {
+    let s = start().await;
+    let admin = s.admin().await;
+    let (class_id, students) = s.class_with_students(&admin, "C", 1).await;
+    let too_long = "k".repeat(201);
+    for key in ["", too_long.as_str(), "café", "tab\tin"] {
+        for (path, body) in [
+            (
+                "/api/points",
+                json!({"student_id": students[0], "points_change": 1}),
+            ),
+            (
+                "/api/students",
+                json!({"class_id": class_id, "name": "New"}),
+            ),
+        ] {
+            let reply = s
+                .send(
+                    Method::POST,
+                    path,
+                    Some(&admin),
+                    Some(body),
+                    &[("idempotency-key", key)],
+                )
+                .await;
+            assert_eq!(
+                reply.status,
+                StatusCode::BAD_REQUEST,
+                "{key:?} {path}: {}",
+                reply.text
+            );
+            assert_eq!(
+                reply.field(),
+                "Idempotency-Key",
+                "{key:?} {path}: {}",
+                reply.text
+            );
+        }
+    }
+    let longest = "k".repeat(200);
+    let kept = s
+        .send(
+            Method::POST,
+            "/api/points",
+            Some(&admin),
+            Some(json!({"student_id": students[0], "points_change": 1})),
+            &[("idempotency-key", longest.as_str())],
+        )
+        .await;
+    assert_eq!(kept.status, StatusCode::CREATED, "{}", kept.text);
+    assert_eq!(s.count("SELECT count(*) FROM point_transactions").await, 1);
+    assert_eq!(s.count("SELECT count(*) FROM students").await, 1);
+}
+
 #[tokio::test]
 async fn bad_input_is_a_json_4xx_naming_the_field_and_changes_nothing() {
     let s = start().await;

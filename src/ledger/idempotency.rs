@@ -26,9 +26,14 @@ const FINGERPRINT_HEX_LEN: usize = 32;
 
 /// Refuses keys that are empty, too long or not visible ASCII.
 pub(crate) fn validate_key(key: &str) -> Result<(), AppError> {
-    if key.is_empty() || key.len() > MAX_KEY_LEN || !key.bytes().all(|b| b.is_ascii_graphic()) {
+    check_key("idempotency_key", key.as_bytes())
+}
+
+/// The rule for a key, with the error naming `field` (the REST API names its header).
+pub fn check_key(field: &str, key: &[u8]) -> Result<(), AppError> {
+    if key.is_empty() || key.len() > MAX_KEY_LEN || !key.iter().all(u8::is_ascii_graphic) {
         return Err(AppError::validation(
-            "idempotency_key",
+            field,
             format!("must be 1–{MAX_KEY_LEN} visible ASCII characters"),
         ));
     }

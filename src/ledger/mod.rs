@@ -12,7 +12,7 @@ mod check;
 pub mod clock;
 pub mod export;
 mod idempotency;
-pub use idempotency::key_reused;
+pub use idempotency::{check_key, key_reused};
 pub mod ids;
 pub mod import;
 pub mod monitor_log;
