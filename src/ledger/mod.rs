@@ -257,11 +257,8 @@ pub enum Outcome {
     Forgotten {
         count: usize,
     },
-    /// A backup download recorded: its row's id and the time it holds.
-    BackupDownloadRecorded {
-        id: i64,
-        taken_at: String,
-    },
+    /// A backup download recorded, as the listing shows it.
+    BackupDownloadRecorded(crate::model::BackupDownload),
 }
 
 impl Outcome {

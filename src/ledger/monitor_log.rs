@@ -242,27 +242,34 @@ pub(crate) async fn repairs(pool: &SqlitePool, limit: i64) -> Result<Vec<RepairE
         .collect())
 }
 
-/// Records a download of the whole database by the acting admin: the row's id and time.
+/// Records a download of the whole database by the acting admin, and answers the record as
+/// `Db::backup_downloads` lists it.
 pub(crate) fn record_backup_download(
     conn: &Connection,
     actor: &Actor,
     bytes: u64,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<(i64, String), AppError> {
+) -> Result<crate::model::BackupDownload, AppError> {
     require_admin(actor, "download a backup")?;
     let Actor::User { id: user_id, .. } = actor else {
         return Err(AppError::forbidden(
             "a backup download is recorded for the admin who took it",
         ));
     };
+    let bytes = i64::try_from(bytes).unwrap_or(i64::MAX);
     let taken_at = clock::format(now);
     conn.prepare_cached(
         "INSERT INTO backup_downloads (user_id, bytes, taken_at) VALUES (?1, ?2, ?3)",
     )?
-    .execute(params![
-        user_id,
-        i64::try_from(bytes).unwrap_or(i64::MAX),
-        taken_at
-    ])?;
-    Ok((conn.last_insert_rowid(), taken_at))
+    .execute(params![user_id, bytes, taken_at])?;
+    let taken_by = conn
+        .prepare_cached("SELECT COALESCE((SELECT name FROM users WHERE id = ?1), ?1)")?
+        .query_row(params![user_id], |row| row.get(0))?;
+    Ok(crate::model::BackupDownload {
+        id: conn.last_insert_rowid(),
+        user_id: user_id.clone(),
+        taken_by,
+        bytes,
+        taken_at,
+    })
 }

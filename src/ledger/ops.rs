@@ -230,9 +230,9 @@ fn dispatch(
         }
         Command::RecordBackupDownload { bytes } => {
             // No event: downloads are not part of any live view.
-            let (id, taken_at) =
+            let download =
                 super::monitor_log::record_backup_download(conn, actor, *bytes, ctx.now)?;
-            Ok((Outcome::BackupDownloadRecorded { id, taken_at }, None))
+            Ok((Outcome::BackupDownloadRecorded(download), None))
         }
         Command::ForgetRequestIds { before, limit } => {
             if !matches!(actor, Actor::System) {

@@ -5,7 +5,7 @@ use super::{
     extract::{self, ApiQuery, Auth},
     replies::{BackupDownloads, ErrorReply, attachment},
 };
-use crate::{error::AppError, ledger::clock, model::BackupDownload, server::AppState};
+use crate::{error::AppError, ledger::clock, server::AppState};
 use axum::{
     Json,
     body::Body,
@@ -108,18 +108,12 @@ pub async fn download(State(state): State<AppState>, auth: Auth) -> Result<Respo
             crate::ledger::Command::RecordBackupDownload { bytes: length },
         )
         .await?;
-    let crate::ledger::Outcome::BackupDownloadRecorded { id, taken_at } = outcome else {
+    let crate::ledger::Outcome::BackupDownloadRecorded(download) = outcome else {
         return Err(AppError::internal(
             "recording a backup download returned another outcome",
         ));
     };
-    state.monitor.backup_downloaded(&BackupDownload {
-        id,
-        user_id: auth.0.id.clone(),
-        taken_by: auth.0.name.clone(),
-        bytes: i64::try_from(length).unwrap_or(i64::MAX),
-        taken_at,
-    });
+    state.monitor.backup_downloaded(&download);
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(
         tokio::fs::File::from_std(copy),
     ));
