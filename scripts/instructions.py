@@ -18,6 +18,7 @@ kernel's work (system calls, TCP), which `perf` sees.
 """
 
 import http.client
+import itertools
 import json
 import os
 import pathlib
@@ -128,7 +129,7 @@ def main() -> None:
         for i in range(100):
             client.award(students[i % 40], "warm-up")
         print(f"{binary}, {requests} requests one at a time, one request thread:")
-        turn = iter(range(10**9))
+        turn = itertools.count()
         per_award = counted(
             server.pid, dumps, "awards", requests, lambda: client.award(students[next(turn) % 40], "积极发言")
         )
