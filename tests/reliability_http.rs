@@ -21,11 +21,11 @@ struct Client {
     http: reqwest::Client,
     base: String,
     token: String,
-    awards_through: Transport,
+    writes_through: Transport,
 }
 
-/// How a client awards: as a script does (REST, `Idempotency-Key`) or as the board does (the
-/// `award` server function with its request id, session cookie).
+/// How a client writes: as a script does (REST, `Idempotency-Key`) or as the board does (the
+/// board's server functions with their request ids, session cookie).
 #[derive(Clone, Copy, Debug)]
 enum Transport {
     Rest,
@@ -48,7 +48,7 @@ impl Client {
             http,
             base: base.to_owned(),
             token: reply["token"].as_str().expect("signed in").to_owned(),
-            awards_through: Transport::Rest,
+            writes_through: Transport::Rest,
         }
     }
 
@@ -74,48 +74,136 @@ impl Client {
         Ok((status, response.json().await.unwrap_or(Value::Null)))
     }
 
-    /// One award of +1 for `student` under request id `key`; the transaction id when the
-    /// server acknowledged it.
-    async fn award(&self, student: &str, key: &str) -> reqwest::Result<Option<String>> {
-        match self.awards_through {
-            Transport::Rest => {
-                let body = json!({"student_id": student, "points_change": 1, "reason": "storm"});
-                let (status, body) = self
-                    .send(Method::POST, "/api/points", Some(body), Some(key))
-                    .await?;
-                Ok((status == StatusCode::CREATED)
-                    .then(|| body["transaction"]["id"].as_str().unwrap().to_owned()))
-            }
-            Transport::ServerFunction => {
-                use classpoints::{api::board::Award, model::Awarded};
-                use leptos::server_fn::{Decodes, ServerFn, codec::PostcardEncoding};
-                let args = Award {
-                    student_id: student.to_owned(),
+    /// Sends `write` under request id `key` the way this client's transport does; what the
+    /// server wrote when it acknowledged the request.
+    async fn write(&self, write: &Write, key: &str) -> reqwest::Result<Option<Written>> {
+        match self.writes_through {
+            Transport::Rest => self.write_rest(write, key).await,
+            Transport::ServerFunction => self.write_server_function(write, key).await,
+        }
+    }
+
+    async fn write_rest(&self, write: &Write, key: &str) -> reqwest::Result<Option<Written>> {
+        let (path, body) = match write {
+            Write::Award { student_id } => (
+                "/api/points".to_owned(),
+                json!({"student_id": student_id, "points_change": 1, "reason": "storm"}),
+            ),
+            Write::AwardClass { class_id } => (
+                "/api/points/batch".to_owned(),
+                json!({"target": {"kind": "class", "class_id": class_id},
+                       "points_change": 1, "reason": "storm"}),
+            ),
+            Write::UndoBatch { batch_id } => (
+                format!("/api/points/batches/{batch_id}/reverse"),
+                json!({"reason": "undo"}),
+            ),
+        };
+        let (status, body) = self
+            .send(Method::POST, &path, Some(body), Some(key))
+            .await?;
+        if status != StatusCode::CREATED {
+            return Ok(None);
+        }
+        let ids = |rows: &Value| -> Vec<String> {
+            let rows = rows.as_array().expect("rows");
+            rows.iter()
+                .map(|row| row["id"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        Ok(Some(match write {
+            Write::Award { .. } => Written {
+                batch_id: None,
+                transaction_ids: vec![body["transaction"]["id"].as_str().unwrap().to_owned()],
+            },
+            Write::AwardClass { .. } | Write::UndoBatch { .. } => Written {
+                batch_id: body["batch_id"].as_str().map(str::to_owned),
+                transaction_ids: ids(&body["transactions"]),
+            },
+        }))
+    }
+
+    async fn write_server_function(
+        &self,
+        write: &Write,
+        key: &str,
+    ) -> reqwest::Result<Option<Written>> {
+        use classpoints::{
+            api::board::{Award, AwardClass, Undo},
+            model::Awarded,
+        };
+        use leptos::server_fn::{Decodes, ServerFn, codec::PostcardEncoding};
+        let request_id = key.to_owned();
+        let request = match write.clone() {
+            Write::Award { student_id } => self.server_function(
+                Award::PATH,
+                &Award {
+                    student_id,
                     points_change: 1,
                     reason: "storm".into(),
-                    request_id: key.to_owned(),
+                    request_id,
                     redeem: false,
-                };
-                let response = self
-                    .http
-                    .post(format!("{}{}", self.base, Award::PATH))
-                    .header("cookie", format!("classpoints_session={}", self.token))
-                    .form(&args)
-                    .send()
-                    .await?;
-                let status = response.status();
-                let body = response.bytes().await?;
-                Ok(status.is_success().then(|| {
-                    let awarded: Awarded = PostcardEncoding::decode(body).unwrap();
-                    awarded.transactions[0].id.clone()
-                }))
+                },
+            ),
+            Write::AwardClass { class_id } => self.server_function(
+                AwardClass::PATH,
+                &AwardClass {
+                    class_id,
+                    points_change: 1,
+                    reason: "storm".into(),
+                    request_id,
+                },
+            ),
+            Write::UndoBatch { batch_id } => self.server_function(
+                Undo::PATH,
+                &Undo {
+                    transaction_id: None,
+                    batch_id: Some(batch_id),
+                    request_id,
+                },
+            ),
+        };
+        let response = request.send().await?;
+        let status = response.status();
+        let body = response.bytes().await?;
+        Ok(status.is_success().then(|| {
+            let awarded: Awarded = PostcardEncoding::decode(body).unwrap();
+            Written {
+                batch_id: awarded.batch_id,
+                transaction_ids: awarded.transactions.into_iter().map(|t| t.id).collect(),
             }
-        }
+        }))
+    }
+
+    /// A server function call as the board makes it: form-encoded arguments, session cookie.
+    fn server_function(&self, path: &str, args: &impl serde::Serialize) -> reqwest::RequestBuilder {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", format!("classpoints_session={}", self.token))
+            .form(args)
     }
 }
 
-/// A class of `n` students made through the API; returns the students' ids.
-async fn class_of(admin: &Client, n: usize) -> Vec<String> {
+/// A write that teachers' devices and scripts retry.
+#[derive(Clone, Debug)]
+enum Write {
+    /// +1 for one student.
+    Award { student_id: String },
+    /// +1 for every student of a class, one batch.
+    AwardClass { class_id: String },
+    /// Undo a whole batch.
+    UndoBatch { batch_id: String },
+}
+
+/// What the server wrote for an acknowledged request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Written {
+    batch_id: Option<String>,
+    transaction_ids: Vec<String>,
+}
+
+/// A class of `n` students made through the API; returns the class's id and the students'.
+async fn class_of(admin: &Client, n: usize) -> (String, Vec<String>) {
     let (_, class) = admin
         .send(
             Method::POST,
@@ -139,18 +227,24 @@ async fn class_of(admin: &Client, n: usize) -> Vec<String> {
             .unwrap();
         students.push(student["id"].as_str().unwrap().to_owned());
     }
-    students
+    (class_id, students)
 }
 
-/// Every acknowledged award (request id → transaction id) has its ledger row.
-async fn assert_all_present(url: &str, acknowledged: &HashMap<String, String>, context: &str) {
-    for (key, id) in acknowledged {
-        let present = scalar(
-            url,
-            &format!("SELECT count(*) FROM point_transactions WHERE id = '{id}'"),
-        )
-        .await;
-        assert_eq!(present, 1, "{context}: acknowledged {key} ({id}) lost");
+/// Every acknowledged write (request id → the ids of the rows it wrote) has its ledger rows.
+async fn assert_all_present<'a>(
+    url: &str,
+    acknowledged: impl IntoIterator<Item = (&'a String, &'a [String])>,
+    context: &str,
+) {
+    for (key, ids) in acknowledged {
+        for id in ids {
+            let present = scalar(
+                url,
+                &format!("SELECT count(*) FROM point_transactions WHERE id = '{id}'"),
+            )
+            .await;
+            assert_eq!(present, 1, "{context}: acknowledged {key} ({id}) lost");
+        }
     }
 }
 
@@ -173,42 +267,56 @@ async fn scalar(url: &str, sql: &str) -> i64 {
 fn sigkill_of_the_server_during_a_write_storm_loses_no_acknowledged_award() {
     const ROUNDS: usize = 3;
     const CLIENTS: usize = 16;
+    const STUDENTS: usize = 8;
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/classpoints.db", dir.path().display());
     let mut server = ServerProcess::start(&url);
-    let students = runtime.block_on(async {
+    let (class_id, students) = runtime.block_on(async {
         let admin = Client::sign_in(&server.base, ADMIN.0, ADMIN.1).await;
-        class_of(&admin, 8).await
+        class_of(&admin, STUDENTS).await
     });
-    // Request id → transaction id, for every award the server acknowledged.
-    let acknowledged: Arc<Mutex<HashMap<String, String>>> = Arc::default();
-    let mut sent_keys: Vec<String> = Vec::new();
+    // A quarter of the clients award the whole class (one batch of 8 rows), the others one
+    // student at a time.
+    let write_of = move |client: usize, n: usize| match client % 4 {
+        3 => Write::AwardClass {
+            class_id: class_id.clone(),
+        },
+        _ => Write::Award {
+            student_id: students[n % STUDENTS].clone(),
+        },
+    };
+    // Request id → what the server wrote, for every write it acknowledged.
+    let acknowledged: Arc<Mutex<HashMap<String, Written>>> = Arc::default();
+    let mut sent: Vec<(String, Write)> = Vec::new();
     let mut rng = rand::rng();
 
     for round in 0..ROUNDS {
         let admin = runtime.block_on(Client::sign_in(&server.base, ADMIN.0, ADMIN.1));
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let keys: Arc<Mutex<Vec<String>>> = Arc::default();
+        let sent_this_round: Arc<Mutex<Vec<(String, Write)>>> = Arc::default();
         let storm: Vec<_> = (0..CLIENTS)
             .map(|c| {
-                let (admin, students, acknowledged, stop, keys) = (
+                let (admin, acknowledged, stop, sent_this_round, write_of) = (
                     admin.clone(),
-                    students.clone(),
                     acknowledged.clone(),
                     stop.clone(),
-                    keys.clone(),
+                    sent_this_round.clone(),
+                    write_of.clone(),
                 );
                 runtime.spawn(async move {
                     for n in 0.. {
                         if stop.load(std::sync::atomic::Ordering::Relaxed) {
                             break;
                         }
-                        let key = format!("r{round}-c{c}-{n}");
-                        keys.lock().unwrap().push(key.clone());
-                        match admin.award(&students[n % students.len()], &key).await {
-                            Ok(Some(id)) => {
-                                acknowledged.lock().unwrap().insert(key, id);
+                        let (key, write) = (format!("r{round}-c{c}-{n}"), write_of(c, n));
+                        sent_this_round
+                            .lock()
+                            .unwrap()
+                            .push((key.clone(), write.clone()));
+                        match admin.write(&write, &key).await {
+                            Ok(Some(written)) => {
+                                acknowledged.lock().unwrap().insert(key, written);
                             }
                             // Refused, or the connection died with the server: not acknowledged.
                             Ok(None) | Err(_) => break,
@@ -224,7 +332,7 @@ fn sigkill_of_the_server_during_a_write_storm_loses_no_acknowledged_award() {
         for task in storm {
             runtime.block_on(task).unwrap();
         }
-        sent_keys.extend(keys.lock().unwrap().drain(..));
+        sent.extend(sent_this_round.lock().unwrap().drain(..));
 
         // Restart on the same file: everything acknowledged is there, nothing is half-done.
         server = ServerProcess::start(&url);
@@ -240,48 +348,79 @@ fn sigkill_of_the_server_during_a_write_storm_loses_no_acknowledged_award() {
                 "round {round}: {report}"
             );
             let acked = acknowledged.lock().unwrap().clone();
-            assert_all_present(&url, &acked, &format!("round {round}")).await;
-            // Every request id names at most one row, and a row exists only for committed ids.
+            let rows_of = acked
+                .iter()
+                .map(|(key, written)| (key, written.transaction_ids.as_slice()));
+            assert_all_present(&url, rows_of, &format!("round {round}")).await;
+            // A class award is all of the class or nothing, even when the server died writing it.
             assert_eq!(
                 scalar(
                     &url,
-                    "SELECT count(*) FROM point_transactions WHERE reason = 'storm'"
+                    &format!(
+                        "SELECT count(*) FROM (SELECT batch_id FROM point_transactions \
+                         WHERE reason = 'storm' AND batch_id IS NOT NULL \
+                         GROUP BY batch_id HAVING count(*) <> {STUDENTS})"
+                    )
+                )
+                .await,
+                0,
+                "round {round}: a class award was half-written"
+            );
+            // Every request id names one write (a row, or a class's batch), and a write exists
+            // only for committed ids.
+            assert_eq!(
+                scalar(
+                    &url,
+                    "SELECT count(DISTINCT coalesce(batch_id, id)) FROM point_transactions \
+                     WHERE reason = 'storm'"
                 )
                 .await,
                 scalar(&url, "SELECT count(*) FROM idempotency_keys").await,
-                "round {round}: one row per committed request id"
+                "round {round}: one write per committed request id"
             );
         });
     }
 
     // After the last restart, clients retry everything they ever sent: acknowledged requests
-    // replay their original transaction, the others are written now, each exactly once.
+    // replay what they wrote, the others are written now, each exactly once.
     runtime.block_on(async {
         let admin = Client::sign_in(&server.base, ADMIN.0, ADMIN.1).await;
         let acked = acknowledged.lock().unwrap().clone();
-        for key in &sent_keys {
-            let (round_client, n) = key.rsplit_once('-').unwrap();
-            let _ = round_client;
-            let student = &students[n.parse::<usize>().unwrap() % students.len()];
-            let id = admin.award(student, key).await.unwrap().expect("retry answered");
+        let mut rows = 0;
+        for (key, write) in &sent {
+            let written = admin
+                .write(write, key)
+                .await
+                .unwrap()
+                .expect("retry answered");
             if let Some(original) = acked.get(key) {
-                assert_eq!(&id, original, "{key} replayed its original transaction");
+                assert_eq!(&written, original, "{key} replayed what it wrote");
             }
+            rows += written.transaction_ids.len();
         }
         assert_eq!(
-            scalar(&url, "SELECT count(*) FROM point_transactions WHERE reason = 'storm'").await,
-            sent_keys.len() as i64,
-            "exactly one row per request id after retries"
+            scalar(
+                &url,
+                "SELECT count(*) FROM point_transactions WHERE reason = 'storm'"
+            )
+            .await,
+            rows as i64,
+            "exactly one write per request id after retries"
         );
         let (_, report) = admin
             .send(Method::GET, "/api/points/monitor?full=true", None, None)
             .await
             .unwrap();
         assert_eq!(report["health"]["status"], "healthy");
+        let class_awards = acked
+            .values()
+            .filter(|written| written.batch_id.is_some())
+            .count();
         eprintln!(
-            "{} acknowledged awards survived {ROUNDS} SIGKILLs of the server; {} requests retried, one row each",
+            "{} acknowledged writes ({class_awards} of them class awards of {STUDENTS} rows) \
+             survived {ROUNDS} SIGKILLs of the server; {} requests retried, each written once",
             acked.len(),
-            sent_keys.len()
+            sent.len()
         );
     });
 }
@@ -327,7 +466,7 @@ fn a_full_disk_refuses_awards_with_a_clear_503_and_loses_nothing() {
         }
     });
     let admin = runtime.block_on(Client::sign_in(&server.base, ADMIN.0, ADMIN.1));
-    let students = runtime.block_on(class_of(&admin, 8));
+    let (_, students) = runtime.block_on(class_of(&admin, 8));
     // Room for a few thousand awards beyond the files as they are now.
     let largest_file = std::fs::read_dir(dir.path())
         .unwrap()
@@ -439,7 +578,10 @@ fn a_full_disk_refuses_awards_with_a_clear_503_and_loses_nothing() {
         .await;
         // Exactly the acknowledged awards: the refused ones left no row behind.
         assert_eq!(rows, acked.len() as i64);
-        assert_all_present(&url, &acked, "disk full").await;
+        let rows_of = acked
+            .iter()
+            .map(|(key, id)| (key, std::slice::from_ref(id)));
+        assert_all_present(&url, rows_of, "disk full").await;
         eprintln!(
             "disk full after {before_full} awards: {} refused with 503, none written; \
              after room was made {} more acknowledged, {} rows in all, healthy",
@@ -466,70 +608,35 @@ async fn server_function_retry_storms_leave_exactly_one_row_per_request_id() {
     retry_storm(Transport::ServerFunction).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retried_class_awards_and_undos_are_each_written_once() {
+    class_award_and_undo_storm(Transport::Rest).await;
+}
+
+/// The board's whole-class award and undo buttons under the same storm.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retried_class_awards_and_undos_from_the_board_are_each_written_once() {
+    class_award_and_undo_storm(Transport::ServerFunction).await;
+}
+
 /// 120 awards, each sent 1–5 times in parallel or in series, a third first sent by a client
 /// that hangs up at once: exactly one row per request, every copy answered with it.
 async fn retry_storm(transport: Transport) {
     const REQUESTS: usize = 120;
     let s = start().await;
     let admin = Client {
-        awards_through: transport,
+        writes_through: transport,
         ..Client::sign_in(&s.base, ADMIN.0, ADMIN.1).await
     };
-    let students = class_of(&admin, 5).await;
-    // A client that gives up almost at once: its request is dropped mid-flight, and the
-    // server may or may not commit it.
-    let impatient = Client {
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_micros(300))
-            .build()
-            .unwrap(),
-        ..admin.clone()
-    };
-    let mut dropped = 0;
-    let mut tasks = Vec::new();
-    for r in 0..REQUESTS {
-        let key = format!("retry-{r}");
-        let student = students[r % students.len()].clone();
-        let copies = 1 + r % 5;
-        // Some are first sent by a client that hangs up.
-        if r % 3 == 0 && impatient.award(&student, &key).await.is_err() {
-            dropped += 1;
-        }
-        let (admin, parallel) = (admin.clone(), r % 2 == 0);
-        tasks.push(tokio::spawn(async move {
-            let ids: Vec<String> = if parallel {
-                let sends = (0..copies).map(|_| admin.award(&student, &key));
-                futures::future::join_all(sends)
-                    .await
-                    .into_iter()
-                    .map(|r| r.unwrap().expect("acknowledged"))
-                    .collect()
-            } else {
-                let mut ids = Vec::new();
-                for _ in 0..copies {
-                    ids.push(
-                        admin
-                            .award(&student, &key)
-                            .await
-                            .unwrap()
-                            .expect("acknowledged"),
-                    );
-                }
-                ids
-            };
-            let distinct: HashSet<_> = ids.iter().collect();
-            assert_eq!(
-                distinct.len(),
-                1,
-                "{key}: every copy got the same transaction"
-            );
-            ids[0].clone()
-        }));
-    }
-    let mut ids = HashSet::new();
-    for task in tasks {
-        ids.insert(task.await.unwrap());
-    }
+    let (_, students) = class_of(&admin, 5).await;
+    let awards = (0..REQUESTS)
+        .map(|r| {
+            let student_id = students[r % students.len()].clone();
+            (format!("retry-{r}"), Write::Award { student_id })
+        })
+        .collect();
+    let (written, dropped) = storm(&admin, awards).await;
+    let ids: HashSet<_> = written.iter().map(|w| &w.transaction_ids[0]).collect();
     assert_eq!(ids.len(), REQUESTS);
     assert_eq!(
         s.count("SELECT count(*) FROM point_transactions").await,
@@ -549,6 +656,133 @@ async fn retry_storm(transport: Transport) {
     eprintln!(
         "{transport:?}: {REQUESTS} requests sent 1–5 times ({dropped} first sends dropped mid-flight): one row each"
     );
+}
+
+/// Whole-class awards and their undos, retried as a phone on a bad network does: each batch
+/// written once, each undo too, and every copy of an undo answered with the undo it repeats
+/// rather than refused as already undone.
+async fn class_award_and_undo_storm(transport: Transport) {
+    const BATCHES: usize = 30;
+    const STUDENTS: usize = 6;
+    let s = start().await;
+    let admin = Client {
+        writes_through: transport,
+        ..Client::sign_in(&s.base, ADMIN.0, ADMIN.1).await
+    };
+    let (class_id, students) = class_of(&admin, STUDENTS).await;
+    let class_awards = (0..BATCHES)
+        .map(|r| {
+            let class_id = class_id.clone();
+            (format!("class-{r}"), Write::AwardClass { class_id })
+        })
+        .collect();
+    let (awarded, dropped_awards) = storm(&admin, class_awards).await;
+    let batches: HashSet<_> = awarded.iter().map(|w| w.batch_id.clone()).collect();
+    assert_eq!(batches.len(), BATCHES, "a batch of its own per request");
+    assert!(batches.iter().all(Option::is_some));
+    assert!(awarded.iter().all(|w| w.transaction_ids.len() == STUDENTS));
+
+    // Undo every other batch, retried the same way.
+    let undos: Vec<_> = awarded
+        .iter()
+        .step_by(2)
+        .enumerate()
+        .map(|(r, w)| {
+            let batch_id = w.batch_id.clone().unwrap();
+            (format!("undo-{r}"), Write::UndoBatch { batch_id })
+        })
+        .collect();
+    let undone_batches = undos.len();
+    let (undone, dropped_undos) = storm(&admin, undos).await;
+    assert!(undone.iter().all(|w| w.transaction_ids.len() == STUDENTS));
+
+    assert_eq!(
+        s.count("SELECT count(*) FROM point_transactions WHERE reason = 'storm'")
+            .await,
+        (BATCHES * STUDENTS) as i64,
+        "one row per student per class award however often it was sent"
+    );
+    assert_eq!(
+        s.count("SELECT count(DISTINCT batch_id) FROM point_transactions WHERE reason = 'storm'")
+            .await,
+        BATCHES as i64
+    );
+    assert_eq!(
+        s.count("SELECT count(*) FROM point_transactions WHERE transaction_type = 'reversal'")
+            .await,
+        (undone_batches * STUDENTS) as i64,
+        "one reversal per row of each undone batch however often the undo was sent"
+    );
+    for student in &students {
+        assert_eq!(
+            s.count(&format!(
+                "SELECT points FROM student_points WHERE student_id = '{student}'"
+            ))
+            .await,
+            (BATCHES - undone_batches) as i64,
+            "{student}'s balance"
+        );
+    }
+    let (_, report) = admin
+        .send(Method::GET, "/api/points/monitor?full=true", None, None)
+        .await
+        .unwrap();
+    assert_eq!(report["health"]["status"], "healthy", "{report}");
+    eprintln!(
+        "{transport:?}: {BATCHES} class awards and {undone_batches} undos sent 1–5 times \
+         ({dropped_awards} and {dropped_undos} first sends dropped mid-flight): each written once"
+    );
+}
+
+/// Sends each write under its request id 1–5 times, in parallel (even requests) or in series
+/// (odd ones), a third of them first by a client that hangs up almost at once, so its request
+/// is dropped mid-flight and may or may not have been committed. Every copy must be
+/// acknowledged with the same answer; returns the answers in order, and how many first sends
+/// were dropped.
+async fn storm(client: &Client, writes: Vec<(String, Write)>) -> (Vec<Written>, usize) {
+    let impatient = Client {
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_micros(300))
+            .build()
+            .unwrap(),
+        ..client.clone()
+    };
+    let mut dropped = 0;
+    let mut tasks = Vec::new();
+    for (r, (key, write)) in writes.into_iter().enumerate() {
+        let copies = 1 + r % 5;
+        if r % 3 == 0 && impatient.write(&write, &key).await.is_err() {
+            dropped += 1;
+        }
+        let (client, parallel) = (client.clone(), r % 2 == 0);
+        tasks.push(tokio::spawn(async move {
+            let answers: Vec<Written> = if parallel {
+                let sends = (0..copies).map(|_| client.write(&write, &key));
+                futures::future::join_all(sends)
+                    .await
+                    .into_iter()
+                    .map(|r| r.unwrap().expect("acknowledged"))
+                    .collect()
+            } else {
+                let mut answers = Vec::new();
+                for _ in 0..copies {
+                    let answer = client.write(&write, &key).await.unwrap();
+                    answers.push(answer.expect("acknowledged"));
+                }
+                answers
+            };
+            assert!(
+                answers.iter().all(|a| *a == answers[0]),
+                "{key}: every copy got the same answer: {answers:?}"
+            );
+            answers[0].clone()
+        }));
+    }
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.unwrap());
+    }
+    (answers, dropped)
 }
 
 /// What a role gets from an endpoint.
