@@ -75,15 +75,15 @@ impl Client {
     }
 
     /// Sends `write` under request id `key` the way this client's transport does; what the
-    /// server wrote when it acknowledged the request.
-    async fn write(&self, write: &Write, key: &str) -> reqwest::Result<Option<Written>> {
+    /// server wrote when it acknowledged the request, the status it answered when it refused.
+    async fn write(&self, write: &Write, key: &str) -> reqwest::Result<Answer> {
         match self.writes_through {
             Transport::Rest => self.write_rest(write, key).await,
             Transport::ServerFunction => self.write_server_function(write, key).await,
         }
     }
 
-    async fn write_rest(&self, write: &Write, key: &str) -> reqwest::Result<Option<Written>> {
+    async fn write_rest(&self, write: &Write, key: &str) -> reqwest::Result<Answer> {
         let (path, body) = match write {
             Write::Award { student_id } => (
                 "/api/points".to_owned(),
@@ -98,12 +98,16 @@ impl Client {
                 format!("/api/points/batches/{batch_id}/reverse"),
                 json!({"reason": "undo"}),
             ),
+            Write::Undo { transaction_id } => (
+                format!("/api/points/{transaction_id}/reverse"),
+                json!({"reason": "undo"}),
+            ),
         };
         let (status, body) = self
             .send(Method::POST, &path, Some(body), Some(key))
             .await?;
         if status != StatusCode::CREATED {
-            return Ok(None);
+            return Ok(Err(status));
         }
         let ids = |rows: &Value| -> Vec<String> {
             let rows = rows.as_array().expect("rows");
@@ -111,23 +115,19 @@ impl Client {
                 .map(|row| row["id"].as_str().unwrap().to_owned())
                 .collect()
         };
-        Ok(Some(match write {
+        Ok(Ok(match write {
             Write::Award { .. } => Written {
                 batch_id: None,
                 transaction_ids: vec![body["transaction"]["id"].as_str().unwrap().to_owned()],
             },
-            Write::AwardClass { .. } | Write::UndoBatch { .. } => Written {
+            Write::AwardClass { .. } | Write::UndoBatch { .. } | Write::Undo { .. } => Written {
                 batch_id: body["batch_id"].as_str().map(str::to_owned),
                 transaction_ids: ids(&body["transactions"]),
             },
         }))
     }
 
-    async fn write_server_function(
-        &self,
-        write: &Write,
-        key: &str,
-    ) -> reqwest::Result<Option<Written>> {
+    async fn write_server_function(&self, write: &Write, key: &str) -> reqwest::Result<Answer> {
         use classpoints::{
             api::board::{Award, AwardClass, Undo},
             model::Awarded,
@@ -162,16 +162,25 @@ impl Client {
                     request_id,
                 },
             ),
+            Write::Undo { transaction_id } => self.server_function(
+                Undo::PATH,
+                &Undo {
+                    transaction_id: Some(transaction_id),
+                    batch_id: None,
+                    request_id,
+                },
+            ),
         };
         let response = request.send().await?;
         let status = response.status();
         let body = response.bytes().await?;
-        Ok(status.is_success().then(|| {
-            let awarded: Awarded = PostcardEncoding::decode(body).unwrap();
-            Written {
-                batch_id: awarded.batch_id,
-                transaction_ids: awarded.transactions.into_iter().map(|t| t.id).collect(),
-            }
+        if !status.is_success() {
+            return Ok(Err(status));
+        }
+        let awarded: Awarded = PostcardEncoding::decode(body).unwrap();
+        Ok(Ok(Written {
+            batch_id: awarded.batch_id,
+            transaction_ids: awarded.transactions.into_iter().map(|t| t.id).collect(),
         }))
     }
 
@@ -193,7 +202,12 @@ enum Write {
     AwardClass { class_id: String },
     /// Undo a whole batch.
     UndoBatch { batch_id: String },
+    /// Undo one row.
+    Undo { transaction_id: String },
 }
+
+/// What the server wrote, or the status it refused with.
+type Answer = Result<Written, StatusCode>;
 
 /// What the server wrote for an acknowledged request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -315,11 +329,11 @@ fn sigkill_of_the_server_during_a_write_storm_loses_no_acknowledged_award() {
                             .unwrap()
                             .push((key.clone(), write.clone()));
                         match admin.write(&write, &key).await {
-                            Ok(Some(written)) => {
+                            Ok(Ok(written)) => {
                                 acknowledged.lock().unwrap().insert(key, written);
                             }
                             // Refused, or the connection died with the server: not acknowledged.
-                            Ok(None) | Err(_) => break,
+                            Ok(Err(_)) | Err(_) => break,
                         }
                     }
                 })
@@ -731,6 +745,110 @@ async fn class_award_and_undo_storm(transport: Transport) {
     eprintln!(
         "{transport:?}: {BATCHES} class awards and {undone_batches} undos sent 1–5 times \
          ({dropped_awards} and {dropped_undos} first sends dropped mid-flight): each written once"
+    );
+}
+
+/// Undo pressed for the same class award on several devices at once (the board syncs live, so
+/// two teachers' screens, or a phone and the projector, offer the same undo): the whole batch
+/// undone through the REST API and through the board, and one of its rows undone, each under
+/// a request id of its own. One batch undo is written and the other refused as already undone;
+/// the row's undo is written when it comes first (the batch undo then reverses the rest) and
+/// refused after; every row ends up reversed exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undo_pressed_on_several_devices_at_once_reverses_each_row_once() {
+    const BATCHES: usize = 20;
+    const STUDENTS: usize = 6;
+    let s = start().await;
+    let rest = Client::sign_in(&s.base, ADMIN.0, ADMIN.1).await;
+    let board = Client {
+        writes_through: Transport::ServerFunction,
+        ..Client::sign_in(&s.base, ADMIN.0, ADMIN.1).await
+    };
+    let (class_id, _) = class_of(&rest, STUDENTS).await;
+    let mut batches = Vec::new();
+    for r in 0..BATCHES {
+        let award = Write::AwardClass {
+            class_id: class_id.clone(),
+        };
+        let key = format!("class-{r}");
+        batches.push(rest.write(&award, &key).await.unwrap().expect("awarded"));
+    }
+    let presses = batches.iter().enumerate().map(|(r, batch)| {
+        let undo_batch = Write::UndoBatch {
+            batch_id: batch.batch_id.clone().unwrap(),
+        };
+        let undo_row = Write::Undo {
+            transaction_id: batch.transaction_ids[r % STUDENTS].clone(),
+        };
+        let devices = [
+            (rest.clone(), undo_batch.clone(), format!("rest-{r}")),
+            (board.clone(), undo_batch, format!("board-{r}")),
+            (rest.clone(), undo_row, format!("row-{r}")),
+        ];
+        tokio::spawn(futures::future::join_all(devices.into_iter().map(
+            |(device, write, key)| async move { device.write(&write, &key).await.unwrap() },
+        )))
+    });
+    let presses: Vec<_> = presses.collect();
+    let mut row_first = 0;
+    for (r, press) in presses.into_iter().enumerate() {
+        let [by_rest, by_board, by_row]: [Answer; 3] = press.await.unwrap().try_into().unwrap();
+        let batch_undos: Vec<&Written> = [&by_rest, &by_board]
+            .into_iter()
+            .filter_map(|answer| answer.as_ref().ok())
+            .collect();
+        assert_eq!(
+            batch_undos.len(),
+            1,
+            "batch {r}: one batch undo written, the other refused: {by_rest:?} {by_board:?}"
+        );
+        let reversed_with_the_batch = batch_undos[0].transaction_ids.len();
+        match &by_row {
+            Ok(written) => {
+                row_first += 1;
+                assert_eq!(written.transaction_ids.len(), 1);
+                assert_eq!(reversed_with_the_batch, STUDENTS - 1, "batch {r}");
+            }
+            Err(status) => {
+                assert_eq!(*status, StatusCode::CONFLICT, "batch {r}: the row's undo");
+                assert_eq!(reversed_with_the_batch, STUDENTS, "batch {r}");
+            }
+        }
+        for answer in [&by_rest, &by_board] {
+            if let Err(status) = answer {
+                assert_eq!(*status, StatusCode::CONFLICT, "batch {r}: the losing undo");
+            }
+        }
+    }
+    assert_eq!(
+        s.count("SELECT count(*) FROM point_transactions WHERE transaction_type = 'reversal'")
+            .await,
+        (BATCHES * STUDENTS) as i64,
+        "every awarded row reversed"
+    );
+    assert_eq!(
+        s.count(
+            "SELECT count(*) FROM (SELECT reverses_id FROM point_transactions \
+             WHERE reverses_id IS NOT NULL GROUP BY reverses_id HAVING count(*) > 1)"
+        )
+        .await,
+        0,
+        "no row reversed twice"
+    );
+    assert_eq!(
+        s.count("SELECT count(*) FROM student_points WHERE points <> 0")
+            .await,
+        0,
+        "every award undone, every balance back to 0"
+    );
+    let (_, report) = rest
+        .send(Method::GET, "/api/points/monitor?full=true", None, None)
+        .await
+        .unwrap();
+    assert_eq!(report["health"]["status"], "healthy", "{report}");
+    eprintln!(
+        "{BATCHES} class awards each undone on three devices at once: the row's undo came \
+         first {row_first} times; every row reversed once"
     );
 }
 
