@@ -290,11 +290,14 @@ fn sigkill_of_the_server_during_a_write_storm_loses_no_acknowledged_award() {
         let admin = Client::sign_in(&server.base, ADMIN.0, ADMIN.1).await;
         class_of(&admin, STUDENTS).await
     });
-    // A quarter of the clients award the whole class (one batch of 8 rows), the others one
-    // student at a time.
-    let write_of = move |client: usize, n: usize| match client % 4 {
+    // A quarter of the clients award the whole class (one batch of 8 rows), a quarter undo
+    // each award of theirs once it is acknowledged, the others award one student at a time.
+    let write_of = move |client: usize, n: usize, undoable: Option<String>| match client % 4 {
         3 => Write::AwardClass {
             class_id: class_id.clone(),
+        },
+        2 if undoable.is_some() => Write::Undo {
+            transaction_id: undoable.unwrap(),
         },
         _ => Write::Award {
             student_id: students[n % STUDENTS].clone(),
@@ -319,17 +322,23 @@ fn sigkill_of_the_server_during_a_write_storm_loses_no_acknowledged_award() {
                     write_of.clone(),
                 );
                 runtime.spawn(async move {
+                    // This client's last acknowledged award, not yet undone.
+                    let mut undoable = None;
                     for n in 0.. {
                         if stop.load(std::sync::atomic::Ordering::Relaxed) {
                             break;
                         }
-                        let (key, write) = (format!("r{round}-c{c}-{n}"), write_of(c, n));
+                        let key = format!("r{round}-c{c}-{n}");
+                        let write = write_of(c, n, undoable.take());
                         sent_this_round
                             .lock()
                             .unwrap()
                             .push((key.clone(), write.clone()));
                         match admin.write(&write, &key).await {
                             Ok(Ok(written)) => {
+                                if let Write::Award { .. } = write {
+                                    undoable = Some(written.transaction_ids[0].clone());
+                                }
                                 acknowledged.lock().unwrap().insert(key, written);
                             }
                             // Refused, or the connection died with the server: not acknowledged.
@@ -380,13 +389,22 @@ fn sigkill_of_the_server_during_a_write_storm_loses_no_acknowledged_award() {
                 0,
                 "round {round}: a class award was half-written"
             );
+            assert_eq!(
+                scalar(
+                    &url,
+                    "SELECT count(*) FROM (SELECT reverses_id FROM point_transactions \
+                     WHERE reverses_id IS NOT NULL GROUP BY reverses_id HAVING count(*) > 1)"
+                )
+                .await,
+                0,
+                "round {round}: a row was undone twice"
+            );
             // Every request id names one write (a row, or a class's batch), and a write exists
             // only for committed ids.
             assert_eq!(
                 scalar(
                     &url,
-                    "SELECT count(DISTINCT coalesce(batch_id, id)) FROM point_transactions \
-                     WHERE reason = 'storm'"
+                    "SELECT count(DISTINCT coalesce(batch_id, id)) FROM point_transactions"
                 )
                 .await,
                 scalar(&url, "SELECT count(*) FROM idempotency_keys").await,
@@ -413,11 +431,7 @@ fn sigkill_of_the_server_during_a_write_storm_loses_no_acknowledged_award() {
             rows += written.transaction_ids.len();
         }
         assert_eq!(
-            scalar(
-                &url,
-                "SELECT count(*) FROM point_transactions WHERE reason = 'storm'"
-            )
-            .await,
+            scalar(&url, "SELECT count(*) FROM point_transactions").await,
             rows as i64,
             "exactly one write per request id after retries"
         );
@@ -426,12 +440,14 @@ fn sigkill_of_the_server_during_a_write_storm_loses_no_acknowledged_award() {
             .await
             .unwrap();
         assert_eq!(report["health"]["status"], "healthy");
-        let class_awards = acked
-            .values()
-            .filter(|written| written.batch_id.is_some())
-            .count();
+        let count = |kind: fn(&Write) -> bool| {
+            let acked = sent.iter().filter(|(key, _)| acked.contains_key(key));
+            acked.filter(|(_, write)| kind(write)).count()
+        };
+        let class_awards = count(|write| matches!(write, Write::AwardClass { .. }));
+        let undos = count(|write| matches!(write, Write::Undo { .. }));
         eprintln!(
-            "{} acknowledged writes ({class_awards} of them class awards of {STUDENTS} rows) \
+            "{} acknowledged writes ({class_awards} class awards of {STUDENTS} rows, {undos} undos) \
              survived {ROUNDS} SIGKILLs of the server; {} requests retried, each written once",
             acked.len(),
             sent.len()
