@@ -31,11 +31,14 @@ if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WASM_BIND
 fi
 
 # Chromium, a CJK font so students' Chinese names render in browser tests and screenshots,
-# and sqlite3, which the monitor's browser test uses to corrupt a balance behind the app.
+# sqlite3, which the monitor's browser test uses to corrupt a balance behind the app, and
+# strace, which the reliability suite runs the server under to see each answer wait for its
+# commit's fsync.
 missing_packages=()
 [ -x "$CHROMIUM_PATH" ] || missing_packages+=(chromium)
 [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing_packages+=(fonts-wqy-microhei)
 command -v sqlite3 >/dev/null || missing_packages+=(sqlite3)
+command -v strace >/dev/null || missing_packages+=(strace)
 if [ ${#missing_packages[@]} -gt 0 ]; then
   step "installing Debian packages: ${missing_packages[*]}"
   as_root apt-get update -qq

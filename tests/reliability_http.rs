@@ -455,6 +455,143 @@ fn sigkill_of_the_server_during_a_write_storm_loses_no_acknowledged_award() {
     });
 }
 
+/// What the server did, in the order it did it, as `strace` recorded it: the events that
+/// decide whether an answer could ever be sent before its commit was on disk.
+#[derive(Debug, PartialEq)]
+enum TracedEvent {
+    /// A write to the database's write-ahead log began.
+    WalWrite,
+    /// An fsync (or fdatasync) of the write-ahead log returned successfully.
+    WalSynced,
+    /// An HTTP `201 Created` answer began to be sent.
+    Created,
+}
+
+/// The events of an `strace -f -y` log. A call another thread interrupted is logged in two
+/// parts (`… <unfinished ...>`, then `<... fsync resumed>) = 0`): a sync counts where it
+/// returned, a write where it began.
+fn traced_events(log: &str) -> Vec<TracedEvent> {
+    let mut unfinished_sync_of_wal: HashMap<&str, bool> = HashMap::new();
+    let mut events = Vec::new();
+    for line in log.lines() {
+        let Some((pid, call)) = line.split_once(' ') else {
+            continue;
+        };
+        let call = call.trim_start();
+        let is_sync = call.starts_with("fsync(") || call.starts_with("fdatasync(");
+        let on_wal = call.contains("-wal>");
+        if let Some(resumed) = call.strip_prefix("<... ") {
+            let is_sync = resumed.starts_with("fsync ") || resumed.starts_with("fdatasync ");
+            if is_sync && unfinished_sync_of_wal.remove(pid) == Some(true) && call.ends_with("= 0")
+            {
+                events.push(TracedEvent::WalSynced);
+            }
+        } else if is_sync && call.ends_with("<unfinished ...>") {
+            unfinished_sync_of_wal.insert(pid, on_wal);
+        } else if is_sync && on_wal && call.ends_with("= 0") {
+            events.push(TracedEvent::WalSynced);
+        } else if (call.starts_with("pwrite64(") || call.starts_with("write(")) && on_wal {
+            events.push(TracedEvent::WalWrite);
+        } else if call.contains("socket:[") && call.contains("\"HTTP/1.1 201 ") {
+            events.push(TracedEvent::Created);
+        }
+    }
+    events
+}
+
+/// Nothing is acknowledged before it is on disk. SIGKILL cannot show that (the kernel keeps
+/// what the process wrote), so the real server runs under `strace`, which records in order
+/// each write to the write-ahead log, each fsync of it and each answer sent. Awards, class
+/// awards and undos are sent one at a time; each answer must come after a write to the log
+/// since the previous answer, and after an fsync of the log that returned after the last such
+/// write.
+#[test]
+fn every_write_is_on_disk_before_it_is_acknowledged() {
+    const WRITES: usize = 30;
+    let strace_present = std::process::Command::new("strace")
+        .arg("-V")
+        .output()
+        .is_ok_and(|output| output.status.success());
+    assert!(
+        strace_present,
+        "this test needs strace (Debian package strace; scripts/setup.sh installs it)"
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/classpoints.db", dir.path().display());
+    let trace = dir.path().join("trace");
+    let trace_arg = trace.to_str().unwrap();
+    let server = ServerProcess::start_under(
+        &url,
+        &[
+            "strace",
+            "-f",
+            "-y",
+            "-s",
+            "16",
+            "-o",
+            trace_arg,
+            "-e",
+            "trace=write,pwrite64,writev,sendto,sendmsg,fsync,fdatasync",
+            "--",
+        ],
+    );
+    runtime.block_on(async {
+        let admin = Client::sign_in(&server.base, ADMIN.0, ADMIN.1).await;
+        let (class_id, students) = class_of(&admin, 4).await;
+        for n in 0..WRITES {
+            let key = format!("on-disk-{n}");
+            let write = match n % 3 {
+                0 => Write::AwardClass {
+                    class_id: class_id.clone(),
+                },
+                _ => Write::Award {
+                    student_id: students[n % students.len()].clone(),
+                },
+            };
+            let written = admin.write(&write, &key).await.unwrap().expect("written");
+            if n % 3 == 1 {
+                let undo = Write::Undo {
+                    transaction_id: written.transaction_ids[0].clone(),
+                };
+                let key = format!("on-disk-{n}-undo");
+                admin.write(&undo, &key).await.unwrap().expect("undone");
+            }
+        }
+    });
+    // The trace is complete once strace has seen the server go.
+    server.kill9();
+    let events = traced_events(&std::fs::read_to_string(&trace).unwrap());
+    let (mut written_since_answer, mut synced_since_write, mut answers) = (false, false, 0);
+    for event in &events {
+        match event {
+            TracedEvent::WalWrite => (written_since_answer, synced_since_write) = (true, false),
+            TracedEvent::WalSynced => synced_since_write = true,
+            TracedEvent::Created => {
+                answers += 1;
+                assert!(
+                    written_since_answer,
+                    "answer {answers}: nothing written to the log since the previous answer"
+                );
+                assert!(
+                    synced_since_write,
+                    "answer {answers} was sent before the log was synced to disk"
+                );
+                written_since_answer = false;
+            }
+        }
+    }
+    // The class, its students, the writes and their undos, each answered 201.
+    let expected = 1 + 4 + WRITES + WRITES / 3;
+    assert_eq!(answers, expected, "every 201 answer was in the trace");
+    let count = |kind: TracedEvent| events.iter().filter(|e| **e == kind).count();
+    eprintln!(
+        "{answers} answers, each after its commit's fsync ({} writes to the log, {} fsyncs of it)",
+        count(TracedEvent::WalWrite),
+        count(TracedEvent::WalSynced)
+    );
+}
+
 /// Sets the soft limit on the size of any file the process `pid` writes (`RLIMIT_FSIZE`);
 /// `None` lifts it. The hard limit stays unlimited, so the limit can be lifted again.
 fn limit_file_size(pid: u32, bytes: Option<u64>) {

@@ -10,8 +10,10 @@ use std::{
 };
 
 pub struct ServerProcess {
+    /// The server, or the program it runs under (see [`ServerProcess::start_under`]).
     child: Child,
     pub base: String,
+    /// The server's process id.
     pub pid: u32,
     /// The server's start-up line ("classpoints … listening on http://… (…)").
     pub listening: String,
@@ -28,6 +30,29 @@ impl ServerProcess {
     pub fn start_with(database_url: &str, configure: impl FnOnce(&mut Command)) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_classpoints"));
         configure(&mut command);
+        Self::launch(command, database_url)
+    }
+
+    /// [`ServerProcess::start`] with the server run by `wrapper`, a program and its arguments
+    /// that take the server's command line last (`strace -o trace --`, say).
+    pub fn start_under(database_url: &str, wrapper: &[&str]) -> Self {
+        let mut command = Command::new(wrapper[0]);
+        command
+            .args(&wrapper[1..])
+            .arg(env!("CARGO_BIN_EXE_classpoints"));
+        let mut server = Self::launch(command, database_url);
+        // The server is the wrapper's one child.
+        let children = format!("/proc/{0}/task/{0}/children", server.child.id());
+        let children = std::fs::read_to_string(&children).expect("the wrapper's children");
+        server.pid = children
+            .split_whitespace()
+            .next()
+            .and_then(|pid| pid.parse().ok())
+            .expect("the wrapper runs the server");
+        server
+    }
+
+    fn launch(mut command: Command, database_url: &str) -> Self {
         let mut child = command
             .arg("serve")
             .env("DATABASE_URL", database_url)
@@ -78,8 +103,18 @@ impl ServerProcess {
 
     /// SIGKILL: no shutdown, no flush, like a power cut for the process.
     pub fn kill9(mut self) {
-        self.child.kill().unwrap();
+        self.kill_server();
         self.child.wait().unwrap();
+    }
+
+    /// The server killed, and the wrapper it runs under if any (a tracer that dies leaves its
+    /// tracee running).
+    fn kill_server(&mut self) {
+        if self.pid != self.child.id() {
+            // SAFETY: a plain signal to a process id; no memory is involved.
+            unsafe { libc::kill(self.pid as libc::pid_t, libc::SIGKILL) };
+        }
+        let _ = self.child.kill();
     }
 
     /// A field of the server process's /proc status ("VmRSS:", "THP_enabled:"), its value
@@ -112,7 +147,7 @@ impl ServerProcess {
 
 impl Drop for ServerProcess {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        self.kill_server();
         let _ = self.child.wait();
     }
 }
