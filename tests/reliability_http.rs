@@ -1005,6 +1005,90 @@ async fn undo_pressed_on_several_devices_at_once_reverses_each_row_once() {
     );
 }
 
+/// The monitor's repair while awards pour in: balances tampered with behind the app (raw SQL,
+/// +1 000) and repaired with `auto_fix` during a storm of awards to the same students. Each
+/// repair must undo exactly the tampering, whatever awards landed around it: a repair that
+/// read the ledger and the balance at different moments would put an award's point into the
+/// repair, or take one away, and leave drift or repair a balance that was right.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repairs_during_an_award_storm_undo_exactly_the_tampering() {
+    const CLIENTS: usize = 8;
+    const TAMPERINGS: usize = 10;
+    let s = start().await;
+    let admin = Client::sign_in(&s.base, ADMIN.0, ADMIN.1).await;
+    let (_, students) = class_of(&admin, 4).await;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let storm: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            let (admin, students, stop) = (admin.clone(), students.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut acknowledged = 0;
+                for n in 0.. {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
+                    let award = Write::Award {
+                        student_id: students[n % students.len()].clone(),
+                    };
+                    let key = format!("c{c}-{n}");
+                    admin.write(&award, &key).await.unwrap().expect("awarded");
+                    acknowledged += 1;
+                }
+                acknowledged
+            })
+        })
+        .collect();
+    let mut fixed = 0;
+    for t in 0..TAMPERINGS {
+        let student = &students[t % students.len()];
+        s.raw_sql(&format!(
+            "UPDATE student_points SET points = points + 1000 WHERE student_id = '{student}'"
+        ))
+        .await;
+        let (status, fix) = admin
+            .send(
+                Method::POST,
+                "/api/points/monitor?auto_fix=true",
+                Some(json!({})),
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, StatusCode::OK, "{fix}");
+        fixed += fix["fixed"].as_i64().unwrap();
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut acknowledged = 0;
+    for client in storm {
+        acknowledged += client.await.unwrap();
+    }
+    assert_eq!(fixed, TAMPERINGS as i64, "each tampering repaired once");
+    assert_eq!(
+        s.count("SELECT count(*) FROM repairs WHERE new_points - old_points = -1000")
+            .await,
+        TAMPERINGS as i64,
+        "each repair took away exactly the 1 000 points added behind the app"
+    );
+    assert_eq!(
+        s.count("SELECT count(*) FROM repairs").await,
+        TAMPERINGS as i64
+    );
+    assert_eq!(
+        s.count("SELECT count(*) FROM point_transactions").await,
+        acknowledged,
+        "every acknowledged award written, the repairs wrote no ledger row"
+    );
+    let (_, report) = admin
+        .send(Method::GET, "/api/points/monitor?full=true", None, None)
+        .await
+        .unwrap();
+    assert_eq!(report["health"]["status"], "healthy", "{report}");
+    eprintln!(
+        "{TAMPERINGS} tamperings repaired during {acknowledged} awards to the same students: \
+         each repair exactly −1 000"
+    );
+}
+
 /// Sends each write under its request id 1–5 times, in parallel (even requests) or in series
 /// (odd ones), a third of them first by a client that hangs up almost at once, so its request
 /// is dropped mid-flight and may or may not have been committed. Every copy must be
