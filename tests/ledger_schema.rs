@@ -1,7 +1,10 @@
 //! Tables across schema migrations: a database written by an older release keeps every
 //! ledger row, hash and balance when a migration rebuilds the ledger table, and every rule the
-//! table enforces still holds afterwards; request ids keep their rows and their order.
+//! table enforces still holds afterwards; request ids keep their rows and their order; an
+//! upgrade killed half-way loses nothing and is finished by the next start.
 #![cfg(feature = "ssr")]
+
+mod support;
 
 use classpoints::{
     db::{Db, connect_options},
@@ -9,6 +12,7 @@ use classpoints::{
 };
 use rusqlite::{Connection, params, types::Value};
 use sqlx::{ConnectOptions, Connection as _};
+use support::process::ServerProcess;
 
 /// The schema as the release that shipped migration `version` left it.
 async fn migrate_up_to(url: &str, version: i64) {
@@ -319,4 +323,183 @@ async fn request_ids_move_into_arrival_order_keeping_every_row() {
          ('idempotency_keys_by_arrival', 'idempotency_keys_created')",
     );
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// `rows` more awards to the school's student, chained on from the last row, in one
+/// transaction (the older release's trigger moves the balance).
+fn append_awards(conn: &Connection, school: &School, rows: i64) {
+    let (last_seq, mut previous): (i64, String) = conn
+        .query_row(
+            "SELECT seq, hash FROM point_transactions ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let now = clock::now();
+    conn.execute_batch("BEGIN").unwrap();
+    for seq in last_seq + 1..=last_seq + rows {
+        let id = new_id();
+        let row = ChainRow {
+            seq,
+            id: &id,
+            student_id: &school.student,
+            teacher_id: &school.teacher,
+            points_change: 1,
+            transaction_type: "add_points",
+            reason: "课堂表现优秀",
+            batch_id: None,
+            reverses_id: None,
+            created_at: &now,
+        };
+        let hash = hash_row(&previous, &row);
+        insert(conn, &row, &hash).unwrap();
+        previous = hash;
+    }
+    conn.execute_batch("COMMIT").unwrap();
+}
+
+/// An upgrade killed half-way: SIGKILL at a random moment while the real server starts on a
+/// large database written by an older release, whose upgrade rebuilds the ledger and
+/// request-id tables (migrations 0008 and 0009 copy every row). Each migration is one
+/// transaction, so a kill leaves every row, hash and balance as the older release wrote them,
+/// and the next start finishes the upgrade.
+#[test]
+fn an_upgrade_killed_half_way_keeps_every_row_and_the_next_start_finishes_it() {
+    const ROWS: i64 = 100_000;
+    const ROUNDS: usize = 6;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let older = dir.path().join("older.db");
+    runtime.block_on(migrate_up_to(&format!("sqlite://{}", older.display()), 7));
+    let (ledger_before, balances_before) = {
+        let conn = Connection::open(&older).unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+        let school = write_school(&conn);
+        append_awards(&conn, &school, ROWS);
+        (table(&conn, LEDGER), table(&conn, BALANCES))
+    };
+    assert!(
+        !dir.path().join("older.db-wal").exists(),
+        "closed cleanly, nothing left in a log"
+    );
+    let latest = sqlx::migrate!().migrations.iter().map(|m| m.version).max();
+    let copy_of_older = |name: &str| {
+        let path = dir.path().join(name);
+        std::fs::copy(&older, &path).unwrap();
+        (path.clone(), format!("sqlite://{}", path.display()))
+    };
+    let version = |conn: &Connection| -> i64 {
+        conn.query_row("SELECT max(version) FROM _sqlx_migrations", [], |r| {
+            r.get(0)
+        })
+        .unwrap()
+    };
+
+    // How long an upgrade takes, from start to listening, when nothing stops it.
+    let started = std::time::Instant::now();
+    drop(ServerProcess::start(&copy_of_older("whole.db").1));
+    let whole = started.elapsed();
+
+    let mut rng = rand::rng();
+    let mut killed_mid_upgrade = 0;
+    for round in 0..ROUNDS {
+        let (path, url) = copy_of_older(&format!("round-{round}.db"));
+        let mut server = ServerProcess::spawn_starting(&url);
+        let kill_after = whole.mul_f64(rand::Rng::random_range(&mut rng, 0.2..1.0));
+        std::thread::sleep(kill_after);
+        server.kill().unwrap();
+        server.wait().unwrap();
+        // What the killed upgrade wrote is in the log, if it got that far.
+        let uncommitted_log =
+            std::fs::metadata(path.with_extension("db-wal")).map_or(0, |m| m.len());
+
+        let conn = Connection::open(&path).unwrap();
+        let integrity: String = conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(integrity, "ok", "round {round}");
+        let reached = version(&conn);
+        if Some(reached) != latest && uncommitted_log > 0 {
+            killed_mid_upgrade += 1;
+        }
+        assert_same(
+            &table(&conn, LEDGER),
+            &ledger_before,
+            "rows and hashes",
+            round,
+        );
+        assert_same(&table(&conn, BALANCES), &balances_before, "balances", round);
+        drop(conn);
+
+        // The next start finishes the upgrade; the full check passes, the chain included.
+        let server = ServerProcess::start(&url);
+        let conn = Connection::open(&path).unwrap();
+        assert_eq!(Some(version(&conn)), latest, "round {round}");
+        assert_same(
+            &table(&conn, LEDGER),
+            &ledger_before,
+            "rows and hashes",
+            round,
+        );
+        assert_same(&table(&conn, BALANCES), &balances_before, "balances", round);
+        drop(conn);
+        let report = runtime.block_on(full_check(&server.base));
+        assert_eq!(
+            report["health"]["status"], "healthy",
+            "round {round}: {report}"
+        );
+        assert_eq!(
+            report["summary"]["totalTransactions"],
+            ROWS + 3,
+            "round {round}"
+        );
+        eprintln!(
+            "round {round}: killed {} ms into a {} ms start, at migration {reached} with \
+             {uncommitted_log} bytes in the log; the next start finished it",
+            kill_after.as_millis(),
+            whole.as_millis()
+        );
+    }
+    eprintln!(
+        "{ROUNDS} upgrades of {} ledger rows killed, {killed_mid_upgrade} with the upgrade under \
+         way: every row, hash and balance kept",
+        ROWS + 3
+    );
+}
+
+/// Two tables of a large database equal, without printing 100 000 rows when they are not.
+fn assert_same(now: &[Vec<Value>], before: &[Vec<Value>], what: &str, round: usize) {
+    let first_difference = now.iter().zip(before).position(|(a, b)| a != b);
+    assert!(
+        now == before,
+        "round {round}: {what} differ from the older release's: {} rows now, {} before, first \
+         difference at row {first_difference:?}",
+        now.len(),
+        before.len()
+    );
+}
+
+/// A full check through the running server's monitor endpoint, as its admin.
+async fn full_check(base: &str) -> serde_json::Value {
+    let http = reqwest::Client::new();
+    let signed_in: serde_json::Value = http
+        .post(format!("{base}/api/auth/login"))
+        .json(&serde_json::json!({
+            "username": support::http::ADMIN.0,
+            "password": support::http::ADMIN.1
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    http.get(format!("{base}/api/points/monitor?full=true"))
+        .bearer_auth(signed_in["token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }

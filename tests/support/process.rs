@@ -52,8 +52,21 @@ impl ServerProcess {
         server
     }
 
-    fn launch(mut command: Command, database_url: &str) -> Self {
-        let mut child = command
+    /// The server starting on `database_url` as [`ServerProcess::start`] starts it, without
+    /// waiting for it to listen: for a test that kills it while it starts.
+    pub fn spawn_starting(database_url: &str) -> Child {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_classpoints"));
+        Self::serve(&mut command, database_url);
+        command
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the classpoints binary")
+    }
+
+    /// `classpoints serve` on `database_url`: no demo school, the test admin, the background
+    /// monitor off, a free port.
+    fn serve(command: &mut Command, database_url: &str) {
+        command
             .arg("serve")
             .env("DATABASE_URL", database_url)
             .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
@@ -63,7 +76,12 @@ impl ServerProcess {
             .env("CLASSPOINTS_MONITOR_INTERVAL_SECONDS", "0")
             .env("RUST_LOG", "info")
             .env_remove("LEPTOS_OUTPUT_NAME")
-            .stdout(Stdio::null())
+            .stdout(Stdio::null());
+    }
+
+    fn launch(mut command: Command, database_url: &str) -> Self {
+        Self::serve(&mut command, database_url);
+        let mut child = command
             .stderr(Stdio::piped())
             .spawn()
             .expect("start the classpoints binary");
