@@ -187,6 +187,12 @@ pub struct ServeArgs {
     /// the connections still open. Live streams end at once; browsers reconnect.
     #[arg(long, env = "CLASSPOINTS_SHUTDOWN_GRACE_SECONDS", default_value_t = 10)]
     pub shutdown_grace_seconds: u64,
+    /// Seconds a connection may take to send a request's head (its request line and
+    /// headers), and may stay open between requests, before the server closes it: a client
+    /// that connects and then stalls holds no connection for good.
+    #[arg(long, env = "CLASSPOINTS_HEADER_READ_TIMEOUT_SECONDS", default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout_seconds: u64,
     /// Hours a request id (Idempotency-Key) is remembered: a retry within it replays the
     /// original answer, a later one is a new request. 0 keeps them forever.
     #[arg(

@@ -229,6 +229,7 @@ pub struct Server {
     router: Router,
     shutting_down: tokio::sync::watch::Sender<bool>,
     shutdown_grace: std::time::Duration,
+    header_read_timeout: std::time::Duration,
     /// Held while the server runs (see [`crate::db::ServerLock`]).
     _database_lock: crate::db::ServerLock,
 }
@@ -272,6 +273,7 @@ impl Server {
             router: router(state),
             shutting_down,
             shutdown_grace: std::time::Duration::from_secs(args.shutdown_grace_seconds),
+            header_read_timeout: std::time::Duration::from_secs(args.header_read_timeout_seconds),
             _database_lock: database_lock,
         })
     }
@@ -296,6 +298,7 @@ impl Server {
             router,
             shutting_down,
             shutdown_grace,
+            header_read_timeout,
             _database_lock: _held_until_stopped,
         } = self;
         let mut began = shutting_down.subscribe();
@@ -307,9 +310,7 @@ impl Server {
             );
             shutting_down.send_replace(true);
         };
-        let serve = axum::serve(listener, router)
-            .with_graceful_shutdown(signal)
-            .into_future();
+        let serve = serve(listener, router, header_read_timeout, signal);
         // The sender lives in `signal` until it has sent `true`, so this wait ends only once
         // shutdown has begun.
         let grace_over = async move {
@@ -327,6 +328,67 @@ impl Server {
             }
         }
     }
+}
+
+/// Accepts connections and answers each with `router` until `signal` completes; then accepts
+/// no more and waits for every connection to finish the request it is answering (idle ones
+/// close at once). This is what `axum::serve` does, with one addition it does not offer:
+/// hyper gets a timer, so a connection that does not send a whole request head within
+/// `header_read_timeout` (a stalled or half-open client, or one idle between requests) is
+/// closed instead of holding a socket for good.
+async fn serve(
+    listener: TcpListener,
+    router: Router,
+    header_read_timeout: std::time::Duration,
+    signal: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    use hyper_util::{
+        rt::{TokioIo, TokioTimer},
+        server::graceful::GracefulShutdown,
+        service::TowerToHyperService,
+    };
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout);
+    let connections = GracefulShutdown::new();
+    let mut signal = std::pin::pin!(signal);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    accept_failed(error).await;
+                    continue;
+                }
+            },
+            () = signal.as_mut() => break,
+        };
+        let service = TowerToHyperService::new(router.clone());
+        let connection = connections.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    connections.shutdown().await;
+    Ok(())
+}
+
+/// A failed accept: the client's own trouble (it hung up before it was accepted) is skipped;
+/// anything else, such as running out of file descriptors, is logged and retried after a
+/// second, so that connections can close meanwhile (as `axum::serve` and hyper do).
+async fn accept_failed(error: std::io::Error) {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if matches!(
+        error.kind(),
+        ConnectionAborted | ConnectionRefused | ConnectionReset
+    ) {
+        return;
+    }
+    tracing::error!(%error, "accepting a connection failed; trying again in a second");
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
 }
 
 /// First-start work: the admin from the environment, then the demo school if enabled.

@@ -11,7 +11,7 @@ use classpoints::{
 };
 use leptos::server_fn::{Decodes, ServerFn, codec::PostcardEncoding};
 use std::time::Duration;
-use support::http::{start, start_with_grace};
+use support::http::{start, start_with_grace, start_with_header_read_timeout};
 
 #[tokio::test]
 async fn pages_are_server_rendered_with_hydration_scripts() {
@@ -282,20 +282,24 @@ fn servers_starting_while_others_render_pages_answer_every_page() {
     );
 }
 
+/// The monitor's live stream, opened by the admin.
+async fn open_monitor_stream(server: &support::http::TestServer) -> reqwest::Response {
+    let stream = reqwest::Client::new()
+        .get(format!("{}/api/monitor/events", server.base))
+        .bearer_auth(server.admin().await)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    stream
+}
+
 #[tokio::test]
 async fn shutdown_ends_live_streams_at_once() {
     // A grace period and stream lifetime (600 s) far beyond `shutdown`'s one-minute bound:
     // the server stops in time only if the open stream ends when shutdown begins.
     let server = start_with_grace(600).await;
-    let client = reqwest::Client::new();
-    let token = server.admin().await;
-    let stream = client
-        .get(format!("{}/api/monitor/events", server.base))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(stream.status(), 200);
+    let stream = open_monitor_stream(&server).await;
     server.shutdown().await;
     // The stream was ended by the server, not cut: its body reads to the end.
     stream.text().await.unwrap();
@@ -320,4 +324,71 @@ async fn shutdown_does_not_wait_past_its_grace_period_for_a_stalled_connection()
     assert_eq!(health.status(), 200, "the server had accepted connections");
     server.shutdown().await;
     drop(stalled);
+}
+
+/// A client that connects and then stalls holds no connection for good: one that never
+/// finishes its request head, and one left idle after its answer, are both closed once the
+/// header read timeout has passed; a live stream, whose client sends nothing more after its
+/// request, stays open past it.
+#[tokio::test]
+async fn stalled_and_idle_connections_are_closed_after_the_header_read_timeout() {
+    use tokio::{
+        io::{AsyncReadExt, AsyncWriteExt},
+        net::TcpStream,
+    };
+    const TIMEOUT: Duration = Duration::from_secs(1);
+    let server = start_with_header_read_timeout(TIMEOUT.as_secs()).await;
+    let address = server.base.trim_start_matches("http://");
+    let mut stream = open_monitor_stream(&server).await;
+
+    let started = std::time::Instant::now();
+    let mut stalled = TcpStream::connect(address).await.unwrap();
+    stalled
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: classpoints\r\n")
+        .await
+        .unwrap();
+    let mut idle = TcpStream::connect(address).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nhost: classpoints\r\n\r\n")
+        .await
+        .unwrap();
+    // Each read ends when the server closes the connection.
+    let until_closed = async |connection: &mut TcpStream| {
+        let mut received = Vec::new();
+        tokio::time::timeout(
+            Duration::from_secs(20),
+            connection.read_to_end(&mut received),
+        )
+        .await
+        .expect("the server closed the connection")
+        .unwrap();
+        (
+            started.elapsed(),
+            String::from_utf8_lossy(&received).into_owned(),
+        )
+    };
+    let (idle_closed, idle_received) = until_closed(&mut idle).await;
+    let (stalled_closed, _) = until_closed(&mut stalled).await;
+    assert!(
+        idle_received.starts_with("HTTP/1.1 200"),
+        "answered before it went idle: {idle_received}"
+    );
+    for closed in [idle_closed, stalled_closed] {
+        assert!(
+            closed >= TIMEOUT,
+            "closed after {closed:?}, before the timeout"
+        );
+    }
+
+    // The live stream is still open: reading it finds no end.
+    tokio::time::sleep(TIMEOUT).await;
+    let more = tokio::time::timeout(Duration::from_millis(200), stream.chunk()).await;
+    assert!(
+        !matches!(more, Ok(Ok(None))),
+        "the live stream ended: {more:?}"
+    );
+    eprintln!(
+        "timeout {TIMEOUT:?}: idle connection closed after {idle_closed:?}, stalled one after \
+         {stalled_closed:?}; the live stream open after {:?}",
+        started.elapsed()
+    );
 }

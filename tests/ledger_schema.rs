@@ -388,6 +388,16 @@ fn an_upgrade_killed_half_way_keeps_every_row_and_the_next_start_finishes_it() {
         std::fs::copy(&older, &path).unwrap();
         (path.clone(), format!("sqlite://{}", path.display()))
     };
+    // Every row, hash and balance as the older release wrote them.
+    let assert_kept = |conn: &Connection, round: usize| {
+        assert_same(
+            &table(conn, LEDGER),
+            &ledger_before,
+            "rows and hashes",
+            round,
+        );
+        assert_same(&table(conn, BALANCES), &balances_before, "balances", round);
+    };
     let version = |conn: &Connection| -> i64 {
         conn.query_row("SELECT max(version) FROM _sqlx_migrations", [], |r| {
             r.get(0)
@@ -422,26 +432,14 @@ fn an_upgrade_killed_half_way_keeps_every_row_and_the_next_start_finishes_it() {
         if Some(reached) != latest && uncommitted_log > 0 {
             killed_mid_upgrade += 1;
         }
-        assert_same(
-            &table(&conn, LEDGER),
-            &ledger_before,
-            "rows and hashes",
-            round,
-        );
-        assert_same(&table(&conn, BALANCES), &balances_before, "balances", round);
+        assert_kept(&conn, round);
         drop(conn);
 
         // The next start finishes the upgrade; the full check passes, the chain included.
         let server = ServerProcess::start(&url);
         let conn = Connection::open(&path).unwrap();
         assert_eq!(Some(version(&conn)), latest, "round {round}");
-        assert_same(
-            &table(&conn, LEDGER),
-            &ledger_before,
-            "rows and hashes",
-            round,
-        );
-        assert_same(&table(&conn, BALANCES), &balances_before, "balances", round);
+        assert_kept(&conn, round);
         drop(conn);
         let report = runtime.block_on(full_check(&server.base));
         assert_eq!(
@@ -481,21 +479,11 @@ fn assert_same(now: &[Vec<Value>], before: &[Vec<Value>], what: &str, round: usi
 
 /// A full check through the running server's monitor endpoint, as its admin.
 async fn full_check(base: &str) -> serde_json::Value {
+    use support::http::{ADMIN, sign_in};
     let http = reqwest::Client::new();
-    let signed_in: serde_json::Value = http
-        .post(format!("{base}/api/auth/login"))
-        .json(&serde_json::json!({
-            "username": support::http::ADMIN.0,
-            "password": support::http::ADMIN.1
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let token = sign_in(&http, base, ADMIN.0, ADMIN.1).await;
     http.get(format!("{base}/api/points/monitor?full=true"))
-        .bearer_auth(signed_in["token"].as_str().unwrap())
+        .bearer_auth(token)
         .send()
         .await
         .unwrap()

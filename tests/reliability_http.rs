@@ -35,19 +35,10 @@ enum Transport {
 impl Client {
     async fn sign_in(base: &str, username: &str, password: &str) -> Self {
         let http = reqwest::Client::new();
-        let reply: Value = http
-            .post(format!("{base}/api/auth/login"))
-            .json(&json!({"username": username, "password": password}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
         Self {
+            token: support::http::sign_in(&http, base, username, password).await,
             http,
             base: base.to_owned(),
-            token: reply["token"].as_str().expect("signed in").to_owned(),
             writes_through: Transport::Rest,
         }
     }

@@ -10,6 +10,19 @@ use serde_json::{Value, json};
 
 pub const ADMIN: (&str, &str) = ("root", "root-password");
 
+/// Signs in through the REST API of the server at `base`; the session token.
+pub async fn sign_in(http: &reqwest::Client, base: &str, username: &str, password: &str) -> String {
+    let reply = http
+        .post(format!("{base}/api/auth/login"))
+        .json(&json!({"username": username, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::OK, "signing in as {username}");
+    let body: Value = reply.json().await.unwrap();
+    body["token"].as_str().unwrap().to_owned()
+}
+
 pub struct TestServer {
     pub base: String,
     pub url: String,
@@ -39,33 +52,42 @@ pub async fn start_with(watch: classpoints::config::WatchArgs) -> TestServer {
 /// A server without the background monitor that gives requests in flight
 /// `shutdown_grace_seconds` once shutdown begins.
 pub async fn start_with_grace(shutdown_grace_seconds: u64) -> TestServer {
-    launch(
-        tempfile::tempdir().unwrap(),
-        monitor_off(),
-        shutdown_grace_seconds,
-    )
+    launch(tempfile::tempdir().unwrap(), monitor_off(), |args| {
+        args.shutdown_grace_seconds = shutdown_grace_seconds;
+    })
+    .await
+}
+
+/// A server without the background monitor that closes a connection which has not sent a
+/// whole request head within `seconds`.
+pub async fn start_with_header_read_timeout(seconds: u64) -> TestServer {
+    launch(tempfile::tempdir().unwrap(), monitor_off(), |args| {
+        args.header_read_timeout_seconds = seconds;
+    })
     .await
 }
 
 /// A server on `dir`/classpoints.db, which the caller may have prepared.
 pub async fn start_in(dir: tempfile::TempDir, watch: classpoints::config::WatchArgs) -> TestServer {
-    launch(dir, watch, 10).await
+    launch(dir, watch, |_| {}).await
 }
 
+/// A server on `dir` with the test admin and the defaults, changed by `configure`.
 async fn launch(
     dir: tempfile::TempDir,
     watch: classpoints::config::WatchArgs,
-    shutdown_grace_seconds: u64,
+    configure: impl FnOnce(&mut ServeArgs),
 ) -> TestServer {
     let url = format!("sqlite://{}/classpoints.db", dir.path().display());
-    let args = ServeArgs {
+    let mut args = ServeArgs {
         database: DatabaseArgs {
             database_url: url.clone(),
         },
         addr: "127.0.0.1:0".parse().unwrap(),
         site_root: dir.path().display().to_string(),
         live_max_seconds: 600,
-        shutdown_grace_seconds,
+        shutdown_grace_seconds: 10,
+        header_read_timeout_seconds: 30,
         idempotency_retention_hours: 168,
         // Sizes the binary's runtime; a server in a test runs on the test's.
         worker_threads: None,
@@ -76,6 +98,7 @@ async fn launch(
         },
         watch,
     };
+    configure(&mut args);
     let server = Server::bind(&args).await.unwrap();
     let base = format!("http://{}", server.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -252,15 +275,7 @@ impl TestServer {
     }
 
     pub async fn login(&self, username: &str, password: &str) -> String {
-        let reply = self
-            .post(
-                "/api/auth/login",
-                None,
-                json!({"username": username, "password": password}),
-            )
-            .await;
-        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-        reply.body["token"].as_str().unwrap().to_owned()
+        sign_in(&self.client, &self.base, username, password).await
     }
 
     pub async fn admin(&self) -> String {
