@@ -459,10 +459,13 @@ enum TracedEvent {
 }
 
 /// The events of an `strace -f -y` log. A call another thread interrupted is logged in two
-/// parts (`… <unfinished ...>`, then `<... fsync resumed>) = 0`): a sync counts where it
-/// returned, a write where it began.
+/// parts (`… <unfinished ...>`, then `<... fsync resumed>) = 0`): a write counts where it
+/// began; a sync where it returned, and only if no write to the log began while it ran (a
+/// sync covers what was written before it began).
 fn traced_events(log: &str) -> Vec<TracedEvent> {
-    let mut unfinished_sync_of_wal: HashMap<&str, bool> = HashMap::new();
+    // Per thread, the number of log writes seen when its unfinished sync of the log began.
+    let mut unfinished_sync_of_wal: HashMap<&str, usize> = HashMap::new();
+    let mut wal_writes = 0;
     let mut events = Vec::new();
     for line in log.lines() {
         let Some((pid, call)) = line.split_once(' ') else {
@@ -473,15 +476,16 @@ fn traced_events(log: &str) -> Vec<TracedEvent> {
         let on_wal = call.contains("-wal>");
         if let Some(resumed) = call.strip_prefix("<... ") {
             let is_sync = resumed.starts_with("fsync ") || resumed.starts_with("fdatasync ");
-            if is_sync && unfinished_sync_of_wal.remove(pid) == Some(true) && call.ends_with("= 0")
-            {
+            let began_after = unfinished_sync_of_wal.remove(pid);
+            if is_sync && began_after == Some(wal_writes) && call.ends_with("= 0") {
                 events.push(TracedEvent::WalSynced);
             }
-        } else if is_sync && call.ends_with("<unfinished ...>") {
-            unfinished_sync_of_wal.insert(pid, on_wal);
+        } else if is_sync && on_wal && call.ends_with("<unfinished ...>") {
+            unfinished_sync_of_wal.insert(pid, wal_writes);
         } else if is_sync && on_wal && call.ends_with("= 0") {
             events.push(TracedEvent::WalSynced);
         } else if (call.starts_with("pwrite64(") || call.starts_with("write(")) && on_wal {
+            wal_writes += 1;
             events.push(TracedEvent::WalWrite);
         } else if call.contains("socket:[") && call.contains("\"HTTP/1.1 201 ") {
             events.push(TracedEvent::Created);
