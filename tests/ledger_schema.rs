@@ -420,8 +420,7 @@ fn an_upgrade_killed_half_way_keeps_every_row_and_the_next_start_finishes_it() {
         server.kill().unwrap();
         server.wait().unwrap();
         // What the killed upgrade wrote is in the log, if it got that far.
-        let uncommitted_log =
-            std::fs::metadata(path.with_extension("db-wal")).map_or(0, |m| m.len());
+        let log_bytes = std::fs::metadata(path.with_extension("db-wal")).map_or(0, |m| m.len());
 
         let conn = Connection::open(&path).unwrap();
         let integrity: String = conn
@@ -429,7 +428,7 @@ fn an_upgrade_killed_half_way_keeps_every_row_and_the_next_start_finishes_it() {
             .unwrap();
         assert_eq!(integrity, "ok", "round {round}");
         let reached = version(&conn);
-        if Some(reached) != latest && uncommitted_log > 0 {
+        if Some(reached) != latest && log_bytes > 0 {
             killed_mid_upgrade += 1;
         }
         assert_kept(&conn, round);
@@ -453,7 +452,7 @@ fn an_upgrade_killed_half_way_keeps_every_row_and_the_next_start_finishes_it() {
         );
         eprintln!(
             "round {round}: killed {} ms into a {} ms start, at migration {reached} with \
-             {uncommitted_log} bytes in the log; the next start finished it",
+             {log_bytes} bytes in the log; the next start finished it",
             kill_after.as_millis(),
             whole.as_millis()
         );

@@ -283,17 +283,16 @@ fn sigkill_of_the_server_during_a_write_storm_loses_no_acknowledged_award() {
     });
     // A quarter of the clients award the whole class (one batch of 8 rows), a quarter undo
     // each award of theirs once it is acknowledged, the others award one student at a time.
-    let write_of = move |client: usize, n: usize, undoable: Option<String>| match client % 4 {
-        3 => Write::AwardClass {
-            class_id: class_id.clone(),
-        },
-        2 if undoable.is_some() => Write::Undo {
-            transaction_id: undoable.unwrap(),
-        },
-        _ => Write::Award {
-            student_id: students[n % STUDENTS].clone(),
-        },
-    };
+    let write_of =
+        move |client: usize, n: usize, undoable: Option<String>| match (client % 4, undoable) {
+            (3, _) => Write::AwardClass {
+                class_id: class_id.clone(),
+            },
+            (2, Some(transaction_id)) => Write::Undo { transaction_id },
+            _ => Write::Award {
+                student_id: students[n % STUDENTS].clone(),
+            },
+        };
     // Request id → what the server wrote, for every write it acknowledged.
     let acknowledged: Arc<Mutex<HashMap<String, Written>>> = Arc::default();
     let mut sent: Vec<(String, Write)> = Vec::new();
