@@ -318,7 +318,7 @@ impl Server {
             tokio::time::sleep(shutdown_grace).await;
         };
         tokio::select! {
-            served = serve => served,
+            () = serve => Ok(()),
             () = grace_over => {
                 tracing::warn!(
                     grace_seconds = shutdown_grace.as_secs(),
@@ -341,7 +341,7 @@ async fn serve(
     router: Router,
     header_read_timeout: std::time::Duration,
     signal: impl Future<Output = ()>,
-) -> std::io::Result<()> {
+) {
     use hyper_util::{
         rt::{TokioIo, TokioTimer},
         server::graceful::GracefulShutdown,
@@ -373,7 +373,6 @@ async fn serve(
     }
     drop(listener);
     connections.shutdown().await;
-    Ok(())
 }
 
 /// A failed accept: the client's own trouble (it hung up before it was accepted) is skipped;
