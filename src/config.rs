@@ -193,6 +193,13 @@ pub struct ServeArgs {
     #[arg(long, env = "CLASSPOINTS_HEADER_READ_TIMEOUT_SECONDS", default_value_t = 30,
         value_parser = clap::value_parser!(u64).range(1..))]
     pub header_read_timeout_seconds: u64,
+    /// Seconds a request's body may take to arrive in full once the server starts reading
+    /// it. A request whose body is not in by then is refused (400, nothing done) and its
+    /// connection closed: a client that sends a request's head and then stalls, or trickles
+    /// the body, holds no connection for good.
+    #[arg(long, env = "CLASSPOINTS_BODY_READ_TIMEOUT_SECONDS", default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_read_timeout_seconds: u64,
     /// Hours a request id (Idempotency-Key) is remembered: a retry within it replays the
     /// original answer, a later one is a new request. 0 keeps them forever.
     #[arg(

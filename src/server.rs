@@ -1,5 +1,9 @@
 //! HTTP server assembly (server only): state, router, listener and graceful shutdown.
 
+mod body_deadline;
+
+pub use body_deadline::{BodyTimedOut, timed_out as body_timed_out};
+
 use crate::{
     app::{App, shell},
     config::{BootstrapArgs, ServeArgs},
@@ -230,6 +234,7 @@ pub struct Server {
     shutting_down: tokio::sync::watch::Sender<bool>,
     shutdown_grace: std::time::Duration,
     header_read_timeout: std::time::Duration,
+    body_read_timeout: std::time::Duration,
     /// Held while the server runs (see [`crate::db::ServerLock`]).
     _database_lock: crate::db::ServerLock,
 }
@@ -274,6 +279,7 @@ impl Server {
             shutting_down,
             shutdown_grace: std::time::Duration::from_secs(args.shutdown_grace_seconds),
             header_read_timeout: std::time::Duration::from_secs(args.header_read_timeout_seconds),
+            body_read_timeout: std::time::Duration::from_secs(args.body_read_timeout_seconds),
             _database_lock: database_lock,
         })
     }
@@ -299,6 +305,7 @@ impl Server {
             shutting_down,
             shutdown_grace,
             header_read_timeout,
+            body_read_timeout,
             _database_lock: _held_until_stopped,
         } = self;
         let mut began = shutting_down.subscribe();
@@ -310,7 +317,11 @@ impl Server {
             );
             shutting_down.send_replace(true);
         };
-        let serve = serve(listener, router, header_read_timeout, signal);
+        let limits = ReadTimeouts {
+            header: header_read_timeout,
+            body: body_read_timeout,
+        };
+        let serve = serve(listener, router, limits, signal);
         // The sender lives in `signal` until it has sent `true`, so this wait ends only once
         // shutdown has begun.
         let grace_over = async move {
@@ -330,16 +341,25 @@ impl Server {
     }
 }
 
+/// How long a client may take to send a request.
+#[derive(Clone, Copy)]
+struct ReadTimeouts {
+    /// Its head (and the wait between requests on one connection).
+    header: std::time::Duration,
+    /// Its body, once the handler reads it.
+    body: std::time::Duration,
+}
+
 /// Accepts connections and answers each with `router` until `signal` completes; then accepts
 /// no more and waits for every connection to finish the request it is answering (idle ones
-/// close at once). This is what `axum::serve` does, with one addition it does not offer:
-/// hyper gets a timer, so a connection that does not send a whole request head within
-/// `header_read_timeout` (a stalled or half-open client, or one idle between requests) is
-/// closed instead of holding a socket for good.
+/// close at once). This is what `axum::serve` does, with what it does not offer: hyper gets a
+/// timer, so a connection that does not send a whole request head in time (a stalled or
+/// half-open client, or one idle between requests) is closed instead of holding a socket for
+/// good; and each request's body gets a deadline ([`body_deadline`]).
 async fn serve(
     listener: TcpListener,
     router: Router,
-    header_read_timeout: std::time::Duration,
+    limits: ReadTimeouts,
     signal: impl Future<Output = ()>,
 ) {
     use hyper_util::{
@@ -347,9 +367,13 @@ async fn serve(
         server::graceful::GracefulShutdown,
         service::TowerToHyperService,
     };
+    use tower::ServiceExt;
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(header_read_timeout);
+        .header_read_timeout(limits.header);
+    let router = router.map_request(move |request: axum::http::Request<hyper::body::Incoming>| {
+        request.map(|body| body_deadline::DeadlineBody::new(body, limits.body))
+    });
     let connections = GracefulShutdown::new();
     let mut signal = std::pin::pin!(signal);
     loop {

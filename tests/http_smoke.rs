@@ -11,7 +11,9 @@ use classpoints::{
 };
 use leptos::server_fn::{Decodes, ServerFn, codec::PostcardEncoding};
 use std::time::Duration;
-use support::http::{start, start_with_grace, start_with_header_read_timeout};
+use support::http::{
+    ADMIN, start, start_with_body_read_timeout, start_with_grace, start_with_header_read_timeout,
+};
 
 #[tokio::test]
 async fn pages_are_server_rendered_with_hydration_scripts() {
@@ -390,5 +392,144 @@ async fn stalled_and_idle_connections_are_closed_after_the_header_read_timeout()
         "timeout {TIMEOUT:?}: idle connection closed after {idle_closed:?}, stalled one after \
          {stalled_closed:?}; the live stream open after {:?}",
         started.elapsed()
+    );
+}
+
+/// A client that sends a request's head and then stalls, or trickles the body, holds no
+/// connection for good: once the body deadline has passed the request is refused naming the
+/// body (nothing done) and the connection closed, through the REST API and the server
+/// functions alike, and for a trickle fast enough to beat any wait between two bytes. A body
+/// that is only a little late is taken.
+#[tokio::test]
+async fn a_request_body_that_stalls_or_trickles_is_refused_after_the_body_deadline() {
+    use tokio::{
+        io::{AsyncReadExt, AsyncWriteExt},
+        net::TcpStream,
+    };
+    const TIMEOUT: Duration = Duration::from_secs(1);
+    let server = start_with_body_read_timeout(TIMEOUT.as_secs()).await;
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let login = format!(r#"{{"username":"{}","password":"{}"}}"#, ADMIN.0, ADMIN.1);
+    let form = format!("username={}&password={}", ADMIN.0, ADMIN.1);
+    let head = |path: &str, content_type: &str, length: usize| {
+        format!(
+            "POST {path} HTTP/1.1\r\nhost: classpoints\r\ncontent-type: {content_type}\r\n\
+             content-length: {length}\r\n\r\n"
+        )
+    };
+    // Sends the head, then the body's bytes with `pause` before each of them (all of them
+    // in one piece when `pause` is zero), stopping after `sent` bytes; then reads until the
+    // server closes the connection: what it answered, and when.
+    let send = async |head: String, body: &str, sent: usize, pause: Duration| {
+        let started = std::time::Instant::now();
+        let mut connection = TcpStream::connect(&address).await.unwrap();
+        connection.write_all(head.as_bytes()).await.unwrap();
+        if pause.is_zero() {
+            connection
+                .write_all(&body.as_bytes()[..sent])
+                .await
+                .unwrap();
+        } else {
+            for byte in &body.as_bytes()[..sent] {
+                tokio::time::sleep(pause).await;
+                // The server may have closed the connection meanwhile.
+                if connection.write_all(&[*byte]).await.is_err() {
+                    break;
+                }
+            }
+        }
+        let mut received = Vec::new();
+        tokio::time::timeout(
+            Duration::from_secs(20),
+            connection.read_to_end(&mut received),
+        )
+        .await
+        .expect("the server closed the connection")
+        .unwrap();
+        (
+            started.elapsed(),
+            String::from_utf8_lossy(&received).into_owned(),
+        )
+    };
+    let sign_in = leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, _)| path)
+        .find(|path| path.starts_with("/rpc/sign_in"))
+        .expect("the sign-in server function is registered");
+    let json = "application/json";
+    let urlencoded = "application/x-www-form-urlencoded";
+    let attempts = [
+        // The head, one byte of the body, and nothing more.
+        (
+            "REST, stalled",
+            head("/api/v1/auth/login", json, login.len()),
+            &login,
+            1,
+            Duration::ZERO,
+        ),
+        (
+            "server function, stalled",
+            head(sign_in, urlencoded, form.len()),
+            &form,
+            1,
+            Duration::ZERO,
+        ),
+        // A byte every 100 ms: no wait between two bytes is long, the whole is.
+        (
+            "REST, trickled",
+            head("/api/v1/auth/login", json, login.len()),
+            &login,
+            login.len(),
+            Duration::from_millis(100),
+        ),
+        (
+            "server function, trickled",
+            head(sign_in, urlencoded, form.len()),
+            &form,
+            form.len(),
+            Duration::from_millis(100),
+        ),
+    ];
+    let answers = futures::future::join_all(
+        attempts
+            .iter()
+            .map(|(_, head, body, sent, pause)| send(head.clone(), body, *sent, *pause)),
+    )
+    .await;
+    for ((what, ..), (closed, received)) in attempts.iter().zip(answers) {
+        assert!(
+            received.starts_with("HTTP/1.1 400"),
+            "{what}: refused as a bad request: {received}"
+        );
+        assert!(
+            received.contains("was not received in full within 1 s"),
+            "{what}: the answer says why: {received}"
+        );
+        assert!(
+            (TIMEOUT..TIMEOUT * 10).contains(&closed),
+            "{what}: closed after {closed:?}"
+        );
+        eprintln!(
+            "{what}: refused and closed after {closed:?}: {}",
+            received.lines().last().unwrap_or_default()
+        );
+    }
+    // Nobody was signed in by the refused requests.
+    let sessions = server.count("SELECT COUNT(*) FROM api_tokens").await;
+    assert_eq!(sessions, 0, "no session from a refused sign-in");
+
+    // A body sent in two pieces, the second 300 ms after the first, is taken.
+    let mut connection = TcpStream::connect(&address).await.unwrap();
+    let (first, second) = login.split_at(5);
+    connection
+        .write_all(format!("{}{first}", head("/api/v1/auth/login", json, login.len())).as_bytes())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    connection.write_all(second.as_bytes()).await.unwrap();
+    let mut answer = [0; 12];
+    connection.read_exact(&mut answer).await.unwrap();
+    assert_eq!(
+        &answer, b"HTTP/1.1 200",
+        "the late but timely body was taken"
     );
 }

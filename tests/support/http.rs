@@ -67,6 +67,15 @@ pub async fn start_with_header_read_timeout(seconds: u64) -> TestServer {
     .await
 }
 
+/// A server without the background monitor that refuses a request whose body has not
+/// arrived within `seconds`.
+pub async fn start_with_body_read_timeout(seconds: u64) -> TestServer {
+    launch(tempfile::tempdir().unwrap(), monitor_off(), |args| {
+        args.body_read_timeout_seconds = seconds;
+    })
+    .await
+}
+
 /// A server on `dir`/classpoints.db, which the caller may have prepared.
 pub async fn start_in(dir: tempfile::TempDir, watch: classpoints::config::WatchArgs) -> TestServer {
     launch(dir, watch, |_| {}).await
@@ -88,6 +97,7 @@ async fn launch(
         live_max_seconds: 600,
         shutdown_grace_seconds: 10,
         header_read_timeout_seconds: 30,
+        body_read_timeout_seconds: 30,
         idempotency_retention_hours: 168,
         // Sizes the binary's runtime; a server in a test runs on the test's.
         worker_threads: None,

@@ -50,6 +50,17 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     })
 }
 
+/// The whole body; one that is too large, or did not arrive within the server's body
+/// deadline, is refused naming the body and why.
+async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, AppError> {
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        match crate::server::body_timed_out(&rejection) {
+            Some(timed_out) => AppError::validation("body", timed_out.to_string()),
+            None => AppError::validation("body", rejection.body_text()),
+        }
+    })
+}
+
 /// A JSON body; errors name the offending field.
 pub struct ApiJson<T>(pub T);
 
@@ -71,9 +82,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 "send the body as JSON with Content-Type: application/json",
             ));
         }
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| AppError::validation("body", e.body_text()))?;
+        let bytes = body_bytes(req, state).await?;
         parse_json(&bytes).map(ApiJson)
     }
 }
@@ -85,9 +94,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| AppError::validation("body", e.body_text()))?;
+        let bytes = body_bytes(req, state).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             Ok(OptionalJson(T::default()))
         } else {
