@@ -200,6 +200,11 @@ pub struct ServeArgs {
     #[arg(long, env = "CLASSPOINTS_BODY_READ_TIMEOUT_SECONDS", default_value_t = 30,
         value_parser = clap::value_parser!(u64).range(1..))]
     pub body_read_timeout_seconds: u64,
+    /// Client connections kept open at most; more wait in the operating system's queue until
+    /// one closes. By default the process's open-file limit (raised to its hard limit at
+    /// start) less a reserve for the database and backups, and at most 8 192.
+    #[arg(long, env = "CLASSPOINTS_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: Option<u32>,
     /// Hours a request id (Idempotency-Key) is remembered: a retry within it replays the
     /// original answer, a later one is a new request. 0 keeps them forever.
     #[arg(
@@ -226,6 +231,24 @@ impl ServeArgs {
         self.worker_threads
             .map_or_else(|| request_threads_beside_writer(cores), usize::from)
     }
+}
+
+/// Open files the server keeps for itself beside its connections: the database's files for
+/// the writer and each read connection, a backup being copied, the log, the runtime's own.
+const FILES_KEPT_FOR_THE_SERVER: u64 = 256;
+
+/// Connections by default: memory, not files, is what bounds them past this (an idle one
+/// holds its buffers).
+const DEFAULT_MAX_CONNECTIONS: u64 = 8_192;
+
+/// The default connection limit under an open-file limit of `open_files`: what leaves the
+/// server its reserve, or half the limit where the limit is small.
+pub fn connections_within(open_files: u64) -> usize {
+    let left = open_files
+        .saturating_sub(FILES_KEPT_FOR_THE_SERVER)
+        .max(open_files / 2)
+        .clamp(1, DEFAULT_MAX_CONNECTIONS);
+    usize::try_from(left).unwrap_or(1)
 }
 
 /// Leaves the writer thread a core of its own: on two cores, with two request threads the
@@ -335,6 +358,16 @@ mod tests {
         assert_eq!(format!("{parsed:?}"), format!("{default:?}"));
         assert_eq!(default.monitor_interval_seconds, 60);
         assert!(default.auto_fix);
+    }
+
+    #[test]
+    fn connections_leave_the_server_its_files() {
+        assert_eq!(connections_within(1_024), 768);
+        assert_eq!(connections_within(20_000), 8_192);
+        assert_eq!(connections_within(300), 150);
+        assert_eq!(connections_within(1), 1);
+        assert_eq!(connections_within(0), 1);
+        assert!(ServeArgs::try_parse_from(["classpoints", "--max-connections", "0"]).is_err());
     }
 
     #[test]

@@ -144,15 +144,27 @@ async fn run(command: Command) -> ExitCode {
     }
 }
 
+/// Every client connection is an open file. The soft limit a service manager or shell hands
+/// down is often 1 024, which a school's boards and live streams can reach; the hard limit is
+/// what the administrator allows, and the soft one may be raised to it freely.
+fn raise_open_file_limit() {
+    if let Err(error) = rlimit::increase_nofile_limit(u64::MAX) {
+        tracing::warn!(%error, "cannot raise the open-file limit; connections are capped below the current one");
+    }
+}
+
 async fn serve(args: classpoints::config::ServeArgs) -> anyhow::Result<()> {
+    raise_open_file_limit();
     let server = Server::bind(&args).await?;
     tracing::info!(
-        "classpoints {} listening on http://{} (database {}, request threads: {})",
+        "classpoints {} listening on http://{} (database {}, request threads: {}, connections \
+         at most: {})",
         env!("CARGO_PKG_VERSION"),
         server.local_addr()?,
         args.database.database_url,
         // What the runtime runs, rather than the setting worked out again.
-        tokio::runtime::Handle::current().metrics().num_workers()
+        tokio::runtime::Handle::current().metrics().num_workers(),
+        server.connection_limit()
     );
     server.run(shutdown_signal()).await?;
     Ok(())

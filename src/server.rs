@@ -233,8 +233,8 @@ pub struct Server {
     router: Router,
     shutting_down: tokio::sync::watch::Sender<bool>,
     shutdown_grace: std::time::Duration,
-    header_read_timeout: std::time::Duration,
-    body_read_timeout: std::time::Duration,
+    limits: ConnectionLimits,
+    metrics: std::sync::Arc<crate::monitor::metrics::Metrics>,
     /// Held while the server runs (see [`crate::db::ServerLock`]).
     _database_lock: crate::db::ServerLock,
 }
@@ -256,7 +256,7 @@ impl Server {
         let ledger = Ledger::start(db).await?;
         bootstrap(&ledger, &args.bootstrap, args.addr).await?;
         let metrics = std::sync::Arc::new(crate::monitor::metrics::Metrics::new(&ledger));
-        let monitor = crate::monitor::Monitor::new(ledger.clone(), metrics, &args.watch);
+        let monitor = crate::monitor::Monitor::new(ledger.clone(), metrics.clone(), &args.watch);
         monitor.spawn_background();
         if args.idempotency_retention_hours > 0 {
             ledger.spawn_request_id_pruner(std::time::Duration::from_secs(
@@ -278,14 +278,19 @@ impl Server {
             router: router(state),
             shutting_down,
             shutdown_grace: std::time::Duration::from_secs(args.shutdown_grace_seconds),
-            header_read_timeout: std::time::Duration::from_secs(args.header_read_timeout_seconds),
-            body_read_timeout: std::time::Duration::from_secs(args.body_read_timeout_seconds),
+            limits: ConnectionLimits::from_args(args),
+            metrics,
             _database_lock: database_lock,
         })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// Client connections it keeps open at most.
+    pub fn connection_limit(&self) -> usize {
+        self.limits.connections
     }
 
     /// Serves until `shutdown` completes, then ends live streams and lets requests in flight
@@ -304,8 +309,8 @@ impl Server {
             router,
             shutting_down,
             shutdown_grace,
-            header_read_timeout,
-            body_read_timeout,
+            limits,
+            metrics,
             _database_lock: _held_until_stopped,
         } = self;
         let mut began = shutting_down.subscribe();
@@ -317,11 +322,7 @@ impl Server {
             );
             shutting_down.send_replace(true);
         };
-        let limits = ReadTimeouts {
-            header: header_read_timeout,
-            body: body_read_timeout,
-        };
-        let serve = serve(listener, router, limits, signal);
+        let serve = serve(listener, router, limits, &metrics, signal);
         // The sender lives in `signal` until it has sent `true`, so this wait ends only once
         // shutdown has begun.
         let grace_over = async move {
@@ -341,25 +342,52 @@ impl Server {
     }
 }
 
-/// How long a client may take to send a request.
+/// What one client may hold of the server.
 #[derive(Clone, Copy)]
-struct ReadTimeouts {
-    /// Its head (and the wait between requests on one connection).
+struct ConnectionLimits {
+    /// Connections open at once.
+    connections: usize,
+    /// Time to send a request's head (and the wait between requests on one connection).
     header: std::time::Duration,
-    /// Its body, once the handler reads it.
+    /// Time to send its body, once the handler reads it.
     body: std::time::Duration,
+}
+
+impl ConnectionLimits {
+    fn from_args(args: &ServeArgs) -> Self {
+        let connections = args.max_connections.map_or_else(
+            || {
+                // The limit as it stands (`main` raises it to the hard limit first).
+                let open_files = rlimit::Resource::NOFILE
+                    .get()
+                    .map_or(1_024, |(soft, _)| soft);
+                crate::config::connections_within(open_files)
+            },
+            |chosen| usize::try_from(chosen).unwrap_or(usize::MAX),
+        );
+        Self {
+            connections,
+            header: std::time::Duration::from_secs(args.header_read_timeout_seconds),
+            body: std::time::Duration::from_secs(args.body_read_timeout_seconds),
+        }
+    }
 }
 
 /// Accepts connections and answers each with `router` until `signal` completes; then accepts
 /// no more and waits for every connection to finish the request it is answering (idle ones
-/// close at once). This is what `axum::serve` does, with what it does not offer: hyper gets a
-/// timer, so a connection that does not send a whole request head in time (a stalled or
-/// half-open client, or one idle between requests) is closed instead of holding a socket for
-/// good; and each request's body gets a deadline ([`body_deadline`]).
+/// close at once). This is what `axum::serve` does, with what it does not offer:
+/// - at most `limits.connections` are open at once; further clients wait in the listen queue
+///   until one closes, rather than the process running out of file descriptors (which would
+///   fail database work as well as connections);
+/// - hyper gets a timer, so a connection that does not send a whole request head in time (a
+///   stalled or half-open client, or one idle between requests) is closed instead of holding
+///   a socket for good;
+/// - each request's body gets a deadline ([`body_deadline`]).
 async fn serve(
     listener: TcpListener,
     router: Router,
-    limits: ReadTimeouts,
+    limits: ConnectionLimits,
+    metrics: &crate::monitor::metrics::Metrics,
     signal: impl Future<Output = ()>,
 ) {
     use hyper_util::{
@@ -374,9 +402,15 @@ async fn serve(
     let router = router.map_request(move |request: axum::http::Request<hyper::body::Incoming>| {
         request.map(|body| body_deadline::DeadlineBody::new(body, limits.body))
     });
+    let mut places = Places::new(limits.connections);
+    metrics.connection_limit.set(limits.connections as i64);
     let connections = GracefulShutdown::new();
     let mut signal = std::pin::pin!(signal);
     loop {
+        let place = tokio::select! {
+            place = places.take() => place,
+            () = signal.as_mut() => break,
+        };
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
@@ -389,14 +423,57 @@ async fn serve(
         };
         let service = TowerToHyperService::new(router.clone());
         let connection = connections.watch(http.serve_connection(TokioIo::new(stream), service));
+        let open = metrics.connections.clone();
+        open.inc();
         tokio::spawn(async move {
             if let Err(error) = connection.await {
                 tracing::debug!(%error, "connection ended with an error");
             }
+            open.dec();
+            drop(place);
         });
     }
     drop(listener);
     connections.shutdown().await;
+}
+
+/// Places for connections: each takes one while it is open.
+struct Places {
+    free: std::sync::Arc<tokio::sync::Semaphore>,
+    limit: usize,
+    last_warned: Option<std::time::Instant>,
+}
+
+impl Places {
+    fn new(limit: usize) -> Self {
+        Self {
+            free: std::sync::Arc::new(tokio::sync::Semaphore::new(limit)),
+            limit,
+            last_warned: None,
+        }
+    }
+
+    /// A place for the next connection, once one is free.
+    async fn take(&mut self) -> tokio::sync::OwnedSemaphorePermit {
+        if let Ok(place) = self.free.clone().try_acquire_owned() {
+            return place;
+        }
+        // Once a minute at most: under a flood each closing connection lets one more in and
+        // the limit is reached again.
+        let minute = std::time::Duration::from_secs(60);
+        if self.last_warned.is_none_or(|at| at.elapsed() >= minute) {
+            self.last_warned = Some(std::time::Instant::now());
+            tracing::warn!(
+                limit = self.limit,
+                "connection limit reached; new clients wait until a connection closes"
+            );
+        }
+        match self.free.clone().acquire_owned().await {
+            Ok(place) => place,
+            // The semaphore is never closed.
+            Err(_) => std::future::pending().await,
+        }
+    }
 }
 
 /// A failed accept: the client's own trouble (it hung up before it was accepted) is skipped;

@@ -11,9 +11,7 @@ use classpoints::{
 };
 use leptos::server_fn::{Decodes, ServerFn, codec::PostcardEncoding};
 use std::time::Duration;
-use support::http::{
-    ADMIN, start, start_with_body_read_timeout, start_with_grace, start_with_header_read_timeout,
-};
+use support::http::{ADMIN, start, start_configured, start_with_grace};
 
 #[tokio::test]
 async fn pages_are_server_rendered_with_hydration_scripts() {
@@ -339,7 +337,8 @@ async fn stalled_and_idle_connections_are_closed_after_the_header_read_timeout()
         net::TcpStream,
     };
     const TIMEOUT: Duration = Duration::from_secs(1);
-    let server = start_with_header_read_timeout(TIMEOUT.as_secs()).await;
+    let server =
+        start_configured(|args| args.header_read_timeout_seconds = TIMEOUT.as_secs()).await;
     let address = server.base.trim_start_matches("http://");
     let mut stream = open_monitor_stream(&server).await;
 
@@ -407,7 +406,7 @@ async fn a_request_body_that_stalls_or_trickles_is_refused_after_the_body_deadli
         net::TcpStream,
     };
     const TIMEOUT: Duration = Duration::from_secs(1);
-    let server = start_with_body_read_timeout(TIMEOUT.as_secs()).await;
+    let server = start_configured(|args| args.body_read_timeout_seconds = TIMEOUT.as_secs()).await;
     let address = server.base.trim_start_matches("http://").to_owned();
     let login = format!(r#"{{"username":"{}","password":"{}"}}"#, ADMIN.0, ADMIN.1);
     let form = format!("username={}&password={}", ADMIN.0, ADMIN.1);
@@ -532,4 +531,86 @@ async fn a_request_body_that_stalls_or_trickles_is_refused_after_the_body_deadli
         &answer, b"HTTP/1.1 200",
         "the late but timely body was taken"
     );
+}
+
+/// Sends `GET path` on `connection` and reads the answer (its head and as many bytes of body
+/// as its Content-Length says), leaving the connection open.
+async fn ask(connection: &mut tokio::net::TcpStream, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    connection
+        .write_all(format!("GET {path} HTTP/1.1\r\nhost: classpoints\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut received = Vec::new();
+    loop {
+        let text = String::from_utf8_lossy(&received);
+        if let Some(head_end) = text.find("\r\n\r\n") {
+            let length: usize = text[..head_end]
+                .lines()
+                .find_map(|line| line.strip_prefix("content-length: "))
+                .map_or(0, |length| length.parse().unwrap());
+            if received.len() >= head_end + 4 + length {
+                return text.into_owned();
+            }
+        }
+        let mut chunk = [0; 4096];
+        let read = connection.read(&mut chunk).await.unwrap();
+        assert!(read > 0, "the connection closed mid-answer: {text}");
+        received.extend_from_slice(&chunk[..read]);
+    }
+}
+
+/// A crowd of clients cannot run the server out of file descriptors (which would fail its
+/// database work too): past the connection limit a new client waits, unanswered, until a
+/// connection closes, and is then served. `/metrics` shows the open connections and the limit.
+#[tokio::test]
+async fn clients_beyond_the_connection_limit_wait_until_a_connection_closes() {
+    use tokio::net::TcpStream;
+    let server = start_configured(|args| args.max_connections = Some(2)).await;
+    let address = server.base.trim_start_matches("http://");
+    let mut first = TcpStream::connect(address).await.unwrap();
+    let mut second = TcpStream::connect(address).await.unwrap();
+    for held in [&mut first, &mut second] {
+        let answer = ask(held, "/healthz").await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+
+    // The operating system completes the third connection; the server does not take it.
+    let mut third = TcpStream::connect(address).await.unwrap();
+    let waiting =
+        tokio::time::timeout(Duration::from_millis(500), ask(&mut third, "/healthz")).await;
+    assert!(waiting.is_err(), "answered past the limit: {waiting:?}");
+
+    drop(first);
+    let answer = tokio::time::timeout(Duration::from_secs(10), async {
+        // The request sent while waiting is answered first; then the metrics.
+        let mut received = String::new();
+        use tokio::io::AsyncReadExt;
+        while !received.contains("\r\n\r\nok") {
+            let mut chunk = [0; 1024];
+            let read = third.read(&mut chunk).await.unwrap();
+            assert!(read > 0, "closed before its answer");
+            received.push_str(&String::from_utf8_lossy(&chunk[..read]));
+        }
+        received
+    })
+    .await
+    .expect("served once a connection closed");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+    let metrics = ask(&mut third, "/metrics").await;
+    let gauge = |name: &str| {
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name} in {metrics}"))
+            .to_owned()
+    };
+    assert_eq!(
+        gauge("classpoints_http_connections"),
+        "2",
+        "second and third open"
+    );
+    assert_eq!(gauge("classpoints_http_connections_max"), "2");
+    drop(second);
 }

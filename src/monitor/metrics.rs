@@ -60,6 +60,10 @@ pub struct Metrics {
     open_alerts: Gauge,
     monitor_runs: Counter,
     backup_downloads: Counter,
+    /// Client connections open (the accept loop counts them).
+    pub connections: Gauge,
+    /// How many may be open at once.
+    pub connection_limit: Gauge,
 }
 
 impl Metrics {
@@ -126,6 +130,12 @@ impl Metrics {
             "Copies of the whole database downloaded (GET /api/backup) since the server started",
             backup_downloads.clone(),
         );
+        let connections = gauge(&mut registry, "http_connections", "Client connections open");
+        let connection_limit = gauge(
+            &mut registry,
+            "http_connections_max",
+            "Client connections the server keeps open at most; more wait to be accepted",
+        );
         registry.register_collector(Box::new(LedgerCollector {
             ledger: ledger.clone(),
         }));
@@ -142,6 +152,8 @@ impl Metrics {
             open_alerts,
             monitor_runs,
             backup_downloads,
+            connections,
+            connection_limit,
         }
     }
 

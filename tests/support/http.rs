@@ -52,28 +52,12 @@ pub async fn start_with(watch: classpoints::config::WatchArgs) -> TestServer {
 /// A server without the background monitor that gives requests in flight
 /// `shutdown_grace_seconds` once shutdown begins.
 pub async fn start_with_grace(shutdown_grace_seconds: u64) -> TestServer {
-    launch(tempfile::tempdir().unwrap(), monitor_off(), |args| {
-        args.shutdown_grace_seconds = shutdown_grace_seconds;
-    })
-    .await
+    start_configured(|args| args.shutdown_grace_seconds = shutdown_grace_seconds).await
 }
 
-/// A server without the background monitor that closes a connection which has not sent a
-/// whole request head within `seconds`.
-pub async fn start_with_header_read_timeout(seconds: u64) -> TestServer {
-    launch(tempfile::tempdir().unwrap(), monitor_off(), |args| {
-        args.header_read_timeout_seconds = seconds;
-    })
-    .await
-}
-
-/// A server without the background monitor that refuses a request whose body has not
-/// arrived within `seconds`.
-pub async fn start_with_body_read_timeout(seconds: u64) -> TestServer {
-    launch(tempfile::tempdir().unwrap(), monitor_off(), |args| {
-        args.body_read_timeout_seconds = seconds;
-    })
-    .await
+/// A server without the background monitor, its settings changed by `configure`.
+pub async fn start_configured(configure: impl FnOnce(&mut ServeArgs)) -> TestServer {
+    launch(tempfile::tempdir().unwrap(), monitor_off(), configure).await
 }
 
 /// A server on `dir`/classpoints.db, which the caller may have prepared.
@@ -98,6 +82,7 @@ async fn launch(
         shutdown_grace_seconds: 10,
         header_read_timeout_seconds: 30,
         body_read_timeout_seconds: 30,
+        max_connections: None,
         idempotency_retention_hours: 168,
         // Sizes the binary's runtime; a server in a test runs on the test's.
         worker_threads: None,
