@@ -1,5 +1,5 @@
-//! Property test: random and near-valid bodies thrown at the write endpoints get a JSON 4xx,
-//! never a 5xx, and write nothing.
+//! Property tests: random and near-valid bodies thrown at the write endpoints get a JSON 4xx,
+//! never a 5xx, and write nothing; so do requests whose HTTP framing is broken.
 #![cfg(feature = "ssr")]
 
 mod support;
@@ -229,6 +229,325 @@ fn random_requests_at_every_other_endpoint_never_get_a_5xx_and_refusals_write_no
         "{} random requests at roster, group, preset, account and auth endpoints: no 5xx, refusals wrote nothing",
         tried.get()
     );
+}
+
+/// How a request's body is framed, mostly wrongly.
+#[derive(Debug, Clone)]
+enum Framing {
+    /// Content-Length as long as the body.
+    Exact,
+    /// Chunked, cut into chunks of these sizes (the rest in one last chunk).
+    Chunked(Vec<usize>),
+    /// Content-Length short of the body by this many bytes (at least one).
+    Short(usize),
+    /// Content-Length past the body by this many bytes: the body never ends.
+    Long(usize),
+    /// Chunked, with this as the first chunk's size line.
+    BadChunkSize(String),
+    /// Chunked and cut off before the last chunk.
+    ChunkedUnfinished,
+    /// Both Content-Length and chunked.
+    LengthAndChunked,
+    /// Two Content-Length headers that disagree.
+    TwoLengths,
+    /// A Content-Length that is not a length.
+    NotALength(String),
+    /// Neither: as far as HTTP knows, no body (the JSON then reads as a next request).
+    Unframed,
+}
+
+impl Framing {
+    /// Whether the body arrives whole, as sent. With both framings the chunked one counts, as
+    /// HTTP/1.1 says (RFC 9112, 6.3), and it is whole.
+    fn delivers_the_body(&self) -> bool {
+        matches!(
+            self,
+            Self::Exact | Self::Chunked(_) | Self::LengthAndChunked
+        )
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Exact => "exact length",
+            Self::Chunked(_) => "chunked",
+            Self::Short(_) => "length short",
+            Self::Long(_) => "length long",
+            Self::BadChunkSize(_) => "bad chunk size",
+            Self::ChunkedUnfinished => "chunked, unfinished",
+            Self::LengthAndChunked => "length and chunked",
+            Self::TwoLengths => "two lengths",
+            Self::NotALength(_) => "length not a number",
+            Self::Unframed => "unframed",
+        }
+    }
+
+    /// The framing headers and the bytes on the wire for `body`.
+    fn frame(&self, body: &[u8]) -> (String, Vec<u8>) {
+        let chunked = |sizes: &[usize], finished: bool| {
+            let mut wire = Vec::new();
+            let mut rest = body;
+            for &size in sizes {
+                let (chunk, after) = rest.split_at(size.min(rest.len()));
+                if !chunk.is_empty() {
+                    wire.extend(format!("{:x}\r\n", chunk.len()).bytes());
+                    wire.extend(chunk);
+                    wire.extend(b"\r\n");
+                }
+                rest = after;
+            }
+            if !rest.is_empty() {
+                wire.extend(format!("{:x}\r\n", rest.len()).bytes());
+                wire.extend(rest);
+                wire.extend(b"\r\n");
+            }
+            if finished {
+                wire.extend(b"0\r\n\r\n");
+            }
+            wire
+        };
+        let chunked_header = "transfer-encoding: chunked\r\n".to_owned();
+        match self {
+            Self::Exact => (format!("content-length: {}\r\n", body.len()), body.to_vec()),
+            Self::Chunked(sizes) => (chunked_header, chunked(sizes, true)),
+            Self::Short(by) => (
+                format!("content-length: {}\r\n", body.len().saturating_sub(*by)),
+                body.to_vec(),
+            ),
+            Self::Long(by) => (
+                format!("content-length: {}\r\n", body.len() + by),
+                body.to_vec(),
+            ),
+            Self::BadChunkSize(line) => {
+                let mut wire = format!("{line}\r\n").into_bytes();
+                wire.extend(body);
+                wire.extend(b"\r\n0\r\n\r\n");
+                (chunked_header, wire)
+            }
+            Self::ChunkedUnfinished => (chunked_header, chunked(&[], false)),
+            Self::LengthAndChunked => (
+                format!("content-length: {}\r\n{chunked_header}", body.len()),
+                chunked(&[], true),
+            ),
+            Self::TwoLengths => (
+                format!(
+                    "content-length: {}\r\ncontent-length: {}\r\n",
+                    body.len(),
+                    body.len() + 1
+                ),
+                body.to_vec(),
+            ),
+            Self::NotALength(length) => (format!("content-length: {length}\r\n"), body.to_vec()),
+            Self::Unframed => (String::new(), body.to_vec()),
+        }
+    }
+}
+
+fn framing() -> impl Strategy<Value = Framing> {
+    prop_oneof![
+        3 => Just(Framing::Exact),
+        3 => prop::collection::vec(1usize..20, 0..6).prop_map(Framing::Chunked),
+        1 => (1usize..30).prop_map(Framing::Short),
+        1 => (1usize..30).prop_map(Framing::Long),
+        1 => prop_oneof![
+            Just("zz".to_owned()),
+            Just("-1".to_owned()),
+            Just("ffffffffffffffffffff".to_owned()),
+            Just(String::new()),
+            "[0-9a-f]{1,3};[\\x00-\\x7f]{0,10}",
+        ].prop_map(Framing::BadChunkSize),
+        1 => Just(Framing::ChunkedUnfinished),
+        1 => Just(Framing::LengthAndChunked),
+        1 => Just(Framing::TwoLengths),
+        1 => prop_oneof![
+            Just("-5".to_owned()),
+            Just("1e3".to_owned()),
+            Just("99999999999999999999999".to_owned()),
+            Just("0x10".to_owned()),
+            " ?[a-z]{1,5}",
+        ].prop_map(Framing::NotALength),
+        1 => Just(Framing::Unframed),
+    ]
+}
+
+/// An Idempotency-Key header: none, a fresh valid one, or bytes with one the server must
+/// refuse in the middle (a byte past ASCII, a control character, a space).
+#[derive(Debug, Clone)]
+enum Key {
+    None,
+    Fresh,
+    Broken(Vec<u8>),
+}
+
+fn key() -> impl Strategy<Value = Key> {
+    let bad_byte = prop_oneof![0x80u8..=0xff, 0x01u8..0x09, Just(b' ')];
+    let graphic = prop::collection::vec(0x21u8..0x7f, 1..20);
+    prop_oneof![
+        2 => Just(Key::None),
+        2 => Just(Key::Fresh),
+        1 => (graphic.clone(), bad_byte, graphic).prop_map(|(mut before, bad, after)| {
+            before.push(bad);
+            before.extend(after);
+            Key::Broken(before)
+        }),
+    ]
+}
+
+/// Sends `request` on a new connection and reads until the server closes it (every request
+/// says `connection: close`; an unfinished body is cut off by the server's body deadline):
+/// the status of each answer, and whether a 201 was a replay.
+async fn exchange(address: &str, request: &[u8]) -> Vec<(u16, bool)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut connection = tokio::net::TcpStream::connect(address).await.unwrap();
+    // The server may answer and close before it has read everything.
+    let _ = connection.write_all(request).await;
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        connection.read_to_end(&mut received),
+    )
+    .await
+    .expect("the server closed the connection");
+    // A reset after the answer (the server closed with bytes unread) is not a failure.
+    if let Err(error) = read {
+        assert_eq!(error.kind(), std::io::ErrorKind::ConnectionReset, "{error}");
+    }
+    let text = String::from_utf8_lossy(&received);
+    let mut answers: Vec<(u16, bool)> = Vec::new();
+    for line in text.split("\r\n") {
+        if let Some(status) = line.strip_prefix("HTTP/1.1 ") {
+            answers.push((status[..3].parse().unwrap(), false));
+        } else if line.eq_ignore_ascii_case("idempotent-replayed: true")
+            && let Some(last) = answers.last_mut()
+        {
+            last.1 = true;
+        }
+    }
+    answers
+}
+
+/// Award requests on raw connections with their HTTP framing broken every way a client or a
+/// middlebox could break it (lengths that are short, long, doubled or not numbers; chunked
+/// bodies with bad sizes or no end; both framings; none), some with a broken Idempotency-Key
+/// or token. An award whose body arrives whole, with a valid token and key, is written (201);
+/// anything else gets a 4xx or a closed connection, never a 5xx, and writes nothing: the
+/// ledger holds exactly one row per fresh 201.
+#[test]
+fn award_requests_with_broken_http_framing_never_get_a_5xx_or_write_unless_whole() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (server, token, students) = runtime.block_on(async {
+        let s = start_configured(|args| args.body_read_timeout_seconds = 1).await;
+        let admin = s.admin().await;
+        let (_, teacher) = s.teacher(&admin, "wang").await;
+        let (_, students) = s.class_with_students(&teacher, "C", 2).await;
+        (s, teacher, students)
+    });
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let valid_award = (0..students.len(), 1i64..=5).prop_map(move |(student, points)| {
+        json!({"student_id": students[student], "points_change": points, "reason": "fuzz"})
+    });
+    let body = prop_oneof![
+        4 => valid_award.prop_map(|award| (award.to_string(), true)),
+        1 => any_json().prop_map(|value| (value.to_string(), false)),
+    ];
+    let signed_in = prop_oneof![4 => Just(true), 1 => Just(false)];
+    let mut runner = TestRunner::new(Config {
+        cases: 200,
+        ..Config::default()
+    });
+    let tried = std::cell::Cell::new(0);
+    let written = std::cell::Cell::new(0);
+    // What each framing got: its name, then each answer's status ("closed" for none).
+    let seen = std::cell::RefCell::new(std::collections::BTreeMap::<
+        _,
+        std::collections::BTreeMap<String, usize>,
+    >::new());
+    runner
+        .run(
+            &(framing(), body, key(), signed_in),
+            |(framing, (body, valid_body), key, signed_in)| {
+                tried.set(tried.get() + 1);
+                let (framing_headers, wire_body) = framing.frame(body.as_bytes());
+                let mut request = format!(
+                    "POST /api/v1/points HTTP/1.1\r\nhost: classpoints\r\nconnection: close\r\n\
+                     content-type: application/json\r\nauthorization: Bearer {}\r\n\
+                     {framing_headers}",
+                    if signed_in {
+                        token.as_str()
+                    } else {
+                        "not-a-token"
+                    }
+                )
+                .into_bytes();
+                match &key {
+                    Key::None => {}
+                    Key::Fresh => {
+                        request.extend(format!("idempotency-key: fuzz-{}\r\n", tried.get()).bytes())
+                    }
+                    Key::Broken(bytes) => {
+                        request.extend(b"idempotency-key: ");
+                        request.extend(bytes);
+                        request.extend(b"\r\n");
+                    }
+                }
+                request.extend(b"\r\n");
+                request.extend(wire_body);
+                let answers = runtime.block_on(exchange(&address, &request));
+                let should_write = framing.delivers_the_body()
+                    && valid_body
+                    && signed_in
+                    && !matches!(key, Key::Broken(_));
+                let shown = String::from_utf8_lossy(&request);
+                prop_assert!(
+                    answers.iter().all(|(status, _)| *status < 500),
+                    "{shown:?} -> {answers:?}"
+                );
+                let fresh = answers
+                    .iter()
+                    .filter(|&&(status, replayed)| status == 201 && !replayed)
+                    .count();
+                if should_write {
+                    prop_assert_eq!(fresh, 1, "{:?} -> {:?}", shown, answers);
+                } else {
+                    prop_assert!(
+                        answers
+                            .iter()
+                            .all(|(status, _)| !(200..300).contains(status)),
+                        "{shown:?} -> {answers:?}"
+                    );
+                }
+                written.set(written.get() + fresh);
+                let statuses = answers.iter().map(|(status, _)| status.to_string());
+                let outcome = if answers.is_empty() {
+                    "closed".to_owned()
+                } else {
+                    statuses.collect::<Vec<_>>().join("+")
+                };
+                *seen
+                    .borrow_mut()
+                    .entry(framing.name())
+                    .or_default()
+                    .entry(outcome)
+                    .or_default() += 1;
+                Ok(())
+            },
+        )
+        .unwrap();
+    let rows = runtime.block_on(server.count("SELECT count(*) FROM point_transactions"));
+    assert_eq!(
+        usize::try_from(rows).unwrap(),
+        written.get(),
+        "one ledger row per fresh 201"
+    );
+    let admin = runtime.block_on(server.admin());
+    runtime.block_on(ledger_intact(&server, &admin));
+    eprintln!(
+        "{} award requests with broken framing, keys or tokens: {} written, the rest refused, no 5xx",
+        tried.get(),
+        written.get()
+    );
+    for (framing, outcomes) in seen.borrow().iter() {
+        eprintln!("  {framing}: {outcomes:?}");
+    }
 }
 
 /// Argument names the server functions take, for bodies that look like real calls.
