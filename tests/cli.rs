@@ -433,6 +433,70 @@ fn the_server_gives_up_transparent_huge_pages_unless_told_otherwise() {
     assert_eq!(thp(&told), "1");
 }
 
+/// Started with the small soft open-file limit a shell or service manager often hands down,
+/// the server raises it to the hard limit (each connection is an open file) and caps its
+/// connections below that, leaving files for its database; `CLASSPOINTS_MAX_CONNECTIONS`
+/// overrides the cap.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_server_raises_its_open_file_limit_and_keeps_connections_below_it() {
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let database = |name: &str| format!("sqlite://{}/{name}.db", dir.path().display());
+    let started_with_few_files = |name: &str, configure: fn(&mut std::process::Command)| {
+        ServerProcess::start_with(&database(name), |command| {
+            command.env_remove("CLASSPOINTS_MAX_CONNECTIONS");
+            configure(command);
+            // SAFETY: between fork and exec only setrlimit runs, which is async-signal-safe.
+            unsafe {
+                command.pre_exec(|| {
+                    let limit = libc::rlimit {
+                        rlim_cur: 64,
+                        rlim_max: 4_096,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
+        })
+    };
+    let open_files = |server: &ServerProcess| {
+        let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.pid)).unwrap();
+        limits
+            .lines()
+            .find(|line| line.starts_with("Max open files"))
+            .unwrap()
+            .split_whitespace()
+            .skip(3)
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let server = started_with_few_files("default", |_| {});
+    assert_eq!(
+        open_files(&server),
+        "4096 4096",
+        "soft limit raised to the hard one"
+    );
+    assert!(
+        server.listening.contains("connections at most: 3840"),
+        "{}",
+        server.listening
+    );
+    let chosen = started_with_few_files("chosen", |command| {
+        command.env("CLASSPOINTS_MAX_CONNECTIONS", "100");
+    });
+    assert_eq!(open_files(&chosen), "4096 4096");
+    assert!(
+        chosen.listening.contains("connections at most: 100"),
+        "{}",
+        chosen.listening
+    );
+}
+
 /// `backup` while teachers keep awarding: the copy finishes (SQLite's online backup starts over
 /// whenever another connection writes between its steps; `Db::backup_into` copies in one) and
 /// is a consistent snapshot: every balance equals its ledger.
