@@ -326,16 +326,34 @@ async fn shutdown_does_not_wait_past_its_grace_period_for_a_stalled_connection()
     drop(stalled);
 }
 
+/// Reads `connection` until the server closes it: when that was, counted from `started`, and
+/// what it sent.
+async fn until_closed(
+    connection: &mut tokio::net::TcpStream,
+    started: std::time::Instant,
+) -> (Duration, String) {
+    use tokio::io::AsyncReadExt;
+    let mut received = Vec::new();
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        connection.read_to_end(&mut received),
+    )
+    .await
+    .expect("the server closed the connection")
+    .unwrap();
+    (
+        started.elapsed(),
+        String::from_utf8_lossy(&received).into_owned(),
+    )
+}
+
 /// A client that connects and then stalls holds no connection for good: one that never
 /// finishes its request head, and one left idle after its answer, are both closed once the
 /// header read timeout has passed; a live stream, whose client sends nothing more after its
 /// request, stays open past it.
 #[tokio::test]
 async fn stalled_and_idle_connections_are_closed_after_the_header_read_timeout() {
-    use tokio::{
-        io::{AsyncReadExt, AsyncWriteExt},
-        net::TcpStream,
-    };
+    use tokio::{io::AsyncWriteExt, net::TcpStream};
     const TIMEOUT: Duration = Duration::from_secs(1);
     let server =
         start_configured(|args| args.header_read_timeout_seconds = TIMEOUT.as_secs()).await;
@@ -352,23 +370,8 @@ async fn stalled_and_idle_connections_are_closed_after_the_header_read_timeout()
     idle.write_all(b"GET /healthz HTTP/1.1\r\nhost: classpoints\r\n\r\n")
         .await
         .unwrap();
-    // Each read ends when the server closes the connection.
-    let until_closed = async |connection: &mut TcpStream| {
-        let mut received = Vec::new();
-        tokio::time::timeout(
-            Duration::from_secs(20),
-            connection.read_to_end(&mut received),
-        )
-        .await
-        .expect("the server closed the connection")
-        .unwrap();
-        (
-            started.elapsed(),
-            String::from_utf8_lossy(&received).into_owned(),
-        )
-    };
-    let (idle_closed, idle_received) = until_closed(&mut idle).await;
-    let (stalled_closed, _) = until_closed(&mut stalled).await;
+    let (idle_closed, idle_received) = until_closed(&mut idle, started).await;
+    let (stalled_closed, _) = until_closed(&mut stalled, started).await;
     assert!(
         idle_received.starts_with("HTTP/1.1 200"),
         "answered before it went idle: {idle_received}"
@@ -437,18 +440,7 @@ async fn a_request_body_that_stalls_or_trickles_is_refused_after_the_body_deadli
                 }
             }
         }
-        let mut received = Vec::new();
-        tokio::time::timeout(
-            Duration::from_secs(20),
-            connection.read_to_end(&mut received),
-        )
-        .await
-        .expect("the server closed the connection")
-        .unwrap();
-        (
-            started.elapsed(),
-            String::from_utf8_lossy(&received).into_owned(),
-        )
+        until_closed(&mut connection, started).await
     };
     let sign_in = leptos::server_fn::axum::server_fn_paths()
         .map(|(path, _)| path)
