@@ -327,6 +327,12 @@ impl leptos::server_fn::error::FromServerFnError for AppError {
     fn from_server_fn_error(value: leptos::server_fn::error::ServerFnErrorErr) -> Self {
         use leptos::server_fn::error::ServerFnErrorErr as E;
         match value {
+            // A body over the size limit ends in a read error, which reaches here as its words.
+            E::Deserialization(message)
+                if message == crate::api::request_too_large().to_string() =>
+            {
+                Self::invalid("request", crate::api::request_too_large())
+            }
             E::Args(message) | E::MissingArg(message) | E::Deserialization(message) => {
                 Self::validation("request", message)
             }

@@ -1,8 +1,8 @@
 //! HTTP server assembly (server only): state, router, listener and graceful shutdown.
 
-mod body_deadline;
+mod request_body;
 
-pub use body_deadline::{BodyTimedOut, timed_out as body_timed_out};
+pub use request_body::{BodyRefused, refusal as body_refusal};
 
 use crate::{
     app::{App, shell},
@@ -382,7 +382,7 @@ impl ConnectionLimits {
 /// - hyper gets a timer, so a connection that does not send a whole request head in time (a
 ///   stalled or half-open client, or one idle between requests) is closed instead of holding
 ///   a socket for good;
-/// - each request's body gets a deadline ([`body_deadline`]).
+/// - each request's body gets a deadline and a size limit ([`request_body`]).
 async fn serve(
     listener: TcpListener,
     router: Router,
@@ -400,7 +400,7 @@ async fn serve(
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header);
     let router = router.map_request(move |request: axum::http::Request<hyper::body::Incoming>| {
-        request.map(|body| body_deadline::DeadlineBody::new(body, limits.body))
+        request.map(|body| request_body::GuardedBody::new(body, limits.body))
     });
     let mut places = Places::new(limits.connections);
     metrics.connection_limit.set(limits.connections as i64);

@@ -606,3 +606,70 @@ async fn clients_beyond_the_connection_limit_wait_until_a_connection_closes() {
     assert_eq!(gauge("classpoints_http_connections_max"), "2");
     drop(second);
 }
+
+/// A body larger than any request the server takes is refused in words the REST API and the
+/// pages can show (the limit, as a problem the interface words itself), through the REST API
+/// and the server functions alike; a declared length over it is refused at once, before the
+/// body is sent. A roster file under the limit still reaches the roster's own, smaller one.
+#[tokio::test]
+async fn request_bodies_over_the_size_limit_are_refused_as_too_large() {
+    use classpoints::{
+        api::{MAX_REQUEST_BODY_BYTES, admin::PreviewRoster, request_too_large},
+        error::{AppError, Problem},
+    };
+    use leptos::server_fn::{ServerFn, error::FromServerFnError};
+    use tokio::io::AsyncWriteExt;
+    let server = start().await;
+    let admin = server.admin().await;
+    let http = reqwest::Client::new();
+    let preview = async |csv_bytes: usize| {
+        let csv = format!("class,name\n{}", "C,x\n".repeat(csv_bytes / 4));
+        let response = http
+            .post(format!("{}{}", server.base, PreviewRoster::PATH))
+            .header("cookie", format!("classpoints_session={admin}"))
+            .header("content-type", "application/json")
+            .body(serde_json::json!({ "csv": csv }).to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        (status, AppError::de(response.bytes().await.unwrap()))
+    };
+    let (status, error) = preview(MAX_REQUEST_BODY_BYTES * 3 / 4).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        error,
+        AppError::invalid("csv", Problem::TooLarge { max_kib: 1024 }),
+        "under the server's limit, over the roster's"
+    );
+    let (status, error) = preview(MAX_REQUEST_BODY_BYTES * 3 / 2).await;
+    assert_eq!(status, 400);
+    assert_eq!(error, AppError::invalid("request", request_too_large()));
+
+    // Only the head, declaring 3 MiB: the answer comes without the body being sent.
+    let started = std::time::Instant::now();
+    let mut connection = tokio::net::TcpStream::connect(server.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    connection
+        .write_all(
+            format!(
+                "POST /api/v1/auth/login HTTP/1.1\r\nhost: classpoints\r\n\
+                 content-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                MAX_REQUEST_BODY_BYTES * 3 / 2
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let (answered, received) = until_closed(&mut connection, started).await;
+    assert!(received.starts_with("HTTP/1.1 400"), "{received}");
+    assert!(
+        received.contains(r#""field":"body","message":"body: must be at most 2048 KiB""#),
+        "{received}"
+    );
+    assert!(
+        answered < Duration::from_secs(5),
+        "answered after {answered:?}"
+    );
+}

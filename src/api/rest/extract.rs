@@ -53,10 +53,16 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
 /// The whole body; one that is too large, or did not arrive within the server's body
 /// deadline, is refused naming the body and why.
 async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, AppError> {
+    use crate::server::BodyRefused;
+    use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
     Bytes::from_request(req, state).await.map_err(|rejection| {
-        match crate::server::body_timed_out(&rejection) {
-            Some(timed_out) => AppError::validation("body", timed_out.to_string()),
-            None => AppError::validation("body", rejection.body_text()),
+        match (crate::server::body_refusal(&rejection), &rejection) {
+            (Some(BodyRefused::TooLarge), _)
+            | (_, BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_))) => {
+                AppError::invalid("body", crate::api::request_too_large())
+            }
+            (Some(timed_out), _) => AppError::validation("body", timed_out.to_string()),
+            (None, _) => AppError::validation("body", rejection.body_text()),
         }
     })
 }
