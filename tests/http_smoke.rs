@@ -673,3 +673,84 @@ async fn request_bodies_over_the_size_limit_are_refused_as_too_large() {
         "answered after {answered:?}"
     );
 }
+
+/// A script may pipeline its requests: 40 awards written on one connection in one go, every
+/// fourth a copy of the one before it (same request id, as a retry). Each is answered, in
+/// order, and each request id written once: the copies replay their original's transaction.
+#[tokio::test]
+async fn pipelined_awards_are_answered_in_order_and_written_once_per_request_id() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = start().await;
+    let admin = server.admin().await;
+    let (_, students) = server.class_with_students(&admin, "C", 4).await;
+    let mut sent = Vec::new();
+    let mut keys = Vec::new();
+    for n in 0..40 {
+        let original = if n % 4 == 3 { n - 1 } else { n };
+        let body = serde_json::json!({
+            "student_id": students[original % students.len()],
+            "points_change": 1 + original % 3,
+            "reason": "pipelined",
+        })
+        .to_string();
+        sent.extend(
+            format!(
+                "POST /api/v1/points HTTP/1.1\r\nhost: classpoints\r\n\
+                 authorization: Bearer {admin}\r\ncontent-type: application/json\r\n\
+                 idempotency-key: pipelined-{original}\r\ncontent-length: {}\r\n\
+                 {}\r\n{body}",
+                body.len(),
+                if n == 39 { "connection: close\r\n" } else { "" },
+            )
+            .bytes(),
+        );
+        keys.push(original);
+    }
+    let mut connection = tokio::net::TcpStream::connect(server.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    connection.write_all(&sent).await.unwrap();
+    let mut received = Vec::new();
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        connection.read_to_end(&mut received),
+    )
+    .await
+    .expect("all answered and the connection closed")
+    .unwrap();
+    let text = String::from_utf8_lossy(&received);
+    // Each answer's status, and the transaction id in its body.
+    let answers: Vec<(&str, String)> = text
+        .split("HTTP/1.1 ")
+        .skip(1)
+        .map(|answer| {
+            let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+            let value: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+            let id = value["transaction"]["id"].as_str().unwrap_or_default();
+            (&answer[..3], id.to_owned())
+        })
+        .collect();
+    assert_eq!(answers.len(), 40, "{text}");
+    assert!(answers.iter().all(|(status, _)| *status == "201"), "{text}");
+    let transactions: std::collections::HashSet<&str> =
+        answers.iter().map(|(_, id)| id.as_str()).collect();
+    assert_eq!(
+        transactions.len(),
+        30,
+        "a transaction per request id: {answers:?}"
+    );
+    assert!(!transactions.contains(""), "{answers:?}");
+    for (n, original) in keys.iter().enumerate() {
+        assert_eq!(
+            answers[n].1, answers[*original].1,
+            "answer {n} is its request id's transaction"
+        );
+    }
+    assert_eq!(
+        server
+            .count("SELECT count(*) FROM point_transactions WHERE reason = 'pipelined'")
+            .await,
+        30,
+        "one row per request id"
+    );
+}
