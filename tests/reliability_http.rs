@@ -453,31 +453,53 @@ enum TracedEvent {
     WalWrite,
     /// An fsync (or fdatasync) of the write-ahead log returned successfully.
     WalSynced,
-    /// An HTTP `201 Created` answer began to be sent.
-    Created,
+    /// Bytes of a request were read from a connection (named by its socket).
+    Received(String),
+    /// An HTTP `201 Created` answer began to be sent on a connection.
+    Created(String),
+}
+
+/// The socket a traced call was made on (`12<socket:[4711]>` → `socket:[4711]`).
+fn traced_socket(call: &str) -> Option<String> {
+    let start = call.find("socket:[")?;
+    let end = start + call[start..].find(']')?;
+    Some(call[start..=end].to_owned())
 }
 
 /// The events of an `strace -f -y` log. A call another thread interrupted is logged in two
 /// parts (`… <unfinished ...>`, then `<... fsync resumed>) = 0`): a write counts where it
-/// began; a sync where it returned, and only if no write to the log began while it ran (a
-/// sync covers what was written before it began).
+/// began; a read of a request where it returned; a sync where it returned, and only if no
+/// write to the log began while it ran (a sync covers what was written before it began).
 fn traced_events(log: &str) -> Vec<TracedEvent> {
     // Per thread, the number of log writes seen when its unfinished sync of the log began.
     let mut unfinished_sync_of_wal: HashMap<&str, usize> = HashMap::new();
+    // Per thread, the socket its unfinished read is on.
+    let mut unfinished_read: HashMap<&str, String> = HashMap::new();
     let mut wal_writes = 0;
     let mut events = Vec::new();
+    let read_bytes = |call: &str| {
+        call.rsplit_once("= ")
+            .is_some_and(|(_, bytes)| bytes.parse::<usize>().is_ok_and(|bytes| bytes > 0))
+    };
     for line in log.lines() {
         let Some((pid, call)) = line.split_once(' ') else {
             continue;
         };
         let call = call.trim_start();
         let is_sync = call.starts_with("fsync(") || call.starts_with("fdatasync(");
+        let is_read = call.starts_with("read(") || call.starts_with("recvfrom(");
         let on_wal = call.contains("-wal>");
         if let Some(resumed) = call.strip_prefix("<... ") {
             let is_sync = resumed.starts_with("fsync ") || resumed.starts_with("fdatasync ");
             let began_after = unfinished_sync_of_wal.remove(pid);
             if is_sync && began_after == Some(wal_writes) && call.ends_with("= 0") {
                 events.push(TracedEvent::WalSynced);
+            }
+            // A read counts where it returned: the request is in from then on.
+            if let Some(socket) = unfinished_read.remove(pid)
+                && read_bytes(call)
+            {
+                events.push(TracedEvent::Received(socket));
             }
         } else if is_sync && on_wal && call.ends_with("<unfinished ...>") {
             unfinished_sync_of_wal.insert(pid, wal_writes);
@@ -486,8 +508,14 @@ fn traced_events(log: &str) -> Vec<TracedEvent> {
         } else if (call.starts_with("pwrite64(") || call.starts_with("write(")) && on_wal {
             wal_writes += 1;
             events.push(TracedEvent::WalWrite);
-        } else if call.contains("socket:[") && call.contains("\"HTTP/1.1 201 ") {
-            events.push(TracedEvent::Created);
+        } else if let Some(socket) = traced_socket(call) {
+            if call.contains("\"HTTP/1.1 201 ") {
+                events.push(TracedEvent::Created(socket));
+            } else if is_read && call.ends_with("<unfinished ...>") {
+                unfinished_read.insert(pid, socket);
+            } else if is_read && read_bytes(call) {
+                events.push(TracedEvent::Received(socket));
+            }
         }
     }
     events
@@ -495,13 +523,17 @@ fn traced_events(log: &str) -> Vec<TracedEvent> {
 
 /// Nothing is acknowledged before it is on disk. SIGKILL cannot show that (the kernel keeps
 /// what the process wrote), so the real server runs under `strace`, which records in order
-/// each write to the write-ahead log, each fsync of it and each answer sent. Awards, class
-/// awards and undos are sent one at a time; each answer must come after a write to the log
-/// since the previous answer, and after an fsync of the log that returned after the last such
-/// write.
+/// each request read, each write to the write-ahead log, each fsync of it and each answer
+/// sent. First awards, class awards and undos are sent one at a time: each answer must come
+/// after a write to the log since the previous answer, and after an fsync of the log that
+/// returned after the last such write. Then 8 clients write at once, so that commits take
+/// several requests each: every answer, then and before, must come after a write to the log
+/// and an fsync of it, both after its request was read on its connection.
 #[test]
 fn every_write_is_on_disk_before_it_is_acknowledged() {
     const WRITES: usize = 30;
+    const CLIENTS: usize = 8;
+    const WRITES_EACH: usize = 15;
     let strace_present = std::process::Command::new("strace")
         .arg("-V")
         .output()
@@ -526,7 +558,7 @@ fn every_write_is_on_disk_before_it_is_acknowledged() {
             "-o",
             trace_arg,
             "-e",
-            "trace=write,pwrite64,writev,sendto,sendmsg,fsync,fdatasync",
+            "trace=read,recvfrom,write,pwrite64,writev,sendto,sendmsg,fsync,fdatasync",
             "--",
         ],
     );
@@ -552,16 +584,44 @@ fn every_write_is_on_disk_before_it_is_acknowledged() {
                 admin.write(&undo, &key).await.unwrap().expect("undone");
             }
         }
+        // Each client on its own connection.
+        let clients = futures::future::join_all(
+            (0..CLIENTS).map(|_| Client::sign_in(&server.base, ADMIN.0, ADMIN.1)),
+        )
+        .await;
+        futures::future::join_all(clients.iter().enumerate().map(|(c, client)| {
+            let (class_id, students) = (&class_id, &students);
+            async move {
+                for n in 0..WRITES_EACH {
+                    let write = if n % 4 == 0 {
+                        Write::AwardClass {
+                            class_id: class_id.clone(),
+                        }
+                    } else {
+                        Write::Award {
+                            student_id: students[(c + n) % students.len()].clone(),
+                        }
+                    };
+                    let key = format!("on-disk-{c}-{n}");
+                    client.write(&write, &key).await.unwrap().expect("written");
+                }
+            }
+        }))
+        .await;
     });
     // The trace is complete once strace has seen the server go.
     server.kill9();
     let events = traced_events(&std::fs::read_to_string(&trace).unwrap());
+
+    // One at a time: the class, its students, the writes and their undos, each answered 201.
+    let one_at_a_time = 1 + 4 + WRITES + WRITES / 3;
     let (mut written_since_answer, mut synced_since_write, mut answers) = (false, false, 0);
     for event in &events {
         match event {
             TracedEvent::WalWrite => (written_since_answer, synced_since_write) = (true, false),
             TracedEvent::WalSynced => synced_since_write = true,
-            TracedEvent::Created => {
+            TracedEvent::Received(_) => {}
+            TracedEvent::Created(_) => {
                 answers += 1;
                 assert!(
                     written_since_answer,
@@ -572,15 +632,63 @@ fn every_write_is_on_disk_before_it_is_acknowledged() {
                     "answer {answers} was sent before the log was synced to disk"
                 );
                 written_since_answer = false;
+                if answers == one_at_a_time {
+                    break;
+                }
             }
         }
     }
-    // The class, its students, the writes and their undos, each answered 201.
-    let expected = 1 + 4 + WRITES + WRITES / 3;
-    assert_eq!(answers, expected, "every 201 answer was in the trace");
+    assert_eq!(answers, one_at_a_time, "every 201 answer was in the trace");
+
+    // Every answer, on its connection: since its request was read, a write to the log, then
+    // an fsync of it (which counts only if no write began while it ran, see `traced_events`).
+    let mut last_read: HashMap<&str, usize> = HashMap::new();
+    let mut answered = 0;
+    let mut shared_syncs = 0;
+    for (at, event) in events.iter().enumerate() {
+        match event {
+            TracedEvent::Received(socket) => {
+                last_read.insert(socket, at);
+            }
+            TracedEvent::Created(socket) => {
+                answered += 1;
+                let read = *last_read
+                    .get(socket.as_str())
+                    .unwrap_or_else(|| panic!("answer {answered}: no request read on {socket}"));
+                let since_read = &events[read + 1..at];
+                let write = since_read.iter().position(|e| *e == TracedEvent::WalWrite);
+                let synced = write.and_then(|write| {
+                    since_read[write..]
+                        .iter()
+                        .position(|e| *e == TracedEvent::WalSynced)
+                });
+                assert!(
+                    synced.is_some(),
+                    "answer {answered} on {socket} was sent before a write of the log since its \
+                     request was read had been synced to disk"
+                );
+                // Answers sent since the same request read: commits shared by requests.
+                shared_syncs += usize::from(
+                    since_read
+                        .iter()
+                        .any(|e| matches!(e, TracedEvent::Created(other) if other != socket)),
+                );
+            }
+            TracedEvent::WalWrite | TracedEvent::WalSynced => {}
+        }
+    }
+    let at_once = CLIENTS * WRITES_EACH;
+    assert_eq!(
+        answered,
+        one_at_a_time + at_once,
+        "every 201 answer was in the trace"
+    );
     let count = |kind: TracedEvent| events.iter().filter(|e| **e == kind).count();
     eprintln!(
-        "{answers} answers, each after its commit's fsync ({} writes to the log, {} fsyncs of it)",
+        "{one_at_a_time} answers one at a time and {at_once} from {CLIENTS} clients at once \
+         ({shared_syncs} with another connection's answer between request and answer), each \
+         after a write to the log and its fsync since its request was read ({} writes to the \
+         log, {} fsyncs of it)",
         count(TracedEvent::WalWrite),
         count(TracedEvent::WalSynced)
     );
