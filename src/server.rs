@@ -109,15 +109,27 @@ pub fn leptos_options(args: &ServeArgs) -> LeptosOptions {
     options
 }
 
-/// Server functions answer every error as 500 with the error in the body. Their error type
-/// is [`AppError`], so its own status (400, 401, 403, 404, 409, 422, 503) is restored here,
-/// including for arguments that could not be decoded, which never reach our code.
-async fn server_fn_status(
+/// Every request gets the answer its error calls for:
+/// - A handler that panics (a bug) would otherwise drop its connection unanswered, unseen by
+///   `/metrics` and the error-rate alert; it is answered 500 `internal` instead, in the
+///   caller's encoding, and logged. The request is retried like any failed one: under its
+///   request id, a retry of a write that did commit replays it.
+/// - Server functions answer every error as 500 with the error in the body. Their error type
+///   is [`AppError`], so its own status (400, 401, 403, 404, 409, 422, 503) is restored here,
+///   including for arguments that could not be decoded, which never reach our code.
+async fn error_statuses(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
+    use futures::FutureExt;
     let is_rpc = request.uri().path().starts_with("/rpc/");
-    let response = next.run(request).await;
+    let response = match std::panic::AssertUnwindSafe(next.run(request))
+        .catch_unwind()
+        .await
+    {
+        Ok(response) => response,
+        Err(panic) => return panicked(is_rpc, panic.as_ref()),
+    };
     if !is_rpc || response.status() != axum::http::StatusCode::INTERNAL_SERVER_ERROR {
         return response;
     }
@@ -136,6 +148,22 @@ async fn server_fn_status(
         parts.status = error.status();
     }
     axum::response::Response::from_parts(parts, axum::body::Body::from(bytes))
+}
+
+/// The answer to a request whose handler panicked, after logging the panic's message.
+fn panicked(is_rpc: bool, panic: &(dyn std::any::Any + Send)) -> axum::response::Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)");
+    tracing::error!(panic = message, "a request handler panicked; answered 500");
+    let error = AppError::internal("the server failed while answering; see its log");
+    if !is_rpc {
+        return error.into_response();
+    }
+    let body = leptos::server_fn::error::FromServerFnError::ser(&error);
+    (axum::http::StatusCode::INTERNAL_SERVER_ERROR, body).into_response()
 }
 
 /// `GET /metrics`: Prometheus (OpenMetrics) text; behind a bearer token when one is set.
@@ -209,8 +237,9 @@ pub fn router(state: AppState) -> Router {
         .leptos_routes(&state, routes, move || shell(options.clone()))
         .nest_service(&bundle_path, bundle)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .layer(axum::middleware::from_fn(server_fn_status))
-        // Outside the status fix-up, so requests are counted with the status clients see.
+        .layer(axum::middleware::from_fn(error_statuses))
+        // Outside the status fix-up, so requests are counted with the status clients see (a
+        // panic's 500 included).
         .layer(axum::middleware::from_fn_with_state(
             metrics,
             crate::monitor::metrics::track,
@@ -545,4 +574,45 @@ pub async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::{body::Body, http::Request};
+    use tower::ServiceExt;
+
+    async fn boom() -> &'static str {
+        panic!("a bug")
+    }
+
+    #[tokio::test]
+    async fn a_handler_that_panics_is_answered_500_in_the_callers_encoding() {
+        let app = Router::new()
+            .route("/api/boom", get(boom))
+            .route("/rpc/boom", axum::routing::post(boom))
+            .layer(axum::middleware::from_fn(error_statuses));
+        let rest = app
+            .clone()
+            .oneshot(Request::get("/api/boom").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(rest.status(), axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(rest.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"]["code"], "internal", "{body}");
+
+        let rpc = app
+            .oneshot(Request::post("/rpc/boom").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(rpc.status(), axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(rpc.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let error = <AppError as leptos::server_fn::error::FromServerFnError>::de(body);
+        assert!(matches!(error, AppError::Internal { .. }), "{error:?}");
+    }
 }
