@@ -319,6 +319,15 @@ impl AppError {
     }
 }
 
+/// The message a panic carried (`panic!` with a literal or a formatted string), for the log.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
+}
+
 impl leptos::server_fn::error::FromServerFnError for AppError {
     // Postcard, like the replies (`crate::api::Reply`): a JSON error would keep a JSON
     // deserializer for every kind of error in the browser bundle.

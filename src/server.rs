@@ -152,12 +152,10 @@ async fn error_statuses(
 
 /// The answer to a request whose handler panicked, after logging the panic's message.
 fn panicked(is_rpc: bool, panic: &(dyn std::any::Any + Send)) -> axum::response::Response {
-    let message = panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("(no message)");
-    tracing::error!(panic = message, "a request handler panicked; answered 500");
+    tracing::error!(
+        panic = crate::error::panic_message(panic),
+        "a request handler panicked; answered 500"
+    );
     let error = AppError::internal("the server failed while answering; see its log");
     if !is_rpc {
         return error.into_response();

@@ -83,7 +83,23 @@ fn run(conn: Connection, mut queue: mpsc::Receiver<Job>, shared: Shared) {
             }
         }
         stats.record_group(jobs.len());
-        let results = match commit(&conn, &jobs, &stats) {
+        // A bug that panics while a group is written must not take the writer, and with it
+        // every later write, down: the group fails like any other (rolled back below, nothing
+        // of it saved) and the writer goes on. Nothing after COMMIT runs inside the guard.
+        let committed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            commit(&conn, &jobs, &stats)
+        }))
+        .unwrap_or_else(|panic| {
+            tracing::error!(
+                panic = crate::error::panic_message(panic.as_ref()),
+                requests = jobs.len(),
+                "the writer panicked while writing a group"
+            );
+            Err(AppError::internal(
+                "the server failed while writing this request; nothing of it was saved",
+            ))
+        });
+        let results = match committed {
             Ok(results) => results,
             Err(error) => {
                 // Nothing of this group was committed: make sure the transaction is gone and
@@ -194,6 +210,8 @@ fn run_group(
         // that fails undoes its own changes.
         let changes_before = conn.total_changes();
         let result = ops::apply(conn, &mut ctx, &job.request);
+        #[cfg(test)]
+        tests::panic_if_asked(&job.request);
         if conn.is_autocommit() {
             // SQLite rolled the whole transaction back itself (disk full, I/O error).
             return Err(result.err().unwrap_or_else(|| {
@@ -287,4 +305,67 @@ pub fn spawn_checkpointer(
                 }
             }
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{
+        db::Db,
+        error::AppError,
+        ledger::{Actor, Command, Ledger, NewUser, Request},
+        model::Role,
+    };
+
+    /// The username whose creation panics inside the writer, after its row was written.
+    const PANICS: &str = "panics-in-the-writer";
+
+    pub(super) fn panic_if_asked(request: &Request) {
+        if let Command::CreateUser(user) = &request.command
+            && user.username == PANICS
+        {
+            panic!("asked to by the test");
+        }
+    }
+
+    fn create(username: &str) -> Command {
+        Command::CreateUser(NewUser {
+            id: None,
+            username: username.into(),
+            name: username.into(),
+            role: Role::Teacher,
+            password_hash: None,
+        })
+    }
+
+    #[tokio::test]
+    async fn a_panic_while_writing_fails_its_group_and_the_writer_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&format!("sqlite://{}/writer.db", dir.path().display()))
+            .await
+            .unwrap();
+        let ledger = Ledger::start(db).await.unwrap();
+        let panicked = ledger
+            .execute(Request::new(Actor::System, create(PANICS)))
+            .await;
+        assert!(
+            matches!(panicked, Err(AppError::Internal { .. })),
+            "{panicked:?}"
+        );
+        ledger
+            .execute(Request::new(Actor::System, create("after-the-panic")))
+            .await
+            .expect("the writer still writes");
+        let users: Vec<String> = ledger
+            .users()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|user| user.username)
+            .collect();
+        assert_eq!(
+            users,
+            ["after-the-panic"],
+            "the panicking group was rolled back"
+        );
+    }
 }
