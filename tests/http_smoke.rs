@@ -679,7 +679,7 @@ async fn request_bodies_over_the_size_limit_are_refused_as_too_large() {
 /// order, and each request id written once: the copies replay their original's transaction.
 #[tokio::test]
 async fn pipelined_awards_are_answered_in_order_and_written_once_per_request_id() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     let server = start().await;
     let admin = server.admin().await;
     let (_, students) = server.class_with_students(&admin, "C", 4).await;
@@ -710,15 +710,7 @@ async fn pipelined_awards_are_answered_in_order_and_written_once_per_request_id(
         .await
         .unwrap();
     connection.write_all(&sent).await.unwrap();
-    let mut received = Vec::new();
-    tokio::time::timeout(
-        Duration::from_secs(20),
-        connection.read_to_end(&mut received),
-    )
-    .await
-    .expect("all answered and the connection closed")
-    .unwrap();
-    let text = String::from_utf8_lossy(&received);
+    let (_, text) = until_closed(&mut connection, std::time::Instant::now()).await;
     // Each answer's status, and the transaction id in its body.
     let answers: Vec<(&str, String)> = text
         .split("HTTP/1.1 ")
