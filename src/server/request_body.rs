@@ -28,8 +28,8 @@ use tokio::time::Sleep;
 pub struct GuardedBody<B> {
     body: B,
     time_limit: Duration,
-    /// Armed at the first read that has to wait, so a body that arrived with its head (every
-    /// award) costs no timer.
+    /// Armed at the first read that has to wait, so a body that arrived with its head costs
+    /// no timer.
     deadline: Option<Pin<Box<Sleep>>>,
     bytes_left: usize,
 }
