@@ -244,6 +244,9 @@ enum Framing {
     Long(usize),
     /// Chunked, with this as the first chunk's size line.
     BadChunkSize(String),
+    /// Chunked, the body in one chunk said to be `size` bytes long (never the body's length),
+    /// with this extension after the size (no line break in it).
+    WrongChunkSize { size: usize, extension: String },
     /// Chunked and cut off before the last chunk.
     ChunkedUnfinished,
     /// Both Content-Length and chunked.
@@ -273,6 +276,7 @@ impl Framing {
             Self::Short(_) => "length short",
             Self::Long(_) => "length long",
             Self::BadChunkSize(_) => "bad chunk size",
+            Self::WrongChunkSize { .. } => "wrong chunk size",
             Self::ChunkedUnfinished => "chunked, unfinished",
             Self::LengthAndChunked => "length and chunked",
             Self::TwoLengths => "two lengths",
@@ -323,6 +327,13 @@ impl Framing {
                 wire.extend(b"\r\n0\r\n\r\n");
                 (chunked_header, wire)
             }
+            Self::WrongChunkSize { size, extension } => {
+                let size = if *size == body.len() { size + 1 } else { *size };
+                let mut wire = format!("{size:x}{extension}\r\n").into_bytes();
+                wire.extend(body);
+                wire.extend(b"\r\n0\r\n\r\n");
+                (chunked_header, wire)
+            }
             Self::ChunkedUnfinished => (chunked_header, chunked(&[], false)),
             Self::LengthAndChunked => (
                 format!("content-length: {}\r\n{chunked_header}", body.len()),
@@ -353,8 +364,9 @@ fn framing() -> impl Strategy<Value = Framing> {
             Just("-1".to_owned()),
             Just("ffffffffffffffffffff".to_owned()),
             Just(String::new()),
-            "[0-9a-f]{1,3};[\\x00-\\x7f]{0,10}",
         ].prop_map(Framing::BadChunkSize),
+        1 => (0usize..0x1000, "(;[\\x00-\\x09\\x0b\\x0c\\x0e-\\x7f]{0,10})?")
+            .prop_map(|(size, extension)| Framing::WrongChunkSize { size, extension }),
         1 => Just(Framing::ChunkedUnfinished),
         1 => Just(Framing::LengthAndChunked),
         1 => Just(Framing::TwoLengths),
