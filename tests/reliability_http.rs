@@ -33,6 +33,16 @@ enum Transport {
 }
 
 impl Client {
+    /// Runs a full consistency check (balances against the ledger, the whole hash chain) and
+    /// asserts it healthy; `context` says where in the test.
+    async fn assert_full_check_healthy(&self, context: &str) {
+        let (_, report) = self
+            .send(Method::GET, "/api/points/monitor?full=true", None, None)
+            .await
+            .unwrap();
+        assert_eq!(report["health"]["status"], "healthy", "{context}: {report}");
+    }
+
     async fn sign_in(base: &str, username: &str, password: &str) -> Self {
         let http = reqwest::Client::new();
         Self {
@@ -352,14 +362,9 @@ fn sigkill_of_the_server_during_a_write_storm_loses_no_acknowledged_award() {
         runtime.block_on(async {
             assert_eq!(integrity_check(&url).await, "ok", "round {round}");
             let admin = Client::sign_in(&server.base, ADMIN.0, ADMIN.1).await;
-            let (_, report) = admin
-                .send(Method::GET, "/api/points/monitor?full=true", None, None)
-                .await
-                .unwrap();
-            assert_eq!(
-                report["health"]["status"], "healthy",
-                "round {round}: {report}"
-            );
+            admin
+                .assert_full_check_healthy(&format!("round {round}"))
+                .await;
             let acked = acknowledged.lock().unwrap().clone();
             let rows_of = acked
                 .iter()
@@ -425,11 +430,7 @@ fn sigkill_of_the_server_during_a_write_storm_loses_no_acknowledged_award() {
             rows as i64,
             "exactly one write per request id after retries"
         );
-        let (_, report) = admin
-            .send(Method::GET, "/api/points/monitor?full=true", None, None)
-            .await
-            .unwrap();
-        assert_eq!(report["health"]["status"], "healthy");
+        admin.assert_full_check_healthy("after the retries").await;
         let count = |kind: fn(&Write) -> bool| {
             let acked = sent.iter().filter(|(key, _)| acked.contains_key(key));
             acked.filter(|(_, write)| kind(write)).count()
@@ -834,11 +835,9 @@ fn a_full_disk_refuses_awards_with_a_clear_503_and_loses_nothing() {
     );
 
     runtime.block_on(async {
-        let (_, report) = admin
-            .send(Method::GET, "/api/points/monitor?full=true", None, None)
-            .await
-            .unwrap();
-        assert_eq!(report["health"]["status"], "healthy", "{report}");
+        admin
+            .assert_full_check_healthy("after the disk filled and got room again")
+            .await;
         let acked = acknowledged.lock().unwrap().clone();
         let rows = scalar(
             &url,
@@ -992,11 +991,9 @@ async fn class_award_and_undo_storm(transport: Transport) {
             "{student}'s balance"
         );
     }
-    let (_, report) = admin
-        .send(Method::GET, "/api/points/monitor?full=true", None, None)
-        .await
-        .unwrap();
-    assert_eq!(report["health"]["status"], "healthy", "{report}");
+    admin
+        .assert_full_check_healthy("after the retry storm")
+        .await;
     eprintln!(
         "{transport:?}: {BATCHES} class awards and {undone_batches} undos sent 1–5 times \
          ({dropped_awards} and {dropped_undos} first sends dropped mid-flight): each written once"
@@ -1096,11 +1093,8 @@ async fn undo_pressed_on_several_devices_at_once_reverses_each_row_once() {
         0,
         "every award undone, every balance back to 0"
     );
-    let (_, report) = rest
-        .send(Method::GET, "/api/points/monitor?full=true", None, None)
-        .await
-        .unwrap();
-    assert_eq!(report["health"]["status"], "healthy", "{report}");
+    rest.assert_full_check_healthy("after the undos on three devices")
+        .await;
     eprintln!(
         "{BATCHES} class awards each undone on three devices at once: the row's undo came \
          first {row_first} times; every row reversed once"
@@ -1180,11 +1174,7 @@ async fn repairs_during_an_award_storm_undo_exactly_the_tampering() {
         acknowledged,
         "every acknowledged award written, the repairs wrote no ledger row"
     );
-    let (_, report) = admin
-        .send(Method::GET, "/api/points/monitor?full=true", None, None)
-        .await
-        .unwrap();
-    assert_eq!(report["health"]["status"], "healthy", "{report}");
+    admin.assert_full_check_healthy("after the repairs").await;
     eprintln!(
         "{TAMPERINGS} tamperings repaired during {acknowledged} awards to the same students: \
          each repair exactly −1 000"
