@@ -584,32 +584,36 @@ mod tests {
         panic!("a bug")
     }
 
+    /// The status and body `app` answers `request` with.
+    async fn answer(
+        app: Router,
+        request: Request<Body>,
+    ) -> (axum::http::StatusCode, axum::body::Bytes) {
+        let response = app.oneshot(request).await.unwrap();
+        let status = response.status();
+        (
+            status,
+            axum::body::to_bytes(response.into_body(), 1 << 16)
+                .await
+                .unwrap(),
+        )
+    }
+
     #[tokio::test]
     async fn a_handler_that_panics_is_answered_500_in_the_callers_encoding() {
         let app = Router::new()
             .route("/api/boom", get(boom))
             .route("/rpc/boom", axum::routing::post(boom))
             .layer(axum::middleware::from_fn(error_statuses));
-        let rest = app
-            .clone()
-            .oneshot(Request::get("/api/boom").body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        assert_eq!(rest.status(), axum::http::StatusCode::INTERNAL_SERVER_ERROR);
-        let body = axum::body::to_bytes(rest.into_body(), 1 << 16)
-            .await
-            .unwrap();
+        let request = Request::get("/api/boom").body(Body::empty()).unwrap();
+        let (status, body) = answer(app.clone(), request).await;
+        assert_eq!(status, axum::http::StatusCode::INTERNAL_SERVER_ERROR);
         let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(body["error"]["code"], "internal", "{body}");
 
-        let rpc = app
-            .oneshot(Request::post("/rpc/boom").body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        assert_eq!(rpc.status(), axum::http::StatusCode::INTERNAL_SERVER_ERROR);
-        let body = axum::body::to_bytes(rpc.into_body(), 1 << 16)
-            .await
-            .unwrap();
+        let request = Request::post("/rpc/boom").body(Body::empty()).unwrap();
+        let (status, body) = answer(app, request).await;
+        assert_eq!(status, axum::http::StatusCode::INTERNAL_SERVER_ERROR);
         let error = <AppError as leptos::server_fn::error::FromServerFnError>::de(body);
         assert!(matches!(error, AppError::Internal { .. }), "{error:?}");
     }
