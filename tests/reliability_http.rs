@@ -448,16 +448,30 @@ fn sigkill_of_the_server_during_a_write_storm_loses_no_acknowledged_award() {
 
 /// What the server did, in the order it did it, as `strace` recorded it: the events that
 /// decide whether an answer could ever be sent before its commit was on disk.
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 enum TracedEvent {
-    /// A write to the database's write-ahead log began.
-    WalWrite,
-    /// An fsync (or fdatasync) of the write-ahead log returned successfully.
-    WalSynced,
+    /// A write to the database's write-ahead log began; what it wrote (a frame's 24-byte
+    /// header or a page).
+    WalWrite(Vec<u8>),
+    /// An fsync (or fdatasync) of the write-ahead log returned successfully. It began once
+    /// the first `writes_before` writes to the log had returned (a sync covers what was
+    /// written before it began); `clean`: it covers every write to the log that began before
+    /// it returned.
+    WalSynced { writes_before: usize, clean: bool },
     /// Bytes of a request were read from a connection (named by its socket).
-    Received(String),
+    Received { socket: String, bytes: Vec<u8> },
     /// An HTTP `201 Created` answer began to be sent on a connection.
     Created(String),
+}
+
+impl TracedEvent {
+    fn is_wal_write(&self) -> bool {
+        matches!(self, Self::WalWrite(_))
+    }
+
+    fn is_clean_sync(&self) -> bool {
+        matches!(self, Self::WalSynced { clean: true, .. })
+    }
 }
 
 /// The socket a traced call was made on (`12<socket:[4711]>` → `socket:[4711]`).
@@ -467,16 +481,48 @@ fn traced_socket(call: &str) -> Option<String> {
     Some(call[start..=end].to_owned())
 }
 
-/// The events of an `strace -f -y` log. A call another thread interrupted is logged in two
+/// The bytes of the first string in a traced call, undoing `strace -x`'s escapes (`\xNN`
+/// for bytes that are not printable, `\n`-style escapes, `\"` and `\\`).
+fn traced_bytes(call: &str) -> Vec<u8> {
+    let Some(start) = call.find('"') else {
+        return Vec::new();
+    };
+    let mut bytes = Vec::new();
+    let mut text = call[start + 1..].bytes();
+    while let Some(byte) = text.next() {
+        bytes.push(match byte {
+            b'"' => break,
+            b'\\' => match text.next() {
+                Some(b'x') => {
+                    let hex = [text.next().unwrap(), text.next().unwrap()];
+                    u8::from_str_radix(std::str::from_utf8(&hex).unwrap(), 16).unwrap()
+                }
+                Some(b'n') => b'\n',
+                Some(b'r') => b'\r',
+                Some(b't') => b'\t',
+                Some(b'v') => 0x0b,
+                Some(b'f') => 0x0c,
+                Some(escaped) => escaped,
+                None => break,
+            },
+            byte => byte,
+        });
+    }
+    bytes
+}
+
+/// The events of an `strace -f -y -x` log. A call another thread interrupted is logged in two
 /// parts (`… <unfinished ...>`, then `<... fsync resumed>) = 0`): a write counts where it
-/// began; a read of a request where it returned; a sync where it returned, and only if no
-/// write to the log began while it ran (a sync covers what was written before it began).
+/// began and covers its bytes once it returned; a read of a request counts where it returned;
+/// a sync where it returned, covering the writes that had returned when it began.
 fn traced_events(log: &str) -> Vec<TracedEvent> {
-    // Per thread, the number of log writes seen when its unfinished sync of the log began.
+    // Per thread, the log writes returned when its unfinished sync of the log began.
     let mut unfinished_sync_of_wal: HashMap<&str, usize> = HashMap::new();
+    // The threads with an unfinished write to the log.
+    let mut unfinished_wal_write: HashSet<&str> = HashSet::new();
     // Per thread, the socket its unfinished read is on.
     let mut unfinished_read: HashMap<&str, String> = HashMap::new();
-    let mut wal_writes = 0;
+    let (mut wal_writes_begun, mut wal_writes_returned) = (0, 0);
     let mut events = Vec::new();
     let read_bytes = |call: &str| {
         call.rsplit_once("= ")
@@ -490,46 +536,118 @@ fn traced_events(log: &str) -> Vec<TracedEvent> {
         let is_sync = call.starts_with("fsync(") || call.starts_with("fdatasync(");
         let is_read = call.starts_with("read(") || call.starts_with("recvfrom(");
         let on_wal = call.contains("-wal>");
+        let unfinished = call.ends_with("<unfinished ...>");
         if let Some(resumed) = call.strip_prefix("<... ") {
+            if unfinished_wal_write.remove(pid) {
+                wal_writes_returned += 1;
+            }
             let is_sync = resumed.starts_with("fsync ") || resumed.starts_with("fdatasync ");
-            let began_after = unfinished_sync_of_wal.remove(pid);
-            if is_sync && began_after == Some(wal_writes) && call.ends_with("= 0") {
-                events.push(TracedEvent::WalSynced);
+            if let Some(writes_before) = unfinished_sync_of_wal.remove(pid)
+                && is_sync
+                && call.ends_with("= 0")
+            {
+                events.push(TracedEvent::WalSynced {
+                    writes_before,
+                    clean: writes_before == wal_writes_begun,
+                });
             }
             // A read counts where it returned: the request is in from then on.
             if let Some(socket) = unfinished_read.remove(pid)
                 && read_bytes(call)
             {
-                events.push(TracedEvent::Received(socket));
+                let bytes = traced_bytes(call);
+                events.push(TracedEvent::Received { socket, bytes });
             }
-        } else if is_sync && on_wal && call.ends_with("<unfinished ...>") {
-            unfinished_sync_of_wal.insert(pid, wal_writes);
+        } else if is_sync && on_wal && unfinished {
+            unfinished_sync_of_wal.insert(pid, wal_writes_returned);
         } else if is_sync && on_wal && call.ends_with("= 0") {
-            events.push(TracedEvent::WalSynced);
+            events.push(TracedEvent::WalSynced {
+                writes_before: wal_writes_returned,
+                clean: wal_writes_returned == wal_writes_begun,
+            });
         } else if (call.starts_with("pwrite64(") || call.starts_with("write(")) && on_wal {
-            wal_writes += 1;
-            events.push(TracedEvent::WalWrite);
+            wal_writes_begun += 1;
+            if unfinished {
+                unfinished_wal_write.insert(pid);
+            } else {
+                wal_writes_returned += 1;
+            }
+            events.push(TracedEvent::WalWrite(traced_bytes(call)));
         } else if let Some(socket) = traced_socket(call) {
             if call.contains("\"HTTP/1.1 201 ") {
                 events.push(TracedEvent::Created(socket));
-            } else if is_read && call.ends_with("<unfinished ...>") {
+            } else if is_read && unfinished {
                 unfinished_read.insert(pid, socket);
             } else if is_read && read_bytes(call) {
-                events.push(TracedEvent::Received(socket));
+                let bytes = traced_bytes(call);
+                events.push(TracedEvent::Received { socket, bytes });
             }
         }
     }
     events
 }
 
+/// The write-ahead log's writes in order, and what they say about commits. SQLite writes each
+/// frame as two writes, its 24-byte header and then its page; a commit's last frame carries the
+/// database's size in pages (bytes 4 – 7 of the header), every other frame zero.
+struct WalWrites<'a>(Vec<&'a [u8]>);
+
+impl<'a> WalWrites<'a> {
+    fn of(events: &'a [TracedEvent]) -> Self {
+        Self(
+            events
+                .iter()
+                .filter_map(|event| match event {
+                    TracedEvent::WalWrite(bytes) => Some(bytes.as_slice()),
+                    _ => None,
+                })
+                .collect(),
+        )
+    }
+
+    fn is_commit_header(&self, write: usize) -> bool {
+        let bytes = self.0[write];
+        bytes.len() == 24 && bytes[4..8] != [0; 4]
+    }
+
+    /// How many writes to the log had returned once the transaction that first wrote `text`
+    /// had written its commit frame: a sync that began after that makes the transaction
+    /// durable. (Only the ledger's writer writes the log, so its writes return in order.)
+    fn through_commit_of(&self, text: &[u8]) -> Option<usize> {
+        let page = self.0.iter().position(|bytes| {
+            bytes.len() > 24 && bytes.windows(text.len()).any(|window| window == text)
+        })?;
+        assert_eq!(
+            self.0[page - 1].len(),
+            24,
+            "the log's page writes follow their frame headers"
+        );
+        let commit_header = (page - 1..self.0.len()).find(|&write| self.is_commit_header(write))?;
+        Some(commit_header + 2)
+    }
+}
+
+/// The request id (`Idempotency-Key`) in the bytes of a request.
+fn request_key(request: &[u8]) -> Option<&[u8]> {
+    const HEADER: &[u8] = b"idempotency-key: ";
+    let start = request
+        .windows(HEADER.len())
+        .rposition(|window| window == HEADER)?
+        + HEADER.len();
+    let end = start + request[start..].windows(2).position(|w| w == b"\r\n")?;
+    Some(&request[start..end])
+}
+
 /// Nothing is acknowledged before it is on disk. SIGKILL cannot show that (the kernel keeps
 /// what the process wrote), so the real server runs under `strace`, which records in order
-/// each request read, each write to the write-ahead log, each fsync of it and each answer
-/// sent. First awards, class awards and undos are sent one at a time: each answer must come
-/// after a write to the log since the previous answer, and after an fsync of the log that
-/// returned after the last such write. Then 8 clients write at once, so that commits take
-/// several requests each: every answer, then and before, must come after a write to the log
-/// and an fsync of it, both after its request was read on its connection.
+/// each request read, each write to the write-ahead log (with its bytes), each fsync of it and
+/// each answer sent. First awards, class awards and undos are sent one at a time: each answer
+/// must come after a write to the log since the previous answer, and after an fsync of the
+/// log that returned after the last such write. Then 8 clients write at once, so that commits
+/// take several requests each: every answer, then and before, must come after a write to the
+/// log and an fsync of it, both after its request was read on its connection. And, sharpest:
+/// every write's answer must come after an fsync of the log that began once the transaction
+/// holding its request id (found in the log's pages) had written its commit frame.
 #[test]
 fn every_write_is_on_disk_before_it_is_acknowledged() {
     const WRITES: usize = 30;
@@ -554,8 +672,9 @@ fn every_write_is_on_disk_before_it_is_acknowledged() {
             "strace",
             "-f",
             "-y",
+            "-x",
             "-s",
-            "16",
+            "4096",
             "-o",
             trace_arg,
             "-e",
@@ -563,11 +682,14 @@ fn every_write_is_on_disk_before_it_is_acknowledged() {
             "--",
         ],
     );
+    // Request ids of one length, none a part of another, so that each is found only in the
+    // log's pages that hold it.
+    let mut keys = Vec::new();
     runtime.block_on(async {
         let admin = Client::sign_in(&server.base, ADMIN.0, ADMIN.1).await;
         let (class_id, students) = class_of(&admin, 4).await;
         for n in 0..WRITES {
-            let key = format!("on-disk-{n}");
+            let key = format!("solo-{n:02}-write");
             let write = match n % 3 {
                 0 => Write::AwardClass {
                     class_id: class_id.clone(),
@@ -577,12 +699,14 @@ fn every_write_is_on_disk_before_it_is_acknowledged() {
                 },
             };
             let written = admin.write(&write, &key).await.unwrap().expect("written");
+            keys.push(key);
             if n % 3 == 1 {
                 let undo = Write::Undo {
                     transaction_id: written.transaction_ids[0].clone(),
                 };
-                let key = format!("on-disk-{n}-undo");
+                let key = format!("solo-{n:02}-undo-");
                 admin.write(&undo, &key).await.unwrap().expect("undone");
+                keys.push(key);
             }
         }
         // Each client on its own connection.
@@ -603,12 +727,16 @@ fn every_write_is_on_disk_before_it_is_acknowledged() {
                             student_id: students[(c + n) % students.len()].clone(),
                         }
                     };
-                    let key = format!("on-disk-{c}-{n}");
+                    let key = format!("many-{c:02}-{n:02}-w");
                     client.write(&write, &key).await.unwrap().expect("written");
                 }
             }
         }))
         .await;
+        keys.extend(
+            (0..CLIENTS)
+                .flat_map(|c| (0..WRITES_EACH).map(move |n| format!("many-{c:02}-{n:02}-w"))),
+        );
     });
     // The trace is complete once strace has seen the server go.
     server.kill9();
@@ -619,9 +747,9 @@ fn every_write_is_on_disk_before_it_is_acknowledged() {
     let (mut written_since_answer, mut synced_since_write, mut answers) = (false, false, 0);
     for event in &events {
         match event {
-            TracedEvent::WalWrite => (written_since_answer, synced_since_write) = (true, false),
-            TracedEvent::WalSynced => synced_since_write = true,
-            TracedEvent::Received(_) => {}
+            TracedEvent::WalWrite(_) => (written_since_answer, synced_since_write) = (true, false),
+            TracedEvent::WalSynced { clean, .. } => synced_since_write |= clean,
+            TracedEvent::Received { .. } => {}
             TracedEvent::Created(_) => {
                 answers += 1;
                 assert!(
@@ -643,13 +771,24 @@ fn every_write_is_on_disk_before_it_is_acknowledged() {
 
     // Every answer, on its connection: since its request was read, a write to the log, then
     // an fsync of it (which counts only if no write began while it ran, see `traced_events`).
+    // And for every write sent with a request id: an fsync that began after its commit.
+    let wal = WalWrites::of(&events);
     let mut last_read: HashMap<&str, usize> = HashMap::new();
+    // Per connection, the bytes read since its last answer: the request being answered.
+    let mut request: HashMap<&str, Vec<u8>> = HashMap::new();
+    // How many writes to the log had begun when the latest fsync so far began.
+    let mut synced_through = 0;
+    let mut keyed_answers = HashSet::new();
     let mut answered = 0;
     let mut shared_syncs = 0;
     for (at, event) in events.iter().enumerate() {
         match event {
-            TracedEvent::Received(socket) => {
+            TracedEvent::Received { socket, bytes } => {
                 last_read.insert(socket, at);
+                request.entry(socket).or_default().extend_from_slice(bytes);
+            }
+            TracedEvent::WalSynced { writes_before, .. } => {
+                synced_through = synced_through.max(*writes_before);
             }
             TracedEvent::Created(socket) => {
                 answered += 1;
@@ -657,11 +796,11 @@ fn every_write_is_on_disk_before_it_is_acknowledged() {
                     .get(socket.as_str())
                     .unwrap_or_else(|| panic!("answer {answered}: no request read on {socket}"));
                 let since_read = &events[read + 1..at];
-                let write = since_read.iter().position(|e| *e == TracedEvent::WalWrite);
+                let write = since_read.iter().position(TracedEvent::is_wal_write);
                 let synced = write.and_then(|write| {
                     since_read[write..]
                         .iter()
-                        .position(|e| *e == TracedEvent::WalSynced)
+                        .position(TracedEvent::is_clean_sync)
                 });
                 assert!(
                     synced.is_some(),
@@ -674,8 +813,21 @@ fn every_write_is_on_disk_before_it_is_acknowledged() {
                         .iter()
                         .any(|e| matches!(e, TracedEvent::Created(other) if other != socket)),
                 );
+                let request = request.remove(socket.as_str()).unwrap_or_default();
+                if let Some(key) = request_key(&request) {
+                    let key = String::from_utf8_lossy(key).into_owned();
+                    let committed = wal.through_commit_of(key.as_bytes()).unwrap_or_else(|| {
+                        panic!("answer {answered} ({key}): its request id is in no committed page of the log")
+                    });
+                    assert!(
+                        synced_through >= committed,
+                        "answer {answered} ({key}) was sent before an fsync of the log that \
+                         began after its transaction's commit frame was written"
+                    );
+                    keyed_answers.insert(key);
+                }
             }
-            TracedEvent::WalWrite | TracedEvent::WalSynced => {}
+            TracedEvent::WalWrite(_) => {}
         }
     }
     let at_once = CLIENTS * WRITES_EACH;
@@ -684,14 +836,26 @@ fn every_write_is_on_disk_before_it_is_acknowledged() {
         one_at_a_time + at_once,
         "every 201 answer was in the trace"
     );
-    let count = |kind: TracedEvent| events.iter().filter(|e| **e == kind).count();
+    assert_eq!(
+        keyed_answers,
+        keys.into_iter().collect::<HashSet<_>>(),
+        "every write sent with a request id was answered and checked against its own commit"
+    );
+    let syncs = events
+        .iter()
+        .filter(|e| matches!(e, TracedEvent::WalSynced { .. }))
+        .count();
+    let commits = (0..wal.0.len())
+        .filter(|&w| wal.is_commit_header(w))
+        .count();
     eprintln!(
         "{one_at_a_time} answers one at a time and {at_once} from {CLIENTS} clients at once \
          ({shared_syncs} with another connection's answer between request and answer), each \
-         after a write to the log and its fsync since its request was read ({} writes to the \
-         log, {} fsyncs of it)",
-        count(TracedEvent::WalWrite),
-        count(TracedEvent::WalSynced)
+         after a write to the log and its fsync since its request was read, and each of the \
+         {} writes after an fsync that began after its own commit ({} writes to the log, \
+         {commits} commits, {syncs} fsyncs of it)",
+        keyed_answers.len(),
+        wal.0.len(),
     );
 }
 
