@@ -183,6 +183,13 @@ pub struct ServeArgs {
     /// reconnect at once and resync, so this bounds resources without losing updates.
     #[arg(long, env = "CLASSPOINTS_LIVE_MAX_SECONDS", default_value_t = 600)]
     pub live_max_seconds: u64,
+    /// Live-update streams (boards, projectors, the monitor page) one account keeps open at
+    /// most. Opening one more ends the account's oldest, whose browser reconnects (ending
+    /// the next oldest, should all of them be in use): the newest screen always follows
+    /// live, and one account cannot hold all of the server's connections.
+    #[arg(long, env = "CLASSPOINTS_LIVE_STREAMS_PER_ACCOUNT", default_value_t = 64,
+        value_parser = clap::value_parser!(u32).range(1..))]
+    pub live_streams_per_account: u32,
     /// Seconds a shutdown (Ctrl-C, SIGTERM) waits for requests in flight before it closes
     /// the connections still open. Live streams end at once; browsers reconnect.
     #[arg(long, env = "CLASSPOINTS_SHUTDOWN_GRACE_SECONDS", default_value_t = 10)]

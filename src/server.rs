@@ -1,7 +1,9 @@
 //! HTTP server assembly (server only): state, router, listener and graceful shutdown.
 
+mod live_streams;
 mod request_body;
 
+pub use live_streams::{LiveStreamMetrics, LiveStreams};
 pub use request_body::{BodyRefused, refusal as body_refusal};
 
 use crate::{
@@ -59,6 +61,8 @@ pub struct AppStateInner {
     pub ledger: Ledger,
     /// Longest life of one live-update stream.
     pub live_max: std::time::Duration,
+    /// The live-update streams open, per account.
+    pub live_streams: LiveStreams,
     /// Turns true when the server starts shutting down.
     pub shutting_down: tokio::sync::watch::Receiver<bool>,
     pub monitor: crate::monitor::Monitor,
@@ -67,18 +71,31 @@ pub struct AppStateInner {
 }
 
 impl AppStateInner {
-    /// Completes when a live-update stream must end: after `live_max`, or as soon as the
-    /// server starts shutting down, so open boards never hold a restart up (browsers
-    /// reconnect and resync by themselves).
-    pub fn live_stream_end(&self) -> impl Future<Output = ()> + Send + use<> {
+    /// `stream` as a live-update stream of `account`: it ends after `live_max`, as soon as the
+    /// server starts shutting down (so open boards never hold a restart up; browsers
+    /// reconnect and resync by themselves), or when the account opens more streams than it
+    /// may keep and this is its oldest (see [`LiveStreams`]).
+    pub fn live_stream<S: futures::Stream + Send>(
+        &self,
+        account: &str,
+        stream: S,
+    ) -> impl futures::Stream<Item = S::Item> + Send + use<S> {
+        use futures::StreamExt;
+        let (place, displaced) = self.live_streams.open(account);
         let longest = tokio::time::sleep(self.live_max);
         let mut shutting_down = self.shutting_down.clone();
-        async move {
+        let end = async move {
             tokio::select! {
                 () = longest => {}
                 _ = shutting_down.wait_for(|stopping| *stopping) => {}
+                _ = displaced => {}
             }
-        }
+        };
+        stream.take_until(end).map(move |item| {
+            // The stream holds its place until it is dropped.
+            let _place = &place;
+            item
+        })
     }
 }
 
@@ -295,6 +312,10 @@ impl Server {
             leptos_options: leptos_options(args),
             ledger,
             live_max: std::time::Duration::from_secs(args.live_max_seconds.max(1)),
+            live_streams: LiveStreams::new(
+                usize::try_from(args.live_streams_per_account).unwrap_or(usize::MAX),
+                metrics.live_streams.clone(),
+            ),
             shutting_down: shutting_down_seen,
             monitor,
             metrics_token: args.watch.metrics_token.clone(),

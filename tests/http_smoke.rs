@@ -11,7 +11,7 @@ use classpoints::{
 };
 use leptos::server_fn::{Decodes, ServerFn, codec::PostcardEncoding};
 use std::time::Duration;
-use support::http::{ADMIN, start, start_configured, start_with_grace};
+use support::http::{ADMIN, eventually, start, start_configured, start_with_grace};
 
 #[tokio::test]
 async fn pages_are_server_rendered_with_hydration_scripts() {
@@ -744,5 +744,72 @@ async fn pipelined_awards_are_answered_in_order_and_written_once_per_request_id(
             .await,
         30,
         "one row per request id"
+    );
+}
+
+/// An account keeps at most its share of live streams: opening one more ends its oldest (the
+/// stream's body reads to its end), not its others nor another account's, whichever of its
+/// sign-ins opened them; a stream the client closes gives its place back. `/metrics` counts.
+#[tokio::test]
+async fn an_account_opening_more_live_streams_than_it_may_keep_ends_its_oldest() {
+    let server = start_configured(|args| args.live_streams_per_account = 2).await;
+    let admin = server.admin().await;
+    let admin_elsewhere = server.admin().await;
+    let (_, teacher) = server.teacher(&admin, "live-teacher").await;
+    let (class_id, _) = server.class_with_students(&teacher, "Live", 1).await;
+    let board = format!("/api/events?class_id={class_id}");
+    let open = async |path: &str, token: &str| {
+        let stream = reqwest::Client::new()
+            .get(format!("{}{path}", server.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stream.status(), 200, "{path}");
+        stream
+    };
+    let still_open = async |stream: &mut reqwest::Response| {
+        tokio::time::timeout(Duration::from_millis(300), stream.chunk())
+            .await
+            .is_err()
+    };
+    let metrics = async || server.get("/metrics", None).await.text;
+
+    let oldest = open("/api/monitor/events", &admin).await;
+    let mut admins_board = open(&board, &admin).await;
+    let mut teachers_board = open(&board, &teacher).await;
+    let mut newest = open("/api/monitor/events", &admin_elsewhere).await;
+    tokio::time::timeout(Duration::from_secs(5), oldest.text())
+        .await
+        .expect("the account's oldest stream ended once it opened a third")
+        .unwrap();
+    assert!(still_open(&mut admins_board).await, "the admin's board");
+    assert!(still_open(&mut teachers_board).await, "another account's");
+    assert!(still_open(&mut newest).await, "the admin's newest");
+    let counted = metrics().await;
+    for line in [
+        "classpoints_live_streams 3\n",
+        "classpoints_live_streams_displaced_total 1\n",
+        "classpoints_live_streams_per_account_max 2\n",
+    ] {
+        assert!(counted.contains(line), "{line} in {counted}");
+    }
+
+    // Closed by the client: its place is free again, so the next one ends no other.
+    drop(admins_board);
+    assert!(
+        eventually(Duration::from_secs(10), async || {
+            metrics().await.contains("classpoints_live_streams 2\n")
+        })
+        .await,
+        "the closed stream gave its place back: {}",
+        metrics().await
+    );
+    let _admins_next = open(&board, &admin).await;
+    assert!(still_open(&mut newest).await, "the admin's other stream");
+    assert!(
+        metrics()
+            .await
+            .contains("classpoints_live_streams_displaced_total 1\n")
     );
 }

@@ -64,6 +64,7 @@ pub struct Metrics {
     pub connections: Gauge,
     /// How many may be open at once.
     pub connection_limit: Gauge,
+    pub live_streams: crate::server::LiveStreamMetrics,
 }
 
 impl Metrics {
@@ -136,6 +137,22 @@ impl Metrics {
             "http_connections_max",
             "Client connections the server keeps open at most; more wait to be accepted",
         );
+        let live_streams = crate::server::LiveStreamMetrics::default();
+        registry.register(
+            "live_streams",
+            "Live-update streams open (boards, projectors, the monitor page)",
+            live_streams.open.clone(),
+        );
+        registry.register(
+            "live_streams_per_account_max",
+            "Live-update streams one account keeps open at most; opening one more ends its oldest",
+            live_streams.per_account.clone(),
+        );
+        registry.register(
+            "live_streams_displaced",
+            "Live-update streams ended because their account opened more than it may keep",
+            live_streams.displaced.clone(),
+        );
         registry.register_collector(Box::new(LedgerCollector {
             ledger: ledger.clone(),
         }));
@@ -154,6 +171,7 @@ impl Metrics {
             backup_downloads,
             connections,
             connection_limit,
+            live_streams,
         }
     }
 

@@ -79,6 +79,7 @@ async fn launch(
         addr: "127.0.0.1:0".parse().unwrap(),
         site_root: dir.path().display().to_string(),
         live_max_seconds: 600,
+        live_streams_per_account: 64,
         shutdown_grace_seconds: 10,
         header_read_timeout_seconds: 30,
         body_read_timeout_seconds: 30,

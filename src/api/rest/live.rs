@@ -102,7 +102,7 @@ pub async fn events(
         .map(|s| s.id)
         .collect();
     let class_id = query.class_id;
-    let stream = futures::stream::unfold(
+    let updates = futures::stream::unfold(
         (receiver, students, class_id),
         |(mut receiver, students, class_id)| async move {
             loop {
@@ -121,7 +121,7 @@ pub async fn events(
             }
         },
     );
-    let stream = futures::StreamExt::take_until(stream, state.live_stream_end());
+    let stream = state.live_stream(&auth.0.id, updates);
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
@@ -141,7 +141,7 @@ pub async fn monitor_events(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
     auth.require_admin()?;
     let receiver = state.ledger.subscribe();
-    let stream = futures::stream::unfold(receiver, |mut receiver| async move {
+    let changes = futures::stream::unfold(receiver, |mut receiver| async move {
         let reason = match receiver.recv().await {
             Ok(LedgerEvent::Points { .. }) => {
                 // Gather whatever else arrives in the next moment into this one event.
@@ -159,6 +159,6 @@ pub async fn monitor_events(
         };
         Some((Ok(Event::default().event("changed").data(reason)), receiver))
     });
-    let stream = futures::StreamExt::take_until(stream, state.live_stream_end());
+    let stream = state.live_stream(&auth.0.id, changes);
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
