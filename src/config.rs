@@ -200,6 +200,13 @@ pub struct ServeArgs {
     #[arg(long, env = "CLASSPOINTS_HEADER_READ_TIMEOUT_SECONDS", default_value_t = 30,
         value_parser = clap::value_parser!(u64).range(1..))]
     pub header_read_timeout_seconds: u64,
+    /// Seconds a client may take none of an answer being sent to it before the server closes
+    /// its connection: a client that stops reading (on purpose, or a device gone without
+    /// closing its connection) holds no connection for good once the system's buffers are
+    /// full. A slow client that keeps reading is not affected.
+    #[arg(long, env = "CLASSPOINTS_SEND_TIMEOUT_SECONDS", default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(1..))]
+    pub send_timeout_seconds: u64,
     /// Seconds a request's body may take to arrive in full once the server starts reading
     /// it. A request whose body is not in by then is refused (400, nothing done) and its
     /// connection closed: a client that sends a request's head and then stalls, or trickles

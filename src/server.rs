@@ -399,6 +399,8 @@ struct ConnectionLimits {
     header: std::time::Duration,
     /// Time to send its body, once the handler reads it.
     body: std::time::Duration,
+    /// Time the client may take none of an answer (see [`ServeArgs::send_timeout_seconds`]).
+    send: std::time::Duration,
 }
 
 impl ConnectionLimits {
@@ -417,6 +419,7 @@ impl ConnectionLimits {
             connections,
             header: std::time::Duration::from_secs(args.header_read_timeout_seconds),
             body: std::time::Duration::from_secs(args.body_read_timeout_seconds),
+            send: std::time::Duration::from_secs(args.send_timeout_seconds),
         }
     }
 }
@@ -430,6 +433,9 @@ impl ConnectionLimits {
 /// - hyper gets a timer, so a connection that does not send a whole request head in time (a
 ///   stalled or half-open client, or one idle between requests) is closed instead of holding
 ///   a socket for good;
+/// - a connection whose client takes none of an answer for `limits.send` is closed: while
+///   hyper waits to write it reads nothing and polls no body, so neither its header timeout
+///   nor a live stream's end would ever close a connection whose client stopped reading;
 /// - each request's body gets a deadline and a size limit ([`request_body`]).
 async fn serve(
     listener: TcpListener,
@@ -470,7 +476,10 @@ async fn serve(
             () = signal.as_mut() => break,
         };
         let service = TowerToHyperService::new(router.clone());
-        let connection = connections.watch(http.serve_connection(TokioIo::new(stream), service));
+        let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
+        stream.set_write_timeout(Some(limits.send));
+        let stream = TokioIo::new(Box::pin(stream));
+        let connection = connections.watch(http.serve_connection(stream, service));
         let open = metrics.connections.clone();
         open.inc();
         tokio::spawn(async move {

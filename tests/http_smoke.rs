@@ -813,3 +813,51 @@ async fn an_account_opening_more_live_streams_than_it_may_keep_ends_its_oldest()
             .contains("classpoints_live_streams_displaced_total 1\n")
     );
 }
+
+/// A client that stops reading holds no connection for good: once the buffers between it and
+/// the server are full and it has taken none of its answers for the send timeout, its
+/// connection is closed (while hyper waits to write it reads nothing, so no other timeout
+/// would). A live stream with nothing to send for longer than that stays open.
+#[tokio::test]
+async fn a_client_that_stops_reading_is_disconnected_after_the_send_timeout() {
+    use tokio::io::AsyncWriteExt;
+    let server = start_configured(|args| args.send_timeout_seconds = 1).await;
+    let mut quiet_stream = open_monitor_stream(&server).await;
+    let answer = server.get("/api/openapi.json", None).await.text.len();
+    let connections_open = async |count: usize| {
+        let metrics = server.get("/metrics", None).await.text;
+        metrics.contains(&format!("classpoints_http_connections {count}\n"))
+    };
+    // The stream's connection and the one `server.get` keeps alive.
+    assert!(connections_open(2).await);
+
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let address = server.base.trim_start_matches("http://").parse().unwrap();
+    let mut stalled = socket.connect(address).await.unwrap();
+    // Answers to far more than the buffers on the way hold (the kernel's send buffer grows
+    // to 4 MiB at most), and never a byte read.
+    let requests = (32 << 20) / answer + 1;
+    let request = "GET /api/openapi.json HTTP/1.1\r\nhost: classpoints\r\n\r\n";
+    stalled
+        .write_all(request.repeat(requests).as_bytes())
+        .await
+        .unwrap();
+    assert!(
+        eventually(Duration::from_secs(5), async || connections_open(3).await).await,
+        "the stalled client's connection was taken"
+    );
+    let started = std::time::Instant::now();
+    assert!(
+        eventually(Duration::from_secs(30), async || connections_open(2).await).await,
+        "the connection of a client that reads nothing was closed"
+    );
+    eprintln!(
+        "{requests} requests for {answer}-byte answers, none read: closed {:.1} s after it \
+         was seen open",
+        started.elapsed().as_secs_f64()
+    );
+    let quiet = tokio::time::timeout(Duration::from_millis(300), quiet_stream.chunk()).await;
+    assert!(quiet.is_err(), "the quiet live stream is still open");
+    drop(stalled);
+}

@@ -83,6 +83,7 @@ async fn launch(
         shutdown_grace_seconds: 10,
         header_read_timeout_seconds: 30,
         body_read_timeout_seconds: 30,
+        send_timeout_seconds: 60,
         max_connections: None,
         idempotency_retention_hours: 168,
         // Sizes the binary's runtime; a server in a test runs on the test's.
