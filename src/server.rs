@@ -1,5 +1,6 @@
 //! HTTP server assembly (server only): state, router, listener and graceful shutdown.
 
+mod connections;
 mod live_streams;
 mod request_body;
 
@@ -427,9 +428,10 @@ impl ConnectionLimits {
 /// Accepts connections and answers each with `router` until `signal` completes; then accepts
 /// no more and waits for every connection to finish the request it is answering (idle ones
 /// close at once). This is what `axum::serve` does, with what it does not offer:
-/// - at most `limits.connections` are open at once; further clients wait in the listen queue
-///   until one closes, rather than the process running out of file descriptors (which would
-///   fail database work as well as connections);
+/// - at most `limits.connections` are open at once, rather than the process running out of
+///   file descriptors (which would fail database work as well as connections); a client
+///   past the limit takes the place of the connection idle the longest, and waits in the
+///   listen queue only while every connection is answering ([`connections`]);
 /// - hyper gets a timer, so a connection that does not send a whole request head in time (a
 ///   stalled or half-open client, or one idle between requests) is closed instead of holding
 ///   a socket for good;
@@ -456,81 +458,90 @@ async fn serve(
     let router = router.map_request(move |request: axum::http::Request<hyper::body::Incoming>| {
         request.map(|body| request_body::GuardedBody::new(body, limits.body))
     });
-    let mut places = Places::new(limits.connections);
+    let mut open =
+        connections::Connections::new(limits.connections, metrics.connections_shed.clone());
     metrics.connection_limit.set(limits.connections as i64);
-    let connections = GracefulShutdown::new();
+    let graceful = GracefulShutdown::new();
     let mut signal = std::pin::pin!(signal);
     loop {
-        let place = tokio::select! {
-            place = places.take() => place,
+        // A place first, so that clients past the limit wait in the listen queue rather than
+        // hold a file each; only with none free is a client accepted without one, and a place
+        // then made for it.
+        let (place, accepted) = tokio::select! {
+            biased;
             () = signal.as_mut() => break,
-        };
-        let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(error) => {
-                    accept_failed(error).await;
-                    continue;
+            place = open.free_place() => {
+                tokio::select! {
+                    accepted = listener.accept() => (Some(place), accepted),
+                    () = signal.as_mut() => break,
                 }
-            },
-            () = signal.as_mut() => break,
+            }
+            accepted = listener.accept() => (None, accepted),
         };
-        let service = TowerToHyperService::new(router.clone());
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(error) => {
+                accept_failed(error).await;
+                continue;
+            }
+        };
+        let place = match place {
+            Some(place) => place,
+            None => tokio::select! {
+                place = open.make_place() => place,
+                () = signal.as_mut() => break,
+            },
+        };
+        let connection = place.connection.clone();
+        let service = router
+            .clone()
+            .map_request({
+                let connection = connection.clone();
+                move |request| {
+                    connection.answering();
+                    request
+                }
+            })
+            .map_response({
+                let connection = connection.clone();
+                move |response: axum::response::Response| {
+                    response.map(|body| connection.answer_body(body))
+                }
+            });
         let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
         stream.set_write_timeout(Some(limits.send));
         let stream = TokioIo::new(Box::pin(stream));
-        let connection = connections.watch(http.serve_connection(stream, service));
-        let open = metrics.connections.clone();
-        open.inc();
+        let serving =
+            graceful.watch(http.serve_connection(stream, TowerToHyperService::new(service)));
+        let gauge = metrics.connections.clone();
+        gauge.inc();
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%error, "connection ended with an error");
+            let mut serving = std::pin::pin!(serving);
+            loop {
+                tokio::select! {
+                    served = serving.as_mut() => {
+                        if let Err(error) = served {
+                            tracing::debug!(%error, "connection ended with an error");
+                        }
+                        break;
+                    }
+                    () = connection.asked_to_close() => {
+                        // Checked between polls of the connection, so no request can have
+                        // begun unseen: closing now cuts no answer.
+                        if connection.is_idle() {
+                            tracing::debug!("closed an idle connection to make room for a new client");
+                            break;
+                        }
+                        connection.still_answering();
+                    }
+                }
             }
-            open.dec();
+            gauge.dec();
             drop(place);
         });
     }
     drop(listener);
-    connections.shutdown().await;
-}
-
-/// Places for connections: each takes one while it is open.
-struct Places {
-    free: std::sync::Arc<tokio::sync::Semaphore>,
-    limit: usize,
-    last_warned: Option<std::time::Instant>,
-}
-
-impl Places {
-    fn new(limit: usize) -> Self {
-        Self {
-            free: std::sync::Arc::new(tokio::sync::Semaphore::new(limit)),
-            limit,
-            last_warned: None,
-        }
-    }
-
-    /// A place for the next connection, once one is free.
-    async fn take(&mut self) -> tokio::sync::OwnedSemaphorePermit {
-        if let Ok(place) = self.free.clone().try_acquire_owned() {
-            return place;
-        }
-        // Once a minute at most: under a flood each closing connection lets one more in and
-        // the limit is reached again.
-        let minute = std::time::Duration::from_secs(60);
-        if self.last_warned.is_none_or(|at| at.elapsed() >= minute) {
-            self.last_warned = Some(std::time::Instant::now());
-            tracing::warn!(
-                limit = self.limit,
-                "connection limit reached; new clients wait until a connection closes"
-            );
-        }
-        match self.free.clone().acquire_owned().await {
-            Ok(place) => place,
-            // The semaphore is never closed.
-            Err(_) => std::future::pending().await,
-        }
-    }
+    graceful.shutdown().await;
 }
 
 /// A failed accept: the client's own trouble (it hung up before it was accepted) is skipped;

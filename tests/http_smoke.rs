@@ -552,11 +552,39 @@ async fn ask(connection: &mut tokio::net::TcpStream, path: &str) -> String {
     }
 }
 
+/// `/metrics` asked on `connection`: the value of each of `names`, in order.
+async fn metric_values(connection: &mut tokio::net::TcpStream, names: &[&str]) -> Vec<String> {
+    let metrics = ask(connection, "/metrics").await;
+    names
+        .iter()
+        .map(|name| {
+            metrics
+                .lines()
+                .find_map(|line| line.strip_prefix(&format!("{name} ")))
+                .unwrap_or_else(|| panic!("{name} in {metrics}"))
+                .to_owned()
+        })
+        .collect()
+}
+
+/// Reads `connection` until the server closes it, for at most `limit`; whether it did.
+async fn closed_within(connection: &mut tokio::net::TcpStream, limit: Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    tokio::time::timeout(limit, async {
+        let mut chunk = [0; 1024];
+        while connection.read(&mut chunk).await.is_ok_and(|read| read > 0) {}
+    })
+    .await
+    .is_ok()
+}
+
 /// A crowd of clients cannot run the server out of file descriptors (which would fail its
-/// database work too): past the connection limit a new client waits, unanswered, until a
-/// connection closes, and is then served. `/metrics` shows the open connections and the limit.
+/// database work too), and a client holding idle connections cannot keep others out: past
+/// the connection limit, a new client takes the place of the connection idle the longest,
+/// which the server closes. `/metrics` shows the open connections, the limit and how many
+/// were closed so.
 #[tokio::test]
-async fn clients_beyond_the_connection_limit_wait_until_a_connection_closes() {
+async fn a_client_past_the_connection_limit_takes_the_place_of_the_longest_idle() {
     use tokio::net::TcpStream;
     let server = start_configured(|args| args.max_connections = Some(2)).await;
     let address = server.base.trim_start_matches("http://");
@@ -567,15 +595,103 @@ async fn clients_beyond_the_connection_limit_wait_until_a_connection_closes() {
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     }
 
-    // The operating system completes the third connection; the server does not take it.
+    let mut third = TcpStream::connect(address).await.unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(5), ask(&mut third, "/healthz"))
+        .await
+        .expect("answered at once past the limit");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        closed_within(&mut first, Duration::from_secs(5)).await,
+        "the connection idle the longest was closed"
+    );
+    let answer = ask(&mut second, "/healthz").await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "the other stayed open");
+
+    let values = metric_values(
+        &mut third,
+        &[
+            "classpoints_http_connections",
+            "classpoints_http_connections_max",
+            "classpoints_http_connections_shed_total",
+        ],
+    )
+    .await;
+    assert_eq!(values, ["2", "2", "1"], "second and third open, one closed");
+}
+
+/// One client filling every place with connections that never send a whole request (a
+/// slow-loris flood) keeps no one else out for the header timeout: each new connection takes
+/// the place of the one idle the longest, and a real client is answered at once.
+#[tokio::test]
+async fn a_flood_of_stalled_connections_keeps_no_client_out() {
+    use tokio::{io::AsyncWriteExt, net::TcpStream};
+    const PLACES: usize = 8;
+    let server = start_configured(|args| args.max_connections = Some(PLACES as u32)).await;
+    let address = server.base.trim_start_matches("http://");
+    let mut flood = Vec::new();
+    for _ in 0..2 * PLACES {
+        let mut stalled = TcpStream::connect(address).await.unwrap();
+        stalled
+            .write_all(b"GET /healthz HTTP/1.1\r\nhost")
+            .await
+            .unwrap();
+        flood.push(stalled);
+    }
+    let started = std::time::Instant::now();
+    let answer = tokio::time::timeout(Duration::from_secs(5), async {
+        let mut client = TcpStream::connect(address).await.unwrap();
+        ask(&mut client, "/healthz").await
+    })
+    .await
+    .expect("answered within seconds, not after the 30 s header timeout");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    eprintln!(
+        "{} stalled connections for {PLACES} places: a new client answered in {:.0} ms",
+        flood.len(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    let mut closed = 0;
+    for stalled in &mut flood {
+        closed += usize::from(closed_within(stalled, Duration::from_millis(100)).await);
+    }
+    assert!(
+        closed > PLACES,
+        "{closed} of the flood's connections closed to make room"
+    );
+}
+
+/// While every connection is answering (a live stream is an answer in progress), a client
+/// past the limit waits, unanswered, until one closes, and is then served.
+#[tokio::test]
+async fn past_the_connection_limit_with_every_connection_answering_a_client_waits() {
+    use tokio::net::TcpStream;
+    let server = start_configured(|args| args.max_connections = Some(2)).await;
+    let admin = server.admin().await;
+    let open_stream = async || {
+        let stream = reqwest::Client::new()
+            .get(format!("{}/api/monitor/events", server.base))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stream.status(), 200);
+        stream
+    };
+    // The sign-in's idle connection makes room for the second stream.
+    let first = open_stream().await;
+    let _second = open_stream().await;
+
+    // The operating system completes the third connection; the server takes it but has no
+    // room for it.
+    let address = server.base.trim_start_matches("http://");
     let mut third = TcpStream::connect(address).await.unwrap();
     let waiting =
-        tokio::time::timeout(Duration::from_millis(500), ask(&mut third, "/healthz")).await;
+        tokio::time::timeout(Duration::from_millis(1000), ask(&mut third, "/healthz")).await;
     assert!(waiting.is_err(), "answered past the limit: {waiting:?}");
 
     drop(first);
     let answer = tokio::time::timeout(Duration::from_secs(10), async {
-        // The request sent while waiting is answered first; then the metrics.
+        // The request sent while waiting is answered first.
         let mut received = String::new();
         use tokio::io::AsyncReadExt;
         while !received.contains("\r\n\r\nok") {
@@ -589,22 +705,19 @@ async fn clients_beyond_the_connection_limit_wait_until_a_connection_closes() {
     .await
     .expect("served once a connection closed");
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-
-    let metrics = ask(&mut third, "/metrics").await;
-    let gauge = |name: &str| {
-        metrics
-            .lines()
-            .find_map(|line| line.strip_prefix(&format!("{name} ")))
-            .unwrap_or_else(|| panic!("{name} in {metrics}"))
-            .to_owned()
-    };
+    let values = metric_values(
+        &mut third,
+        &[
+            "classpoints_http_connections",
+            "classpoints_http_connections_shed_total",
+        ],
+    )
+    .await;
     assert_eq!(
-        gauge("classpoints_http_connections"),
-        "2",
-        "second and third open"
+        values,
+        ["2", "1"],
+        "a stream and the third open; the sign-in's closed"
     );
-    assert_eq!(gauge("classpoints_http_connections_max"), "2");
-    drop(second);
 }
 
 /// A body larger than any request the server takes is refused in words the REST API and the

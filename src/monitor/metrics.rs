@@ -64,6 +64,8 @@ pub struct Metrics {
     pub connections: Gauge,
     /// How many may be open at once.
     pub connection_limit: Gauge,
+    /// Idle connections closed to make room for new clients.
+    pub connections_shed: Counter,
     pub live_streams: crate::server::LiveStreamMetrics,
 }
 
@@ -137,6 +139,12 @@ impl Metrics {
             "http_connections_max",
             "Client connections the server keeps open at most; more wait to be accepted",
         );
+        let connections_shed = Counter::default();
+        registry.register(
+            "http_connections_shed",
+            "Idle client connections closed to make room for new clients at the connection limit",
+            connections_shed.clone(),
+        );
         let live_streams = crate::server::LiveStreamMetrics::default();
         registry.register(
             "live_streams",
@@ -171,6 +179,7 @@ impl Metrics {
             backup_downloads,
             connections,
             connection_limit,
+            connections_shed,
             live_streams,
         }
     }
