@@ -737,6 +737,33 @@ fn main() {
             }
             None => None,
         };
+        // Sign-ins with made-up usernames, all at once: each is checked against a throwaway
+        // hash (an unknown name costs what a wrong password does), which the per-account
+        // throttle cannot count; the password work queue bounds how many run at once. The
+        // peak resident memory since start shows what they cost.
+        const MADE_UP_SIGN_INS: usize = 256;
+        let sign_in_flood = match &server {
+            Some(server) => {
+                let started = Instant::now();
+                let flood = (0..MADE_UP_SIGN_INS).map(|i| {
+                    let http = reqwest::Client::new();
+                    let url = format!("{base}/api/auth/login");
+                    async move {
+                        let answer = http
+                            .post(url)
+                            .json(&json!({"username": format!("nobody{i}"), "password": "guess-guess"}))
+                            .send()
+                            .await;
+                        answer.map_or(0, |answer| answer.status().as_u16())
+                    }
+                });
+                let statuses = futures::future::join_all(flood).await;
+                let count = |status: u16| statuses.iter().filter(|s| **s == status).count();
+                let others = statuses.len() - count(401) - count(503);
+                Some((count(401), count(503), others, started.elapsed(), server.rss_kib()))
+            }
+            None => None,
+        };
         let board = board_render(&base, &teacher, &class_id, 200, None).await;
         let metrics = http.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
         let group = metrics
@@ -791,6 +818,13 @@ fn main() {
         if let Some((now, _, anon, _)) = rss_after_sign_ins {
             let mb = |kib: u64| kib as f64 / 1024.0;
             println!("| server RSS after {SIGN_INS} sign-ins at once, after the load | {:.1} MB ({:.1} MB own) |", mb(now), mb(anon));
+        }
+        if let Some((refused_401, refused_503, others, took, (_, peak, _, _))) = sign_in_flood {
+            println!(
+                "| {MADE_UP_SIGN_INS} sign-ins at once with made-up usernames: answered 401 / 503 / other, time, server peak RSS since start | {refused_401} / {refused_503} / {others}, {:.2} s, {:.1} MB |",
+                took.as_secs_f64(),
+                peak as f64 / 1024.0
+            );
         }
         println!("| board page for {students} students, server answer p50 / p95 | {:.2} / {:.2} ms |", board.0, board.1);
         println!(

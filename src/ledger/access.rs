@@ -47,9 +47,83 @@ pub fn hash_password(password: &str) -> Result<String, AppError> {
 
 /// [`hash_password`] on a blocking thread, for async callers.
 pub async fn hash_password_off_thread(password: String) -> Result<String, AppError> {
-    tokio::task::spawn_blocking(move || with_memory_returned(|| hash_password(&password)))
+    PASSWORD_WORK.run(move || hash_password(&password)).await?
+}
+
+/// Password hashes and checks running at once, and waiting to run.
+///
+/// Each takes a core and a 19 MiB block for ~20 ms, and sign-in takes them from anyone: a
+/// check runs for an unknown username too (so that it costs the same time as a wrong
+/// password), which the per-account throttle cannot count. Unbounded, 64 sign-ins with made-up
+/// usernames at once took the release server from 26 to 848 MB resident (BENCHMARKS.md); a few
+/// hundred would run a small school server out of memory. Running more at once than there are
+/// cores buys nothing but memory, so that many run and the rest wait their turn; past
+/// [`PasswordWork::MAX_WAITING`] waiting, a sign-in is refused at once (503, try again).
+pub struct PasswordWork {
+    running: std::sync::Arc<tokio::sync::Semaphore>,
+    waiting: std::sync::atomic::AtomicUsize,
+    max_waiting: usize,
+}
+
+/// The process's one queue for password work (it shares the machine's cores and memory).
+static PASSWORD_WORK: std::sync::LazyLock<PasswordWork> = std::sync::LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    PasswordWork::new(cores, PasswordWork::MAX_WAITING)
+});
+
+impl PasswordWork {
+    /// At ~20 ms a check, a few seconds' wait on two cores.
+    pub const MAX_WAITING: usize = 256;
+
+    fn new(at_once: usize, max_waiting: usize) -> Self {
+        Self {
+            running: std::sync::Arc::new(tokio::sync::Semaphore::new(at_once.max(1))),
+            waiting: std::sync::atomic::AtomicUsize::new(0),
+            max_waiting,
+        }
+    }
+
+    /// Runs `work` on a blocking thread once its turn comes (then returns the memory it
+    /// freed, see [`with_memory_returned`]); `Unavailable` if too many are waiting already.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, AppError> {
+        let turn = match self.running.clone().try_acquire_owned() {
+            Ok(turn) => turn,
+            Err(_) => self.wait_for_turn().await?,
+        };
+        // The turn moves into the thread: a sign-in abandoned meanwhile does not free it while
+        // its hash still runs.
+        tokio::task::spawn_blocking(move || {
+            let _turn = turn;
+            with_memory_returned(work)
+        })
         .await
-        .map_err(|e| AppError::internal(format!("password hashing failed: {e}")))?
+        .map_err(|e| AppError::internal(format!("password work failed: {e}")))
+    }
+
+    async fn wait_for_turn(&self) -> Result<tokio::sync::OwnedSemaphorePermit, AppError> {
+        use std::sync::atomic::Ordering;
+        /// Counts a waiter until it gets its turn or gives up (a closed connection).
+        struct Waiting<'a>(&'a std::sync::atomic::AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+        let waiting = Waiting(&self.waiting);
+        if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting {
+            drop(waiting);
+            return Err(AppError::Unavailable {
+                message: "too many sign-ins at once; try again in a moment".into(),
+            });
+        }
+        let turn = self.running.clone().acquire_owned().await;
+        drop(waiting);
+        // The semaphore is never closed.
+        turn.map_err(|_| AppError::internal("password work queue closed"))
+    }
 }
 
 /// Runs `work` (a password hash or check), then returns the memory it freed to the system.
@@ -101,11 +175,9 @@ async fn verify_password_off_thread(
     stored: Option<String>,
 ) -> Result<bool, AppError> {
     let password = password.to_owned();
-    tokio::task::spawn_blocking(move || {
-        with_memory_returned(|| verify_password(&password, stored.as_deref()))
-    })
-    .await
-    .map_err(|e| AppError::internal(format!("password check failed: {e}")))
+    PASSWORD_WORK
+        .run(move || verify_password(&password, stored.as_deref()))
+        .await
 }
 
 /// Whether `password` is the account's (false for an unknown account or one without one).
@@ -480,5 +552,104 @@ mod tests {
         assert_eq!(hash_a, token_hash(&a));
         assert_eq!(hash_a.len(), 64);
         assert!(!hash_a.contains(&a[3..]));
+    }
+
+    /// Runs work on `work` that holds its turn until the returned barrier is passed; returns
+    /// once that work has started.
+    fn holding_a_turn(
+        work: &std::sync::Arc<PasswordWork>,
+    ) -> (
+        tokio::task::JoinHandle<Result<(), AppError>>,
+        std::sync::Arc<std::sync::Barrier>,
+    ) {
+        let release = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let (started, started_seen) = std::sync::mpsc::channel();
+        let holding = tokio::spawn({
+            let (work, release) = (work.clone(), release.clone());
+            async move {
+                work.run(move || {
+                    started.send(()).unwrap();
+                    release.wait();
+                })
+                .await
+            }
+        });
+        started_seen.recv().unwrap();
+        (holding, release)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn password_work_runs_no_more_at_once_than_it_may() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let work = std::sync::Arc::new(PasswordWork::new(2, 100));
+        let running = std::sync::Arc::new(AtomicUsize::new(0));
+        let most = std::sync::Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let (work, running, most) = (work.clone(), running.clone(), most.clone());
+                tokio::spawn(async move {
+                    work.run(move || {
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(now, Ordering::SeqCst);
+                        std::thread::sleep(std::time::Duration::from_millis(30));
+                        running.fetch_sub(1, Ordering::SeqCst);
+                    })
+                    .await
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        assert_eq!(most.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn password_work_past_its_queue_is_refused_at_once_and_the_queue_goes_on() {
+        let work = std::sync::Arc::new(PasswordWork::new(1, 2));
+        let (holding, release) = holding_a_turn(&work);
+        let queued: Vec<_> = (0..2)
+            .map(|_| {
+                let work = work.clone();
+                tokio::spawn(async move { work.run(|| 7).await })
+            })
+            .collect();
+        while work.waiting.load(std::sync::atomic::Ordering::SeqCst) < 2 {
+            tokio::task::yield_now().await;
+        }
+        let refused = work.run(|| 7).await;
+        assert!(
+            matches!(&refused, Err(AppError::Unavailable { message }) if message.contains("too many sign-ins at once")),
+            "{refused:?}"
+        );
+        release.wait();
+        holding.await.unwrap().unwrap();
+        for task in queued {
+            assert_eq!(task.await.unwrap().unwrap(), 7);
+        }
+        assert_eq!(work.waiting.load(std::sync::atomic::Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_sign_in_given_up_while_waiting_leaves_its_place_in_the_queue() {
+        let work = std::sync::Arc::new(PasswordWork::new(1, 1));
+        let (holding, release) = holding_a_turn(&work);
+        let abandoned = tokio::spawn({
+            let work = work.clone();
+            async move { work.run(|| ()).await }
+        });
+        while work.waiting.load(std::sync::atomic::Ordering::SeqCst) < 1 {
+            tokio::task::yield_now().await;
+        }
+        abandoned.abort();
+        let _ = abandoned.await;
+        assert_eq!(work.waiting.load(std::sync::atomic::Ordering::SeqCst), 0);
+        let next = tokio::spawn({
+            let work = work.clone();
+            async move { work.run(|| 7).await }
+        });
+        release.wait();
+        holding.await.unwrap().unwrap();
+        assert_eq!(next.await.unwrap().unwrap(), 7, "queued, not refused");
     }
 }
