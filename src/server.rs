@@ -526,13 +526,10 @@ async fn serve(
                         break;
                     }
                     () = connection.asked_to_close() => {
-                        // Checked between polls of the connection, so no request can have
-                        // begun unseen: closing now cuts no answer.
-                        if connection.is_idle() {
-                            tracing::debug!("closed an idle connection to make room for a new client");
+                        if connection.close_if_still_idle() {
+                            tracing::debug!("closed an idle connection to make room for another");
                             break;
                         }
-                        connection.still_answering();
                     }
                 }
             }

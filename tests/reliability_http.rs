@@ -817,7 +817,9 @@ fn every_write_is_on_disk_before_it_is_acknowledged() {
                 if let Some(key) = request_key(&request) {
                     let key = String::from_utf8_lossy(key).into_owned();
                     let committed = wal.through_commit_of(key.as_bytes()).unwrap_or_else(|| {
-                        panic!("answer {answered} ({key}): its request id is in no committed page of the log")
+                        panic!(
+                            "answer {answered} ({key}): its request id is in no commit of the log"
+                        )
                     });
                     assert!(
                         synced_through >= committed,

@@ -42,8 +42,10 @@ pub struct Connection {
     started: Instant,
     /// Tells its task to close it, if it is still idle.
     close_if_idle: Notify,
-    /// Asked to close and not yet declined (see [`Connection::still_answering`]).
+    /// Asked to close and not yet declined (see [`Connection::close_if_still_idle`]).
     asked: AtomicBool,
+    /// Counts the connections closed to make room.
+    shed: prometheus_client::metrics::counter::Counter,
 }
 
 /// A connection's place: while held, the connection counts as open.
@@ -110,6 +112,7 @@ impl Connections {
             started: self.started,
             close_if_idle: Notify::new(),
             asked: AtomicBool::new(false),
+            shed: self.shed.clone(),
         });
         connection.now_idle();
         lock(&self.open).insert(id, connection.clone());
@@ -137,7 +140,6 @@ impl Connections {
         connection.asked.store(true, Ordering::Release);
         // A permit is stored if its task is not waiting yet, so the request is not lost.
         connection.close_if_idle.notify_one();
-        self.shed.inc();
         true
     }
 
@@ -189,16 +191,24 @@ impl Connection {
         self.answering.load(Ordering::Acquire) == 0
     }
 
-    /// Completes when the accept loop wants this connection closed to make room. Its task
-    /// closes it if it is still idle, else calls [`Connection::still_answering`].
+    /// Completes when the accept loop wants this connection closed to make room; its task
+    /// then asks [`Connection::close_if_still_idle`].
     pub async fn asked_to_close(&self) {
         self.close_if_idle.notified().await;
     }
 
-    /// A request began between the ask and the task seeing it: the connection stays open and
-    /// may be asked again once idle.
-    pub fn still_answering(&self) {
-        self.asked.store(false, Ordering::Release);
+    /// Whether to close the connection now: it is still idle. Called by its task between
+    /// polls of the connection, so no request can have begun unseen and closing cuts no
+    /// answer. Otherwise a request began since the ask: the connection stays open and may
+    /// be asked again once idle.
+    pub fn close_if_still_idle(&self) -> bool {
+        if self.is_idle() {
+            self.shed.inc();
+            true
+        } else {
+            self.asked.store(false, Ordering::Release);
+            false
+        }
     }
 
     /// `body` as the body of an answer on this connection: the answer counts as in progress
@@ -263,6 +273,7 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(5), oldest.connection.asked_to_close())
             .await
             .expect("the longest idle was asked to close");
+        assert!(oldest.connection.close_if_still_idle());
         assert_eq!(shed.get(), 1);
         assert!(
             !taking.is_finished(),
@@ -305,10 +316,31 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(5), busy.connection.asked_to_close())
             .await
             .expect("asked to close once idle");
+        assert!(busy.connection.close_if_still_idle());
+        assert_eq!(shed.get(), 1);
         drop(busy);
         tokio::time::timeout(Duration::from_secs(5), taking)
             .await
             .expect("a place")
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_connection_asked_while_a_request_began_stays_and_may_be_asked_again() {
+        let shed = Counter::default();
+        let mut connections = Connections::new(1, shed.clone());
+        let place = connections.free_place().await;
+        assert!(connections.close_longest_idle());
+        assert!(
+            !connections.close_longest_idle(),
+            "not asked twice while the ask stands"
+        );
+        place.connection.answering();
+        assert!(!place.connection.close_if_still_idle(), "a request began");
+        assert_eq!(shed.get(), 0);
+        place.connection.answered();
+        assert!(connections.close_longest_idle(), "asked again once idle");
+        assert!(place.connection.close_if_still_idle());
+        assert_eq!(shed.get(), 1);
     }
 }
