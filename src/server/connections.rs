@@ -170,8 +170,9 @@ impl Drop for Place {
 }
 
 impl Connection {
-    /// A request on this connection is being answered, until the returned body is dropped.
-    pub fn answering(self: &Arc<Self>) {
+    /// A request on this connection is being answered, until the body of its answer
+    /// ([`Connection::answer_body`]) is dropped.
+    pub fn answering(&self) {
         self.answering.fetch_add(1, Ordering::AcqRel);
     }
 
