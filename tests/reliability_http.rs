@@ -714,9 +714,10 @@ fn every_write_is_on_disk_before_it_is_acknowledged() {
             (0..CLIENTS).map(|_| Client::sign_in(&server.base, ADMIN.0, ADMIN.1)),
         )
         .await;
-        futures::future::join_all(clients.iter().enumerate().map(|(c, client)| {
+        let written = futures::future::join_all(clients.iter().enumerate().map(|(c, client)| {
             let (class_id, students) = (&class_id, &students);
             async move {
+                let mut keys = Vec::new();
                 for n in 0..WRITES_EACH {
                     let write = if n % 4 == 0 {
                         Write::AwardClass {
@@ -729,14 +730,13 @@ fn every_write_is_on_disk_before_it_is_acknowledged() {
                     };
                     let key = format!("many-{c:02}-{n:02}-w");
                     client.write(&write, &key).await.unwrap().expect("written");
+                    keys.push(key);
                 }
+                keys
             }
         }))
         .await;
-        keys.extend(
-            (0..CLIENTS)
-                .flat_map(|c| (0..WRITES_EACH).map(move |n| format!("many-{c:02}-{n:02}-w"))),
-        );
+        keys.extend(written.into_iter().flatten());
     });
     // The trace is complete once strace has seen the server go.
     server.kill9();
